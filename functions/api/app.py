@@ -1,0 +1,166 @@
+"""The Action Center's HTTP API for billing admins (design §4.2); JWT checked by API Gateway."""
+
+from functools import cache
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from payment_action_center import timestamps
+from payment_action_center.auth import caller_from_claims
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.errors import DomainError, InvalidQuery
+from payment_action_center.http import domain_error_response, error_response, json_response
+from payment_action_center.listing import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    EntryFilter,
+    decode_cursor,
+    encode_cursor,
+)
+from payment_action_center.model import Caller, EntryType, Method, Status
+from payment_action_center.settings import Settings
+from payment_action_center.views import (
+    AuditEventView,
+    TransactionDetail,
+    TransactionPage,
+    TransactionView,
+)
+
+settings = Settings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver(enable_validation=True)
+
+EntryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_~.-]{1,128}$")]
+OpenStatus = Annotated[
+    Status | None, Query(description="failed or retry_pending (the table shows open entries)")
+]
+Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
+
+
+@cache
+def store() -> DynamoEntryStore:
+    return DynamoEntryStore(boto3.client("dynamodb"), settings.table_name)
+
+
+def caller() -> Caller:
+    claims = app.current_event.request_context.authorizer.jwt_claim
+    found = caller_from_claims(claims)
+    logger.append_keys(org_id=found.org_id, user_id=found.user_id)
+    return found
+
+
+def instant(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return timestamps.canonical(value)
+    except ValueError as error:
+        raise InvalidQuery(field, str(error)) from None
+
+
+@app.get("/transactions")
+@tracer.capture_method(capture_response=False)
+def list_transactions(
+    status: OpenStatus = None,
+    entry_type: Annotated[EntryType | None, Query(alias="type")] = None,
+    method: Annotated[Method | None, Query()] = None,
+    account_holder_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="account holder name or payment id"),
+    ] = None,
+    failed_from: Annotated[
+        str | None, Query(alias="from", pattern=timestamps.RFC3339_PATTERN, description="inclusive")
+    ] = None,
+    failed_to: Annotated[
+        str | None, Query(alias="to", pattern=timestamps.RFC3339_PATTERN, description="inclusive")
+    ] = None,
+    min_amount: Money = None,
+    max_amount: Money = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> TransactionPage:
+    """The open entries, newest failure first."""
+    who = caller()
+    if status is not None and not status.is_open:
+        raise InvalidQuery("status", "the table lists open entries: failed or retry_pending")
+    where = EntryFilter(
+        status=status,
+        type=entry_type,
+        method=method,
+        account_holder_id=account_holder_id,
+        q=q,
+        failed_from=instant("from", failed_from),
+        failed_to=instant("to", failed_to),
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
+    fingerprint = where.fingerprint(who.org_id)
+    after = decode_cursor(cursor, fingerprint) if cursor else None
+    page = store().list_open(who.org_id, where, limit, after)
+    return TransactionPage(
+        items=[TransactionView.of(entry) for entry in page.entries],
+        next_cursor=encode_cursor(page.next, fingerprint) if page.next else None,
+    )
+
+
+@app.get("/transactions/<id>")
+@tracer.capture_method(capture_response=False)
+def get_transaction(id: EntryId) -> TransactionDetail:
+    """One entry (another organization's is 404) and its audit trail, oldest first."""
+    who = caller()
+    entry, audit = store().get_with_audit(who.org_id, id)
+    return TransactionDetail(
+        **TransactionView.of(entry).model_dump(),
+        audit=[AuditEventView.of(event) for event in audit],
+    )
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response[Any]:
+    return Response(200, "application/json", openapi_document())
+
+
+def openapi_document() -> str:
+    return app.get_openapi_json_schema(
+        title="Payment Action Center API",
+        version="1.0.0",
+        description="Failed payments of an organization and what its billing admins do.",
+        security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
+        security=[{"jwt": []}],
+    )
+
+
+@app.exception_handler(DomainError)
+def refuse(error: DomainError) -> Response[Any]:
+    return domain_error_response(error)
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[Any]:
+    problems = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in error.errors()
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in problems)
+    return error_response(422, "validation_error", f"invalid: {fields}", errors=problems)
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[Any]:
+    return json_response(404, {"code": "not_found", "message": "no such route"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,106 @@
+"""Signed webhooks in: the payment processor and the billing platform (design §4.1)."""
+
+import base64
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from payment_action_center import intake, timestamps, webhooks
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.errors import DomainError
+from payment_action_center.events import Envelope, parse
+from payment_action_center.http import domain_error_response, json_response
+from payment_action_center.settings import Settings
+from pydantic import Field
+
+
+class WebhooksSettings(Settings):
+    payments_secret_arn: str = Field(alias="PAYMENTS_WEBHOOK_SECRET_ARN", min_length=1)
+    billing_secret_arn: str = Field(alias="BILLING_WEBHOOK_SECRET_ARN", min_length=1)
+    secret_max_age_seconds: int = Field(alias="WEBHOOK_SECRET_MAX_AGE", default=300, ge=0)
+
+
+settings = WebhooksSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+
+
+@cache
+def store() -> DynamoEntryStore:
+    return DynamoEntryStore(boto3.client("dynamodb"), settings.table_name)
+
+
+def secret(arn: str) -> str:
+    """Cached by Powertools for max_age seconds; never logged."""
+    value = parameters.get_secret(arn, max_age=settings.secret_max_age_seconds)
+    return str(value)
+
+
+def verified(endpoint: str, secret_arn: str) -> tuple[webhooks.Delivery, dict[str, Any]]:
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    delivery = webhooks.verify(
+        secret(secret_arn),
+        body,
+        dict(event.headers or {}),
+        endpoint=endpoint,
+        received_at=timestamps.now(),
+    )
+    logger.append_keys(webhook_id=delivery.webhook_id)
+    return delivery, webhooks.json_object(body)
+
+
+@app.post("/webhooks/payments")
+@tracer.capture_method(capture_response=False)
+def payments() -> Response[Any]:
+    delivery, body = verified("payments", settings.payments_secret_arn)
+    result = intake.handle_payment_event(store(), delivery, body)
+    logger.info(
+        "payment event handled",
+        extra={
+            "event_type": body.get("type"),
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "entry_id": result.entry_id,
+        },
+    )
+    metrics.add_metric(name=f"PaymentEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    return json_response(200, {"status": result.outcome.value})
+
+
+@app.post("/webhooks/billing")
+@tracer.capture_method(capture_response=False)
+def billing() -> Response[Any]:
+    _, body = verified("billing", settings.billing_secret_arn)
+    envelope = parse(Envelope, body)
+    # Billing events (organizations, scheduled payments, cards) are applied by later slices.
+    logger.info("billing event not handled yet", extra={"event_type": envelope.type})
+    return json_response(200, {"status": "ignored"})
+
+
+@app.exception_handler(DomainError)
+def refuse(error: DomainError) -> Response[Any]:
+    logger.info("webhook refused", extra={"code": error.code, "reason": error.message})
+    metrics.add_metric(name=f"WebhookRefused_{error.code}", unit=MetricUnit.Count, value=1)
+    return domain_error_response(error)
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[Any]:
+    return json_response(404, {"code": "not_found", "message": "no such route"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,204 @@
+"""The EntryStore on DynamoDB."""
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from payment_action_center import timestamps
+from payment_action_center.dynamodb import keys
+from payment_action_center.dynamodb.items import (
+    audit_from,
+    audit_item,
+    entry_from,
+    entry_item,
+    failure_log_item,
+)
+from payment_action_center.errors import DeliveryInFlight, NotFound, StoreConflict
+from payment_action_center.listing import EntryFilter, Page, Position
+from payment_action_center.model import AuditEvent, Entry, fold
+from payment_action_center.ports import Delivery
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+FAILURE_LOG_DAYS = 40
+DELIVERY_DAYS = 14
+# A filtered page reads this many index items per request at most (a Query's Limit counts
+# items before the filter).
+FILTERED_READ = 500
+
+
+def to_attributes(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in attributes.items()}
+
+
+class DynamoEntryStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def record_failure(self, entry: Entry, received: AuditEvent, delivery: Delivery) -> None:
+        """One TransactWriteItems: entry, audit event, failure-log row, delivery marker."""
+        expires = timestamps.epoch_seconds(delivery.received_at)
+        writes = [
+            ("entry", entry_item(entry)),
+            ("audit", audit_item(entry, received)),
+            ("failure_log", failure_log_item(entry, expires + FAILURE_LOG_DAYS * 86400)),
+            (
+                "delivery",
+                {
+                    keys.PK: keys.delivery(delivery.endpoint, delivery.webhook_id),
+                    keys.SK: "DELIVERY",
+                    "entity": "delivery",
+                    "received_at": delivery.received_at,
+                    "entry_id": entry.id,
+                    keys.TTL: expires + DELIVERY_DAYS * 86400,
+                },
+            ),
+        ]
+        self._transact([role for role, _ in writes], [self._put_new(item) for _, item in writes])
+
+    def get(self, organization_id: str, entry_id: str) -> Entry:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_attributes({keys.PK: keys.org(organization_id), keys.SK: keys.entry(entry_id)}),
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            raise NotFound(f"no transaction {entry_id}")
+        return entry_from(from_attributes(response["Item"]))
+
+    def get_with_audit(self, organization_id: str, entry_id: str) -> tuple[Entry, list[AuditEvent]]:
+        """The entry and its audit events share a partition and a key prefix: one Query."""
+        items = self._query_all(
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues=to_attributes(
+                {":pk": keys.org(organization_id), ":prefix": keys.entry(entry_id)}
+            ),
+            ConsistentRead=True,
+        )
+        entries = [entry_from(i) for i in items if i.get("entity") == "entry"]
+        if not entries:
+            raise NotFound(f"no transaction {entry_id}")
+        return entries[0], [audit_from(i) for i in items if i.get("entity") == "audit"]
+
+    def list_open(
+        self, organization_id: str, where: EntryFilter, limit: int, after: Position | None
+    ) -> Page:
+        """A Query on the sparse OpenEntries index, newest failure first.
+
+        One more item than the page is read so that the last page says so (next is None).
+        Without filters beyond time that is exactly one request.
+        """
+        request = _open_query(self._table, organization_id, where)
+        if after is not None:
+            request["ExclusiveStartKey"] = to_attributes(
+                {
+                    keys.PK: keys.org(organization_id),
+                    keys.SK: keys.entry(after.entry_id),
+                    keys.OPEN_PK: keys.org(organization_id),
+                    keys.OPEN_SK: keys.open_sort(after.failed_at, after.entry_id),
+                }
+            )
+        wanted = limit + 1
+        found: list[Entry] = []
+        while True:
+            request["Limit"] = FILTERED_READ if where.filters_beyond_time else wanted - len(found)
+            response = self._client.query(**request)
+            found += [entry_from(from_attributes(i)) for i in response["Items"]]
+            if len(found) >= wanted or "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(page, Position(page[-1].failed_at, page[-1].id) if more and page else None)
+
+    def _query_all(self, **request: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(TableName=self._table, **request)
+            items += [from_attributes(i) for i in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_attributes(item),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.PK},
+            }
+        }
+
+    def _transact(self, roles: list[str], writes: list[dict[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if "TransactionConflict" in reasons:
+                raise DeliveryInFlight(
+                    "a concurrent write of the same items is in flight"
+                ) from None
+            failed = {
+                role
+                for role, code in zip(roles, reasons, strict=False)
+                if code == "ConditionalCheckFailed"
+            }
+            if not failed:
+                raise
+            raise StoreConflict(frozenset(failed)) from None
+
+
+def _open_query(table: str, organization_id: str, where: EntryFilter) -> dict[str, Any]:
+    names = {"#opk": keys.OPEN_PK}
+    values: dict[str, Any] = {":org": keys.org(organization_id)}
+    key_condition = "#opk = :org"
+    if where.failed_from is not None or where.failed_to is not None:
+        values[":lo"] = keys.open_sort_lower(where.failed_from or "0000")
+        values[":hi"] = keys.open_sort_upper(where.failed_to or "9999")
+        names["#osk"] = keys.OPEN_SK
+        key_condition += " AND #osk BETWEEN :lo AND :hi"
+    conditions: list[str] = []
+    for attribute, value in (
+        ("status", where.status),
+        ("type", where.type),
+        ("method", where.method),
+        ("holder_id", where.account_holder_id),
+    ):
+        if value is not None:
+            names[f"#{attribute}"] = attribute
+            values[f":{attribute}"] = str(value)
+            conditions.append(f"#{attribute} = :{attribute}")
+    if where.q:
+        names |= {"#name": "holder_name_folded", "#pid": "payment_id_folded"}
+        values[":q"] = fold(where.q)
+        conditions.append("(contains(#name, :q) OR contains(#pid, :q))")
+    if where.min_amount is not None:
+        names["#amount"] = "amount"
+        values[":min"] = where.min_amount
+        conditions.append("#amount >= :min")
+    if where.max_amount is not None:
+        names["#amount"] = "amount"
+        values[":max"] = where.max_amount
+        conditions.append("#amount <= :max")
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": keys.OPEN_INDEX,
+        "KeyConditionExpression": key_condition,
+        "ScanIndexForward": False,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_attributes(values),
+    }
+    if conditions:
+        request["FilterExpression"] = " AND ".join(conditions)
+    return request

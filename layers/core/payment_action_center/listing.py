@@ -1,0 +1,95 @@
+"""The Action Center table: which open entries a query selects, and its opaque cursor."""
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from payment_action_center.errors import InvalidCursor
+from payment_action_center.model import Entry, EntryType, Method, Status, fold
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Filters of GET /transactions; every bound is inclusive, instants are canonical."""
+
+    status: Status | None = None
+    type: EntryType | None = None
+    method: Method | None = None
+    account_holder_id: str | None = None
+    q: str | None = None
+    failed_from: str | None = None
+    failed_to: str | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+
+    @property
+    def folded_q(self) -> str | None:
+        return fold(self.q) if self.q else None
+
+    @property
+    def filters_beyond_time(self) -> bool:
+        """True when some entries in the time range may not match (a query must filter)."""
+        return any(
+            value is not None
+            for name, value in asdict(self).items()
+            if name not in ("failed_from", "failed_to")
+        )
+
+    def matches(self, entry: Entry) -> bool:
+        """The rule the DynamoDB filter expression implements; the fakes use it directly."""
+        q = self.folded_q
+        return (
+            entry.status.is_open
+            and (self.status is None or entry.status is self.status)
+            and (self.type is None or entry.type is self.type)
+            and (self.method is None or entry.method is self.method)
+            and (self.account_holder_id in (None, entry.account_holder.id))
+            and (q is None or q in fold(entry.account_holder.name) or q in fold(entry.payment_id))
+            and (self.failed_from is None or entry.failed_at >= self.failed_from)
+            and (self.failed_to is None or entry.failed_at <= self.failed_to)
+            and (self.min_amount is None or entry.amount >= self.min_amount)
+            and (self.max_amount is None or entry.amount <= self.max_amount)
+        )
+
+    def fingerprint(self, organization_id: str) -> str:
+        """Binds a cursor to the organization and filters it was issued for."""
+        payload = json.dumps([organization_id, asdict(self)], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: the last entry returned, in the table's order (newest failure first)."""
+
+    failed_at: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    next: Position | None
+
+
+def encode_cursor(position: Position, fingerprint: str) -> str:
+    raw = json.dumps([fingerprint, position.failed_at, position.entry_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> Position:
+    """The position a cursor names; InvalidCursor for anything this service did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        issued_for, failed_at, entry_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError, RecursionError) as error:
+        raise InvalidCursor("the cursor is not one this API issued") from error
+    if not all(isinstance(part, str) for part in (issued_for, failed_at, entry_id)):
+        raise InvalidCursor("the cursor is not one this API issued")
+    if issued_for != fingerprint:
+        raise InvalidCursor("the cursor was issued for another query: repeat the same filters")
+    return Position(failed_at=failed_at, entry_id=entry_id)

@@ -1,0 +1,190 @@
+"""The Action Center's domain: failed transactions (entries), who acts on them, and what applies."""
+
+import base64
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+from payment_action_center.errors import Forbidden
+
+
+class EntryType(StrEnum):
+    CREDIT_CARD_REFUND = "credit_card_refund"
+    ECHECK_PAYMENT = "echeck_payment"
+    INSTALLMENT = "installment"
+    SUBSCRIPTION = "subscription"
+
+
+class Method(StrEnum):
+    CREDIT_CARD = "credit_card"
+    ECHECK = "echeck"
+
+
+class PaymentKind(StrEnum):
+    ONE_TIME = "one_time"
+    INSTALLMENT = "installment"
+    SUBSCRIPTION = "subscription"
+    REFUND = "refund"
+
+
+class Status(StrEnum):
+    FAILED = "failed"
+    RETRY_PENDING = "retry_pending"
+    RECOVERED = "recovered"
+    DISMISSED = "dismissed"
+
+    @property
+    def is_open(self) -> bool:
+        """Open entries are the ones the Action Center table shows."""
+        return self in (Status.FAILED, Status.RETRY_PENDING)
+
+
+class Action(StrEnum):
+    RETRY = "retry"
+    DISMISS = "dismiss"
+    CHANGE_PAYMENT_METHOD = "change_payment_method"
+
+
+class Role(StrEnum):
+    BILLING_ADMIN = "billing_admin"
+
+
+_TRACKED: dict[tuple[PaymentKind, Method], EntryType] = {
+    (PaymentKind.REFUND, Method.CREDIT_CARD): EntryType.CREDIT_CARD_REFUND,
+    (PaymentKind.ONE_TIME, Method.ECHECK): EntryType.ECHECK_PAYMENT,
+    (PaymentKind.INSTALLMENT, Method.CREDIT_CARD): EntryType.INSTALLMENT,
+    (PaymentKind.INSTALLMENT, Method.ECHECK): EntryType.INSTALLMENT,
+    (PaymentKind.SUBSCRIPTION, Method.CREDIT_CARD): EntryType.SUBSCRIPTION,
+    (PaymentKind.SUBSCRIPTION, Method.ECHECK): EntryType.SUBSCRIPTION,
+}
+
+SCHEDULED_KINDS = frozenset({PaymentKind.INSTALLMENT, PaymentKind.SUBSCRIPTION})
+
+
+def tracked_type(kind: PaymentKind, method: Method) -> EntryType | None:
+    """The entry type a failure of this kind becomes, or None when the Action Center ignores it.
+
+    A one-time card payment fails at checkout, where the payer sees it at once; an e-check
+    refund is not the merchant's to retry. Neither is recorded.
+    """
+    return _TRACKED.get((kind, method))
+
+
+def entry_id_for(organization_id: str, payment_id: str) -> str:
+    """One entry per failed payment: the id is derived from it, so a resent failure finds it."""
+    digest = hashlib.sha256(f"{organization_id}\x1f{payment_id}".encode()).digest()
+    return "txn_" + base64.b32encode(digest).decode("ascii")[:26].lower()
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for search: 'Éloïse' and 'eloise' fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class AccountHolder:
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    token: str
+    card_id: str | None = None
+    brand: str | None = None
+    last4: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceItem:
+    invoice_id: str
+    item_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: Literal["user", "system"]
+    id: str | None = None
+    email: str | None = None
+
+
+PAYMENT_PROCESSOR = Actor(type="system", id="payment-processor")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, from the verified JWT claims: never from the request itself."""
+
+    org_id: str
+    user_id: str
+    email: str | None
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def require(self, role: Role) -> None:
+        if role not in self.groups:
+            raise Forbidden(f"this action needs the {role.value} role")
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(type="user", id=self.user_id, email=self.email)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: str
+    action: str
+    actor: Actor
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A failed transaction in the Action Center, with everything needed to retry it."""
+
+    id: str
+    organization_id: str
+    type: EntryType
+    kind: PaymentKind
+    method: Method
+    status: Status
+    amount: int
+    currency: str
+    account_holder: AccountHolder
+    payment_id: str
+    payment_method: PaymentMethod
+    failure: Failure
+    failed_at: str
+    attempts: int
+    invoice_items: tuple[InvoiceItem, ...]
+    scheduled_payment_id: str | None
+    received_at: str
+    updated_at: str
+    # occurred_at of the newest processor event applied: older ones never roll state back.
+    state_at: str
+    # Incremented by every change; audit events are numbered by it.
+    version: int = 1
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """What an admin can do with the entry now."""
+        actions: list[Action] = []
+        if self.status is Status.FAILED:
+            actions += [Action.RETRY, Action.DISMISS]
+        if self.status.is_open and self.type in (EntryType.INSTALLMENT, EntryType.SUBSCRIPTION):
+            actions.append(Action.CHANGE_PAYMENT_METHOD)
+        return tuple(actions)
+
+    def changed(self, at: str, **changes: Any) -> "Entry":
+        """The next version of the entry."""
+        return replace(self, updated_at=at, version=self.version + 1, **changes)

@@ -1,0 +1,165 @@
+"""Demo data for organization org_demo, delivered through the real webhook path: each event is
+signed as the payment processor or the billing platform would sign it and POSTed to the gateway."""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from local import config
+
+ORG = config.DEMO_ORG_ID
+PLATFORM = "https://plateforme.example/centre-demo"
+
+ORGANIZATION = {
+    "organization_id": ORG,
+    "name": "Centre récréatif Démo",
+    "billing_contact_email": "facturation@centre-demo.example",
+    "locale": "fr-CA",
+    "time_zone": "America/Toronto",
+    "console_url": f"{PLATFORM}/centre-actions-paiement",
+    "upcoming_payments_url_template": f"{PLATFORM}/clients/{{account_holder_id}}/paiements-a-venir",
+    "client_url_template": f"{PLATFORM}/clients/{{account_holder_id}}",
+    "card_update_url_template": f"{PLATFORM}/clients/{{account_holder_id}}/cartes",
+}
+
+
+class DeliveryRefused(RuntimeError):
+    """The gateway did not answer 200 to a demo delivery."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # one_time | installment | subscription | refund
+    method: str  # credit_card | echeck
+    holder: str
+    amount: int  # cents
+    code: str
+    message: str
+    token: str  # the sandbox processor decides a retry's outcome by it (design §5)
+    hours_ago: float
+
+
+FAILURES = [
+    Failure("refund", "credit_card", "Éloïse Tremblay", 4500, "insufficient_funds",
+            "Fonds insuffisants dans le compte marchand", "tok_success", 2),
+    Failure("one_time", "echeck", "François Côté", 8900, "nsf",
+            "Provision insuffisante", "tok_echeck_pending", 5),
+    Failure("installment", "credit_card", "Noah Roy", 7500, "card_declined",
+            "Carte refusée", "tok_success", 9),
+    Failure("subscription", "credit_card", "Amélie Morin", 3999, "expired_card",
+            "Carte expirée", "tok_card_declined", 14),
+    Failure("installment", "echeck", "Mathis Bouchard", 6250, "account_closed",
+            "Compte fermé", "tok_echeck_pending", 20),
+    Failure("subscription", "echeck", "Hélène Girard", 4999, "nsf",
+            "Provision insuffisante", "tok_success", 27),
+    Failure("refund", "credit_card", "Liam O'Brien", 12000, "insufficient_funds",
+            "Insufficient funds in the merchant account", "tok_insufficient_funds", 33),
+    Failure("installment", "credit_card", "Zoé Lévesque", 11000, "insufficient_funds",
+            "Fonds insuffisants", "tok_insufficient_funds", 40),
+    Failure("one_time", "echeck", "Olivia Smith", 15000, "account_closed",
+            "Account closed", "tok_success", 47),
+    Failure("subscription", "credit_card", "Jérôme Pelletier", 2999, "card_declined",
+            "Carte refusée", "tok_success", 55),
+    Failure("installment", "echeck", "Emma Wilson", 5400, "nsf",
+            "Non-sufficient funds", "tok_success", 62),
+    Failure("subscription", "credit_card", "Chloé Bélanger", 1999, "expired_card",
+            "Carte expirée", "tok_success", 70),
+]  # fmt: skip
+
+
+def holder_id(name: str) -> str:
+    ascii_name = name.lower().encode("ascii", "ignore").decode()
+    return "ah_" + "".join(c if c.isalnum() else "_" for c in ascii_name)
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def failure_event(number: int, failure: Failure, now: datetime) -> dict[str, Any]:
+    holder = holder_id(failure.holder)
+    first, _, last = failure.holder.partition(" ")
+    email = f"{first}.{last}".lower().encode("ascii", "ignore").decode().replace("'", "")
+    payment_method: dict[str, Any] = {"token": failure.token}
+    if failure.method == "credit_card":
+        last4 = f"{4242 + number * 111:04d}"[-4:]
+        payment_method |= {"card_id": f"card_demo_{number:02d}", "brand": "visa", "last4": last4}
+    first_item = failure.amount * 2 // 3  # two invoice items that add up to the amount
+    data: dict[str, Any] = {
+        "organization_id": ORG,
+        "payment_id": f"pay_demo_{number:04d}",
+        "kind": failure.kind,
+        "method": failure.method,
+        "amount": failure.amount,
+        "currency": "CAD",
+        "account_holder": {"id": holder, "name": failure.holder, "email": f"{email}@example.com"},
+        "payment_method": payment_method,
+        "invoice_items": [
+            {"invoice_id": f"inv_demo_{number:04d}", "item_id": "item_1", "amount": first_item},
+            {
+                "invoice_id": f"inv_demo_{number:04d}",
+                "item_id": "item_2",
+                "amount": failure.amount - first_item,
+            },
+        ],
+        "failure": {"code": failure.code, "message": failure.message},
+    }
+    if failure.kind in ("installment", "subscription"):
+        data["scheduled_payment_id"] = f"sched_demo_{number:02d}"
+    return {
+        "type": "refund.failed" if failure.kind == "refund" else "payment.failed",
+        "occurred_at": rfc3339(now - timedelta(hours=failure.hours_ago)),
+        "data": data,
+    }
+
+
+def deliver(
+    session: requests.Session, url: str, secret: str, webhook_id: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    """Sign `event` (Standard Webhooks) and POST it; the answer's JSON, or an error if not 200."""
+    body = json.dumps(event, ensure_ascii=False)
+    at = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
+    }
+    answer = session.post(url, data=body.encode(), headers=headers, timeout=60)
+    if answer.status_code != 200:
+        raise DeliveryRefused(f"{event['type']} to {url}: {answer.status_code} {answer.text}")
+    return dict(answer.json())
+
+
+def load(gateway_url: str, now: datetime | None = None) -> list[str]:
+    """Deliver the demo organization and its failures; the outcome of each delivery."""
+    now = now or datetime.now(UTC)
+    outcomes = []
+    with requests.Session() as session:
+        organization = {
+            "type": "organization.upserted",
+            "occurred_at": rfc3339(now - timedelta(days=30)),
+            "data": ORGANIZATION,
+        }
+        answer = deliver(
+            session,
+            f"{gateway_url}/webhooks/billing",
+            config.BILLING_WEBHOOK_SECRET,
+            "msg_demo_organization",
+            organization,
+        )
+        outcomes.append(str(answer.get("status")))
+        for number, failure in enumerate(FAILURES, start=1):
+            answer = deliver(
+                session,
+                f"{gateway_url}/webhooks/payments",
+                config.PAYMENTS_WEBHOOK_SECRET,
+                f"msg_demo_{number:04d}",
+                failure_event(number, failure, now),
+            )
+            outcomes.append(str(answer.get("status")))
+    return outcomes

@@ -1,0 +1,126 @@
+"""A local service run as a child process: started, waited for until it answers, stopped."""
+
+import contextlib
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Self
+
+
+class LocalServiceError(RuntimeError):
+    """A local service could not start; the message tells the user what to do."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class Service:
+    """Subclasses give `name`, `command()` and `ready()`; `with Service(port):` runs it."""
+
+    name = "service"
+
+    def __init__(self, port: int, host: str = "127.0.0.1", start_timeout: float = 60.0) -> None:
+        self.port = port
+        self.host = host
+        self.start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._started = 0.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def cwd(self) -> Path | None:
+        return None
+
+    def ready(self) -> bool:
+        """True once the service answers; the default: it accepts connections."""
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
+            return True
+        return False
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the process; `wait_until_ready` then waits for it (start several at once)."""
+        if not port_is_free(self.port, self.host):
+            raise LocalServiceError(
+                f"{self.name}: port {self.port} on {self.host} is taken; stop what uses it"
+                " or choose another port (see PAC_*_PORT in the README)."
+            )
+        self._log = tempfile.TemporaryFile(prefix=f"{self.name}-")  # noqa: SIM115 (stop closes it)
+        self._process = subprocess.Popen(
+            self.command(),
+            cwd=self.cwd(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._started = time.monotonic()
+
+    def wait_until_ready(self) -> None:
+        assert self._process is not None, "launch() first"
+        try:
+            while not self.ready():
+                if self._process.poll() is not None:
+                    raise LocalServiceError(
+                        f"{self.name} exited at start (port {self.port}):\n{self.output()}"
+                    )
+                if time.monotonic() > self._started + self.start_timeout:
+                    raise LocalServiceError(
+                        f"{self.name} did not answer on {self.endpoint} within"
+                        f" {self.start_timeout:.0f} s:\n{self.output()}"
+                    )
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def output(self) -> str:
+        """The end of what the process printed."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,334 @@
+"""template.yaml, read the way the local stack needs it: routes, functions and their environment,
+and the table's definition (the single source of truth for its keys and indexes)."""
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from local import config
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+type Document = dict[str, Any]
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags: `!Ref X` is {"Ref": "X"}, `!Sub s` {"Fn::Sub": s}."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def _load(path: Path, modified: float) -> Document:
+    with path.open(encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader)
+
+
+def load(path: Path = TEMPLATE_PATH) -> Document:
+    """The parsed template (cached until the file changes). Treat it as read-only."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the local stack reads everything from it")
+    return _load(path, path.stat().st_mtime)
+
+
+def resources(template: Document, resource_type: str | None = None) -> dict[str, Document]:
+    found = template.get("Resources") or {}
+    return {k: v for k, v in found.items() if resource_type in (None, v.get("Type"))}
+
+
+# ----------------------------------------------------------------------------- HTTP routes
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case, or ANY
+    path: str  # as in the template: /transactions/{id}
+    function_id: str
+    authorizer: str | None  # the authorizer's name; None for Auth: {Authorizer: NONE}
+
+    @property
+    def is_public(self) -> bool:
+        return self.authorizer is None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def routes(template: Document) -> list[Route]:
+    """Every HttpApi event of every AWS::Serverless::Function."""
+    found = []
+    for function_id, function in resources(template, "AWS::Serverless::Function").items():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            auth = (props.get("Auth") or {}).get("Authorizer")
+            if auth is None:
+                auth = _http_api_auth(template, props.get("ApiId")).get("DefaultAuthorizer")
+            found.append(
+                Route(
+                    method=str(props.get("Method", "ANY")).upper(),
+                    path=props.get("Path", "$default"),
+                    function_id=function_id,
+                    authorizer=None if auth in (None, "NONE") else auth,
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class JwtAuthorizer:
+    issuer: str
+    audiences: tuple[str, ...]
+
+
+def jwt_authorizers(template: Document, values: "LocalValues") -> dict[str, JwtAuthorizer]:
+    """The HttpApis' JWT authorizers, issuer and audience resolved to their local values."""
+    found = {}
+    for api in resources(template, "AWS::Serverless::HttpApi").values():
+        authorizers = ((api.get("Properties") or {}).get("Auth") or {}).get("Authorizers") or {}
+        for name, authorizer in authorizers.items():
+            jwt = authorizer.get("JwtConfiguration")
+            if jwt:
+                found[name] = JwtAuthorizer(
+                    issuer=resolve(jwt["issuer"], values),
+                    audiences=tuple(resolve(a, values) for a in jwt.get("audience", [])),
+                )
+    return found
+
+
+def _http_api_auth(template: Document, api_id: Any) -> Document:
+    apis = resources(template, "AWS::Serverless::HttpApi")
+    if isinstance(api_id, dict) and "Ref" in api_id:
+        api = apis.get(api_id["Ref"], {})
+    else:  # SAM's implicit API, or the only one
+        api = next(iter(apis.values()), {})
+    return (api.get("Properties") or {}).get("Auth") or {}
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str  # module.function
+    timeout: int  # seconds
+    memory_size: int  # MB
+    layer_dirs: tuple[Path, ...]
+    environment: Document = field(repr=False)  # unresolved: Globals' variables, then its own
+
+
+def functions(template: Document, root: Path = ROOT) -> dict[str, Function]:
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    layers = resources(template, "AWS::Serverless::LayerVersion")
+    found = {}
+    for logical_id, resource in resources(template, "AWS::Serverless::Function").items():
+        props = {**defaults, **resource["Properties"]}
+        variables = {
+            **((defaults.get("Environment") or {}).get("Variables") or {}),
+            **((resource["Properties"].get("Environment") or {}).get("Variables") or {}),
+        }
+        layer_refs = [*(defaults.get("Layers") or [])]
+        layer_refs += [r for r in resource["Properties"].get("Layers") or [] if r not in layer_refs]
+        layer_dirs = tuple(
+            root / layers[ref["Ref"]]["Properties"]["ContentUri"]
+            for ref in layer_refs
+            if isinstance(ref, dict) and ref.get("Ref") in layers
+        )
+        found[logical_id] = Function(
+            logical_id=logical_id,
+            code_dir=root / props["CodeUri"],
+            handler=props["Handler"],
+            timeout=int(props.get("Timeout", 3)),
+            memory_size=int(props.get("MemorySize", 128)),
+            layer_dirs=layer_dirs,
+            environment=variables,
+        )
+    return found
+
+
+# ----------------------------------------------------------------------------- intrinsics
+
+
+@dataclass
+class LocalValues:
+    """What `Ref` and `Fn::GetAtt` stand for in the local stack."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: Document, **parameters: str) -> "LocalValues":
+        """Pseudo parameters, then the parameters' defaults, then config.PARAMETERS, then these."""
+        refs = {
+            "AWS::Region": config.REGION,
+            "AWS::AccountId": config.ACCOUNT_ID,
+            "AWS::StackName": config.STACK_NAME,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
+        for name, parameter in (template.get("Parameters") or {}).items():
+            if "Default" in parameter:
+                refs[name] = text(parameter["Default"])
+        refs |= config.PARAMETERS | parameters
+        return cls(refs=refs)
+
+
+class UnresolvedReference(LookupError):
+    pass
+
+
+def resolve(value: Any, values: LocalValues) -> Any:
+    """Replace Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select by their local values."""
+    if isinstance(value, list):
+        return [resolve(item, values) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::")):
+        return {key: resolve(item, values) for key, item in value.items()}
+    ((name, argument),) = value.items()
+    if name not in _INTRINSICS:
+        raise UnresolvedReference(f"{name} is not supported by the local stack (local/template.py)")
+    return _INTRINSICS[name](argument, values)
+
+
+def _sub(argument: Any, values: LocalValues) -> str:
+    text, variables = (argument, {}) if isinstance(argument, str) else argument
+    return _substitute(text, resolve(variables, values), values)
+
+
+def _join(argument: Any, values: LocalValues) -> str:
+    separator, items = argument
+    return str(separator).join(text(item) for item in resolve(items, values))
+
+
+def _select(argument: Any, values: LocalValues) -> Any:
+    index, items = resolve(argument, values)
+    return items[int(index)]
+
+
+def _ref(name: str, values: LocalValues) -> str:
+    if name not in values.refs:
+        raise UnresolvedReference(f"no local value for !Ref {name} (local/stack.py provides them)")
+    return values.refs[name]
+
+
+def _get_att(argument: Any, values: LocalValues) -> str:
+    logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+    return _attribute(logical_id, resolve(attribute, values), values)
+
+
+def _attribute(logical_id: str, attribute: str, values: LocalValues) -> str:
+    if (logical_id, attribute) not in values.attributes:
+        raise UnresolvedReference(f"no local value for !GetAtt {logical_id}.{attribute}")
+    return values.attributes[(logical_id, attribute)]
+
+
+_PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
+
+
+def _substitute(text: str, variables: dict[str, Any], values: LocalValues) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name in variables:
+            return text(variables[name])
+        if "." in name and not name.startswith("AWS::"):
+            return _attribute(*name.split(".", 1), values)
+        return _ref(name, values)
+
+    return _PLACEHOLDER.sub(replace, text).replace("${!", "${")
+
+
+def text(value: Any) -> str:
+    """A value as CloudFormation writes it into a string (booleans in lower case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_INTRINSICS = {
+    "Ref": _ref,
+    "Fn::GetAtt": _get_att,
+    "Fn::Sub": _sub,
+    "Fn::Join": _join,
+    "Fn::Select": _select,
+}
+
+
+def environment(function: Function, values: LocalValues) -> dict[str, str]:
+    """The function's environment variables as Lambda would set them, with local values."""
+    return {name: text(resolve(value, values)) for name, value in function.environment.items()}
+
+
+# ----------------------------------------------------------------------------- the table
+
+_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
+
+
+def table_request(name: str, props: Document) -> Document:
+    """The CreateTable request for a table resource's properties (keys, indexes, billing mode)."""
+    request: Document = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(indexes):
+            request[indexes] = [
+                {k: v for k, v in index.items() if k in _INDEX_KEYS} for index in props[indexes]
+            ]
+    if "ProvisionedThroughput" in props:
+        request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    if "StreamSpecification" in props:
+        view = props["StreamSpecification"]["StreamViewType"]
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+    return request
+
+
+def create_table(
+    client: Any, name: str, template: Document | None = None, logical_id: str = "Table"
+) -> None:
+    """Create the template's table under `name` (with its TTL), on DynamoDB Local, moto or AWS.
+
+    Deletion protection and point-in-time recovery are left out: tests drop and recreate it.
+    """
+    template = template if template is not None else load()
+    create_table_from(client, name, resources(template)[logical_id]["Properties"])
+
+
+def create_table_from(client: Any, name: str, props: Document) -> None:
+    client.create_table(**table_request(name, props))
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )

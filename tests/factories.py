@@ -1,0 +1,78 @@
+"""One factory per kind of thing the tests build: events, entries, deliveries."""
+
+import copy
+import itertools
+from typing import Any
+
+from payment_action_center import intake
+from payment_action_center.events import PaymentEvent, parse
+from payment_action_center.model import Entry
+from payment_action_center.webhooks import Delivery
+
+_ids = itertools.count(1)
+
+
+def payment_failed(**overrides: Any) -> dict[str, Any]:
+    """A valid `payment.failed` body (an installment by card); `data__x=…` overrides data.x."""
+    n = next(_ids)
+    body: dict[str, Any] = {
+        "type": "payment.failed",
+        "occurred_at": "2026-11-24T15:30:00Z",
+        "data": {
+            "organization_id": "org_demo",
+            "payment_id": f"pay_{n:05d}",
+            "kind": "installment",
+            "method": "credit_card",
+            "amount": 12500,
+            "currency": "CAD",
+            "account_holder": {
+                "id": f"ah_{n}",
+                "name": "Éloïse Tremblay",
+                "email": "eloise@example.com",
+            },
+            "payment_method": {
+                "token": "tok_card_declined",
+                "card_id": f"card_{n}",
+                "brand": "visa",
+                "last4": "4242",
+            },
+            "scheduled_payment_id": f"sp_{n}",
+            "invoice_items": [
+                {"invoice_id": f"inv_{n}", "item_id": "item_1", "amount": 10000},
+                {"invoice_id": f"inv_{n}", "item_id": "item_2", "amount": 2500},
+            ],
+            "failure": {"code": "card_declined", "message": "The card was declined."},
+        },
+    }
+    for key, value in overrides.items():
+        target = body
+        *path, last = key.split("__")
+        for part in path:
+            target = target[part]
+        target[last] = copy.deepcopy(value)
+    return body
+
+
+def refund_failed(**overrides: Any) -> dict[str, Any]:
+    defaults = {
+        "type": "refund.failed",
+        "data__kind": "refund",
+        "data__method": "credit_card",
+        "data__scheduled_payment_id": None,
+        "data__failure": {"code": "insufficient_funds", "message": "Merchant balance too low."},
+    }
+    return payment_failed(**(defaults | overrides))
+
+
+def delivery(
+    webhook_id: str | None = None, received_at: str = "2026-11-24T15:30:01.000000000Z"
+) -> Delivery:
+    return Delivery("payments", webhook_id or f"msg_{next(_ids)}", received_at)
+
+
+def entry(**overrides: Any) -> Entry:
+    """An open entry as the webhook would record it."""
+    event = parse(PaymentEvent, payment_failed(**overrides))
+    made = intake.new_entry(event, received_at="2026-11-24T15:30:01.000000000Z")
+    assert made is not None
+    return made

@@ -1,0 +1,50 @@
+"""Unit tests: no network. AWS calls go to moto in-process; sockets are refused."""
+
+import base64
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.template import create_table
+
+TABLE = "pac-unit"
+PAYMENTS_SECRET = "whsec_" + base64.b64encode(b"unit-payments-secret-32-bytes!!!").decode()
+BILLING_SECRET = "whsec_" + base64.b64encode(b"unit-billing-secret-32-bytes!!!!").decode()
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a unit test tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto with the table (from template.yaml) and the two webhook secrets; env set as deployed."""
+    env = {
+        "AWS_DEFAULT_REGION": "ca-central-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "TABLE_NAME": TABLE,
+        "POWERTOOLS_SERVICE_NAME": "payment-action-center",
+        "POWERTOOLS_METRICS_NAMESPACE": "PaymentActionCenter",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        create_table(boto3.client("dynamodb"), TABLE)
+        secrets = boto3.client("secretsmanager")
+        payments = secrets.create_secret(Name="payments", SecretString=PAYMENTS_SECRET)["ARN"]
+        billing = secrets.create_secret(Name="billing", SecretString=BILLING_SECRET)["ARN"]
+        monkeypatch.setenv("PAYMENTS_WEBHOOK_SECRET_ARN", payments)
+        monkeypatch.setenv("BILLING_WEBHOOK_SECRET_ARN", billing)
+        yield env
