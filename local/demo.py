@@ -2,6 +2,7 @@
 signed as the payment processor or the billing platform would sign it and POSTed to the gateway."""
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +12,9 @@ from standardwebhooks.webhooks import Webhook
 
 from local import config
 
-ORG = config.DEMO_ORG_ID
 PLATFORM = "https://plateforme.example/centre-demo"
 
 ORGANIZATION = {
-    "organization_id": ORG,
     "name": "Centre récréatif Démo",
     "billing_contact_email": "facturation@centre-demo.example",
     "locale": "fr-CA",
@@ -71,37 +70,44 @@ FAILURES = [
 ]  # fmt: skip
 
 
-def holder_id(name: str) -> str:
-    ascii_name = name.lower().encode("ascii", "ignore").decode()
-    return "ah_" + "".join(c if c.isalnum() else "_" for c in ascii_name)
+def plain(name: str) -> str:
+    """ "Éloïse Tremblay" -> "eloise_tremblay" (for ids and email addresses)."""
+    letters = unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() else "_" for c in letters if c != "'")
 
 
 def rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def failure_event(number: int, failure: Failure, now: datetime) -> dict[str, Any]:
-    holder = holder_id(failure.holder)
-    first, _, last = failure.holder.partition(" ")
-    email = f"{first}.{last}".lower().encode("ascii", "ignore").decode().replace("'", "")
+def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> dict[str, Any]:
+    holder = plain(failure.holder)
     payment_method: dict[str, Any] = {"token": failure.token}
     if failure.method == "credit_card":
         last4 = f"{4242 + number * 111:04d}"[-4:]
-        payment_method |= {"card_id": f"card_demo_{number:02d}", "brand": "visa", "last4": last4}
+        payment_method |= {
+            "card_id": f"card_{org_id}_{number:02d}",
+            "brand": "visa",
+            "last4": last4,
+        }
     first_item = failure.amount * 2 // 3  # two invoice items that add up to the amount
     data: dict[str, Any] = {
-        "organization_id": ORG,
-        "payment_id": f"pay_demo_{number:04d}",
+        "organization_id": org_id,
+        "payment_id": f"pay_{org_id}_{number:04d}",
         "kind": failure.kind,
         "method": failure.method,
         "amount": failure.amount,
         "currency": "CAD",
-        "account_holder": {"id": holder, "name": failure.holder, "email": f"{email}@example.com"},
+        "account_holder": {
+            "id": f"ah_{holder}",
+            "name": failure.holder,
+            "email": f"{holder.replace('_', '.')}@example.com",
+        },
         "payment_method": payment_method,
         "invoice_items": [
-            {"invoice_id": f"inv_demo_{number:04d}", "item_id": "item_1", "amount": first_item},
+            {"invoice_id": f"inv_{org_id}_{number:04d}", "item_id": "item_1", "amount": first_item},
             {
-                "invoice_id": f"inv_demo_{number:04d}",
+                "invoice_id": f"inv_{org_id}_{number:04d}",
                 "item_id": "item_2",
                 "amount": failure.amount - first_item,
             },
@@ -109,7 +115,7 @@ def failure_event(number: int, failure: Failure, now: datetime) -> dict[str, Any
         "failure": {"code": failure.code, "message": failure.message},
     }
     if failure.kind in ("installment", "subscription"):
-        data["scheduled_payment_id"] = f"sched_demo_{number:02d}"
+        data["scheduled_payment_id"] = f"sched_{org_id}_{number:02d}"
     return {
         "type": "refund.failed" if failure.kind == "refund" else "payment.failed",
         "occurred_at": rfc3339(now - timedelta(hours=failure.hours_ago)),
@@ -135,21 +141,23 @@ def deliver(
     return dict(answer.json())
 
 
-def load(gateway_url: str, now: datetime | None = None) -> list[str]:
-    """Deliver the demo organization and its failures; the outcome of each delivery."""
+def load(
+    gateway_url: str, *, org_id: str = config.DEMO_ORG_ID, now: datetime | None = None
+) -> list[str]:
+    """Deliver the demo organization and its failures; the status each delivery answered."""
     now = now or datetime.now(UTC)
     outcomes = []
     with requests.Session() as session:
         organization = {
             "type": "organization.upserted",
             "occurred_at": rfc3339(now - timedelta(days=30)),
-            "data": ORGANIZATION,
+            "data": {"organization_id": org_id, **ORGANIZATION},
         }
         answer = deliver(
             session,
             f"{gateway_url}/webhooks/billing",
             config.BILLING_WEBHOOK_SECRET,
-            "msg_demo_organization",
+            f"msg_{org_id}_organization",
             organization,
         )
         outcomes.append(str(answer.get("status")))
@@ -158,8 +166,8 @@ def load(gateway_url: str, now: datetime | None = None) -> list[str]:
                 session,
                 f"{gateway_url}/webhooks/payments",
                 config.PAYMENTS_WEBHOOK_SECRET,
-                f"msg_demo_{number:04d}",
-                failure_event(number, failure, now),
+                f"msg_{org_id}_{number:04d}",
+                failure_event(org_id, number, failure, now),
             )
             outcomes.append(str(answer.get("status")))
     return outcomes

@@ -94,6 +94,7 @@ def _right_signature() -> str:
         pytest.param(lambda: "v2," + _right_signature(), id="v2 only"),
         pytest.param(lambda: "v1a," + _right_signature(), id="v1a only"),
         pytest.param(lambda: "v1,", id="empty signature"),
+        pytest.param(lambda: "v1," + _right_signature() + "\n", id="trailing newline"),
         pytest.param(lambda: "v1," + _right_signature() + ",v1", id="extra comma"),
         pytest.param(lambda: "v1," + base64.b64encode(b"\0" * 32).decode(), id="wrong signature"),
     ],

@@ -94,10 +94,10 @@ def wrong_headers(body: bytes) -> dict[str, dict[str, str]]:
         "bad base64": good | {"webhook-signature": "v1,@@@"},
         "other endpoint's secret": signed_headers(BILLING_SECRET, body, "msg_x"),
         "stale": signed_headers(
-            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) - timedelta(seconds=301)
+            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) - timedelta(seconds=310)
         ),
         "from the future": signed_headers(
-            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) + timedelta(seconds=301)
+            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) + timedelta(seconds=310)
         ),
         "id changed after signing": good | {"webhook-id": "msg_y"},
     }

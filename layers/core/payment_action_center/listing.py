@@ -4,11 +4,15 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
+
+from payment_action_center import timestamps
 
 from payment_action_center.errors import InvalidCursor
 from payment_action_center.model import Entry, EntryType, Method, Status, fold
 
+_ENTRY_ID = re.compile(r"^txn_[a-z2-7]{26}$")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -88,8 +92,21 @@ def decode_cursor(cursor: str, fingerprint: str) -> Position:
         issued_for, failed_at, entry_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, RecursionError) as error:
         raise InvalidCursor("the cursor is not one this API issued") from error
-    if not all(isinstance(part, str) for part in (issued_for, failed_at, entry_id)):
+    if not (
+        isinstance(issued_for, str)
+        and isinstance(failed_at, str)
+        and isinstance(entry_id, str)
+        and _ENTRY_ID.fullmatch(entry_id)
+        and _is_canonical(failed_at)
+    ):
         raise InvalidCursor("the cursor is not one this API issued")
     if issued_for != fingerprint:
         raise InvalidCursor("the cursor was issued for another query: repeat the same filters")
     return Position(failed_at=failed_at, entry_id=entry_id)
+
+
+def _is_canonical(instant: str) -> bool:
+    try:
+        return timestamps.canonical(instant) == instant
+    except ValueError:
+        return False

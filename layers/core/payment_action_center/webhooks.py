@@ -46,7 +46,7 @@ def verify(
     signatures = [
         entry
         for entry in lowered.get("webhook-signature", "").split(" ")
-        if _V1_SIGNATURE.match(entry)
+        if _V1_SIGNATURE.fullmatch(entry)
     ]
     if not signatures:
         raise WebhookRejected("no well-formed v1 signature")
