@@ -41,6 +41,7 @@ class DynamoDBLocal(Service):
     """`with DynamoDBLocal(8000) as ddb:` ... `ddb.endpoint`; in memory, gone once stopped."""
 
     name = "DynamoDB Local"
+    guarded = True  # Java cannot watch its parent: no Java may outlive the stack
 
     def command(self) -> Sequence[str]:
         java = shutil.which("java")

@@ -4,6 +4,7 @@ Each is a function of the running stack and the request, answering (status, JSON
 under "METHOD /path" with @endpoint. Raise gateway.BadRequest for a 400.
 """
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,7 @@ def endpoint(route: str) -> Callable[[StackEndpoint], StackEndpoint]:
 
 def bound(stack: "LocalStack") -> dict[str, LocalEndpoint]:
     """The endpoints as the gateway calls them, with the stack given."""
-    return {
-        route: (lambda request, function=function: function(stack, request))
-        for route, function in ENDPOINTS.items()
-    }
+    return {route: functools.partial(function, stack) for route, function in ENDPOINTS.items()}
 
 
 @endpoint("POST /_local/token")

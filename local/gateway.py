@@ -177,6 +177,7 @@ UNAUTHORIZED = Response.json(
 INTERNAL_ERROR = Response.json(500, {"message": "Internal Server Error"})
 UNAVAILABLE = Response.json(503, {"message": "Service Unavailable"})
 TOO_LARGE = Response.json(413, {"message": "Request Entity Too Large"})
+BAD_REQUEST = Response.json(400, {"message": "Bad Request"})
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -199,7 +200,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 
     def answer(self, request_id: str) -> Response:
-        body = self.read_body()
+        try:
+            body = self.read_body()
+        except ValueError:  # a Content-Length or chunk size that is not a number
+            self.close_connection = True
+            return BAD_REQUEST
         if body is None:
             return TOO_LARGE
         url = urlsplit(self.path)

@@ -19,16 +19,18 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 
-def exit_with_parent(interval: float = 1.0) -> None:
+def exit_with_parent(on_exit: Callable[[], object] = lambda: None, interval: float = 1.0) -> None:
     """End this process when the process that started it is gone (killed without cleanup)."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
+        on_exit()
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -10,12 +10,9 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from local.lambda_worker import exit_with_parent
 from local.services import Service
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class MotoServer(Service):
@@ -33,9 +30,6 @@ class MotoServer(Service):
             "--port",
             str(self.port),
         ]
-
-    def cwd(self) -> Path:
-        return ROOT
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,6 +3,7 @@
 import contextlib
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,10 +31,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 class Service:
     """Subclasses give `name`, `command()` and `ready()`; `with Service(port):` runs it."""
 
     name = "service"
+    guarded = False  # run through local.guard: for a program that cannot watch its parent
 
     def __init__(self, port: int, host: str = "127.0.0.1", start_timeout: float = 60.0) -> None:
         self.port = port
@@ -50,8 +55,8 @@ class Service:
     def command(self) -> Sequence[str]:
         raise NotImplementedError
 
-    def cwd(self) -> Path | None:
-        return None
+    def cwd(self) -> Path:
+        return ROOT
 
     def ready(self) -> bool:
         """True once the service answers; the default: it accepts connections."""
@@ -71,8 +76,11 @@ class Service:
                 " or choose another port (see PAC_*_PORT in the README)."
             )
         self._log = tempfile.TemporaryFile(prefix=f"{self.name}-")  # noqa: SIM115 (stop closes it)
+        command = [*self.command()]
+        if self.guarded:
+            command = [sys.executable, "-m", "local.guard", *command]
         self._process = subprocess.Popen(
-            self.command(),
+            command,
             cwd=self.cwd(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -71,11 +71,15 @@ class LocalStack:
     @classmethod
     def from_env(cls, demo: bool = False) -> Self:
         """Ports from PAC_GATEWAY_PORT, PAC_DYNAMODB_PORT and PAC_MOTO_PORT (or the defaults)."""
-        ports = {
-            f"{service}_port": int(os.environ.get(variable) or config.DEFAULT_PORTS[service])
-            for service, variable in config.PORT_VARIABLES.items()
-        }
-        return cls(**ports, demo=demo)
+
+        def port(service: str) -> int:
+            variable = config.PORT_VARIABLES[service]
+            value = os.environ.get(variable) or str(config.DEFAULT_PORTS[service])
+            if not value.isdigit() or not 0 < int(value) < 65536:
+                raise LocalServiceError(f"{variable} must be a port number, not {value!r}")
+            return int(value)
+
+        return cls(port("gateway"), port("dynamodb"), port("moto"), demo=demo)
 
     @property
     def url(self) -> str:
@@ -199,9 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="load the org_demo demo data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
     signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on SIGTERM as on Ctrl-C
 
-    stack = LocalStack.from_env(demo=args.demo)
+    try:
+        stack = LocalStack.from_env(demo=args.demo)
+    except LocalServiceError as error:
+        print(f"The local stack did not start: {error}", file=sys.stderr)
+        return 2
     print("Starting DynamoDB Local, the moto server and the gateway...", flush=True)
     try:
         stack.start()

@@ -22,7 +22,7 @@ class CloudFormationLoader(yaml.SafeLoader):
 
 
 def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     value: Any
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
@@ -31,7 +31,7 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -41,7 +41,8 @@ CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 @cache
 def _load(path: Path, modified: float) -> Document:
     with path.open(encoding="utf-8") as stream:
-        return yaml.load(stream, Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader)
+        document: Document = yaml.load(stream, Loader=CloudFormationLoader)  # noqa: S506 (safe)
+    return document
 
 
 def load(path: Path = TEMPLATE_PATH) -> Document:
@@ -217,8 +218,8 @@ def resolve(value: Any, values: LocalValues) -> Any:
 
 
 def _sub(argument: Any, values: LocalValues) -> str:
-    text, variables = (argument, {}) if isinstance(argument, str) else argument
-    return _substitute(text, resolve(variables, values), values)
+    pattern, variables = (argument, {}) if isinstance(argument, str) else argument
+    return _substitute(pattern, resolve(variables, values), values)
 
 
 def _join(argument: Any, values: LocalValues) -> str:
@@ -251,16 +252,17 @@ def _attribute(logical_id: str, attribute: str, values: LocalValues) -> str:
 _PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
 
 
-def _substitute(text: str, variables: dict[str, Any], values: LocalValues) -> str:
+def _substitute(pattern: str, variables: dict[str, Any], values: LocalValues) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name in variables:
             return text(variables[name])
         if "." in name and not name.startswith("AWS::"):
-            return _attribute(*name.split(".", 1), values)
+            logical_id, attribute = name.split(".", 1)
+            return _attribute(logical_id, attribute, values)
         return _ref(name, values)
 
-    return _PLACEHOLDER.sub(replace, text).replace("${!", "${")
+    return _PLACEHOLDER.sub(replace, pattern).replace("${!", "${")
 
 
 def text(value: Any) -> str:

@@ -105,7 +105,7 @@ class Worker:
         )
 
     def wait_ready(self, timeout: float) -> None:
-        reply = self._receive(time.monotonic() + timeout, "Runtime.InitTimeout")
+        reply = self._receive(timeout, "Runtime.InitTimeout", "the handler's import (init)")
         if not reply.get("ready"):
             self.kill()
             error = reply.get("error") or {}
@@ -128,15 +128,16 @@ class Worker:
             self._process.stdin.flush()
         except BrokenPipeError:
             raise self._exited() from None
-        reply = self._receive(time.monotonic() + self.function.timeout, "Sandbox.Timedout")
+        reply = self._receive(self.function.timeout, "Sandbox.Timedout", "the function's Timeout")
         if "error" in reply:
             error = reply["error"]
             raise FunctionError(self.function.name, error["errorType"], error["errorMessage"])
         return reply["result"]
 
-    def _receive(self, deadline: float, timeout_type: str) -> dict[str, Any]:
+    def _receive(self, timeout: float, timeout_type: str, limit: str) -> dict[str, Any]:
         assert self._process.stdout is not None
         descriptor = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             readable, _, _ = select.select([descriptor], [], [], max(0.0, remaining))
@@ -145,7 +146,7 @@ class Worker:
                 raise FunctionTimeout(
                     self.function.name,
                     timeout_type,
-                    f"no answer within {self.function.timeout:g} s (the function's Timeout)",
+                    f"no answer within {timeout:g} s ({limit}); the process was killed",
                 )
             chunk = os.read(descriptor, 1 << 16)
             if not chunk:
@@ -253,7 +254,8 @@ class Pool:
             worker.kill()
         with self._changed:
             self._slots -= 1
-            self._workers.discard(worker)  # type: ignore[arg-type]
+            if worker is not None:
+                self._workers.discard(worker)
             self._changed.notify()
 
     def close(self) -> None:

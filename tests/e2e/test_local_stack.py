@@ -104,7 +104,7 @@ def bad_tokens() -> dict[str, str | None]:
         "alg none": "Bearer "
         + jwt.encode(
             {"iss": config.JWT_ISSUER, "aud": config.JWT_AUDIENCE, "exp": time.time() + 60},
-            None,
+            "",
             algorithm="none",
         ),
     }

@@ -8,7 +8,6 @@ import re
 from dataclasses import asdict, dataclass
 
 from payment_action_center import timestamps
-
 from payment_action_center.errors import InvalidCursor
 from payment_action_center.model import Entry, EntryType, Method, Status, fold
 
