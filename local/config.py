@@ -54,3 +54,10 @@ MAX_WORKERS_PER_FUNCTION = 4
 INIT_TIMEOUT_SECONDS = 30.0
 
 DEMO_ORG_ID = "org_demo"
+
+# Event sources (local/pollers.py): a poller's long poll, so a stop takes at most about this long.
+POLL_WAIT_SECONDS = 1
+# POST /_local/schedules/<name> waits this long for the run's fan-out (the SQS queues idle).
+FANOUT_TIMEOUT_SECONDS = 45.0
+# The queue on the moto server that receives every event put on the template's buses.
+EVENTS_TAP_QUEUE = "local-events-tap"

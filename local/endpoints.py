@@ -6,10 +6,13 @@ under "METHOD /path" with @endpoint. Raise gateway.BadRequest for a 400.
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from local import auth, config
+from local import auth, config, demo, scheduler
 from local.gateway import BadRequest, LocalEndpoint, LocalRequest, Reply
+from local.sandbox import SandboxMissing
+from local.workers import FunctionError, FunctionTimeout
 
 if TYPE_CHECKING:
     from local.stack import LocalStack
@@ -56,3 +59,78 @@ def token(stack: "LocalStack", request: LocalRequest) -> Reply:
 def webhook_secrets(stack: "LocalStack", request: LocalRequest) -> Reply:
     """The Standard Webhooks keys of /webhooks/payments and /webhooks/billing."""
     return 200, dict(config.WEBHOOK_SECRETS)
+
+
+@endpoint("POST /_local/schedules/{name}")
+def schedule(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """Optional {"now": "<RFC 3339>"}: run that schedule as it would fire at `now`.
+
+    -> {"schedule", "now", "result": what the function returned}, once its fan-out is over (the
+    SQS queues idle).
+    """
+    name = request.path_parameters["name"]
+    if name not in stack.schedules:
+        known = ", ".join(sorted(stack.schedules)) or "none"
+        return 404, {"code": "not_found", "message": f"no schedule {name!r} (known: {known})"}
+    body = request.json(default={})
+    if not isinstance(body, dict) or set(body) - {"now"}:
+        raise BadRequest('expected no body or a JSON object {"now": "<RFC 3339>"}')
+    try:
+        at = datetime.now(UTC) if body.get("now") is None else scheduler.parse_time(body["now"])
+    except ValueError as error:
+        raise BadRequest(f"now: {error}") from None
+    try:
+        return 200, stack.run_schedule(name, at)
+    except FunctionTimeout as error:
+        return 504, {"code": "function_timeout", "message": str(error)}
+    except FunctionError as error:
+        return 500, {"code": "function_error", "message": str(error)}
+    except scheduler.FanoutTimeout as error:
+        return 504, {"code": "fanout_timeout", "message": str(error), "result": error.result}
+
+
+@endpoint("GET /_local/events")
+def events(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """Every event put on the template's event buses, oldest first."""
+    return 200, {"events": stack.events()}
+
+
+@endpoint("GET /_local/sandbox/charges")
+def sandbox_charges(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """Every call the sandbox processor received, oldest first."""
+    try:
+        return 200, {"charges": stack.sandbox.calls()}
+    except SandboxMissing as error:
+        return 501, {"code": "not_implemented", "message": str(error)}
+
+
+SETTLE_OUTCOMES = ("succeeded", "failed")
+
+
+@endpoint("POST /_local/sandbox/settle")
+def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """{"transaction_id", "outcome": "succeeded" | "failed"}: the sandbox sends the signed webhook
+    that settles that entry's pending e-check retry; 404 if none is pending at the sandbox."""
+    body = request.json()
+    if not isinstance(body, dict):
+        raise BadRequest('expected a JSON object {"transaction_id", "outcome"}')
+    transaction_id, outcome = body.get("transaction_id"), body.get("outcome")
+    problems = []
+    if not (isinstance(transaction_id, str) and transaction_id.strip()):
+        problems.append("transaction_id must be a non-empty string")
+    if outcome not in SETTLE_OUTCOMES:
+        problems.append('outcome must be "succeeded" or "failed"')
+    if problems:
+        raise BadRequest("; ".join(problems))
+    try:
+        answer = stack.sandbox.settle(transaction_id, outcome)
+    except SandboxMissing as error:
+        return 501, {"code": "not_implemented", "message": str(error)}
+    except demo.DeliveryRefused as error:
+        return 502, {"code": "delivery_refused", "message": str(error)}
+    if answer is None:
+        return 404, {
+            "code": "not_found",
+            "message": f"no retry of {transaction_id!r} is pending at the sandbox processor",
+        }
+    return 200, {"status": "delivered", "webhook": answer}

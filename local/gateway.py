@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,6 +44,7 @@ class LocalRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    path_parameters: Mapping[str, str] = field(default_factory=dict)  # {name} in its route
 
     def json(self, default: Any = None) -> Any:
         """The body parsed as JSON (`default` when empty); BadRequest if it is not JSON."""
@@ -103,6 +104,11 @@ class Gateway:
         self.authorizers = authorizers
         self.invoke = invoke
         self.local_endpoints = local_endpoints
+        self._local_patterns = [  # "POST /_local/schedules/{name}": a route with parameters
+            (CompiledRoute.of(Route(*key.split(" ", 1), function_id="", authorizer=None)), call)
+            for key, call in local_endpoints.items()
+            if "{" in key
+        ]
         self.host, self.port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -145,6 +151,17 @@ class Gateway:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def local_endpoint(self, method: str, path: str) -> tuple[LocalEndpoint, dict[str, str]] | None:
+        """The local-only endpoint for this request and its path parameters, if any."""
+        endpoint = self.local_endpoints.get(f"{method} {path}")
+        if endpoint is not None:
+            return endpoint, {}
+        for compiled, call in self._local_patterns:
+            found = compiled.route.method == method and compiled.pattern.fullmatch(path)
+            if found:
+                return call, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for compiled in self.routes:
@@ -209,9 +226,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return TOO_LARGE
         url = urlsplit(self.path)
         path = url.path or "/"
-        endpoint = self.gateway.local_endpoints.get(f"{self.command} {path}")
-        if endpoint is not None:
-            return self.call_local(endpoint, path, url.query, body)
+        local = self.gateway.local_endpoint(self.command, path)
+        if local is not None:
+            return self.call_local(*local, path=path, query=url.query, body=body)
         matched = self.gateway.match(self.command, path)
         if matched is None:
             return NOT_FOUND
@@ -269,13 +286,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
         return body
 
-    def call_local(self, endpoint: LocalEndpoint, path: str, query: str, body: bytes) -> Response:
+    def call_local(
+        self,
+        endpoint: LocalEndpoint,
+        path_parameters: dict[str, str],
+        *,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> Response:
         request = LocalRequest(
             method=self.command,
             path=path,
             query=dict(parse_qsl(query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            path_parameters=path_parameters,
         )
         try:
             status, reply = endpoint(request)

@@ -23,13 +23,15 @@ class Endpoints:
     dynamodb: str
     aws: str  # the moto server
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, **options: Any) -> Any:
+        """A client of the local service (boto3's default session: create it in one thread)."""
         return boto3.client(
             service,
             endpoint_url=self.dynamodb if service == "dynamodb" else self.aws,
             region_name=config.REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106
+            **options,
         )
 
 
@@ -121,10 +123,27 @@ CREATE: dict[str, Creator] = {
 CONFIGURE: dict[str, Creator] = {"AWS::SQS::Queue": _redrive}
 
 
-def provision(template: Document, values: LocalValues, endpoints: Endpoints) -> None:
-    """Create the template's resources locally; record their Ref/GetAtt values in `values`."""
+def provision(
+    template: Document,
+    values: LocalValues,
+    endpoints: Endpoints,
+    *,
+    queue_visibility_timeout: int | None = None,
+) -> None:
+    """Create the template's resources locally; record their Ref/GetAtt values in `values`.
+
+    `queue_visibility_timeout` (seconds), when given, replaces every queue's VisibilityTimeout:
+    how long a message a function failed on waits before it is delivered again (tests shorten it).
+    """
     for steps in (CREATE, CONFIGURE):
         for logical_id, resource in resources(template).items():
             step = steps.get(resource["Type"])
             if step is not None:
                 step(logical_id, resource.get("Properties") or {}, values, endpoints)
+    if queue_visibility_timeout is not None:
+        sqs = endpoints.client("sqs")
+        for logical_id in resources(template, "AWS::SQS::Queue"):
+            sqs.set_queue_attributes(
+                QueueUrl=values.refs[logical_id],
+                Attributes={"VisibilityTimeout": str(queue_visibility_timeout)},
+            )

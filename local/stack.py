@@ -1,8 +1,9 @@
 """The local stack (design §5): `python -m local.stack [--demo]`, which `make dev` runs.
 
-DynamoDB Local and a moto server on loopback, the template's resources created there, and the
-gateway routing HTTP to the real handlers in worker processes. `LocalStack` is the same as a
-context manager, for the e2e tests.
+DynamoDB Local and a moto server on loopback, the template's resources created there, the gateway
+routing HTTP to the real handlers in worker processes, the SQS event sources polling their queues
+into the functions, a tap on the event buses, and the schedules run on demand. `LocalStack` is the
+same as a context manager, for the e2e tests.
 """
 
 import argparse
@@ -10,23 +11,32 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from local import auth, config, demo, endpoints
+from local import auth, config, demo, endpoints, scheduler
+from local import dynamodb as dynamodb_local
 from local.dynamodb import DynamoDBLocal
+from local.eventbus import EventsTap
 from local.gateway import Gateway
 from local.moto_server import MotoServer
+from local.pollers import EventSourceMappings
 from local.resources import Endpoints, provision
+from local.sandbox import Sandbox
 from local.services import LocalServiceError, free_port, port_is_free
 from local.template import (
+    ROOT,
     TEMPLATE_PATH,
     LocalValues,
+    Schedule,
     environment,
     functions,
     jwt_authorizers,
     load,
     routes,
+    schedules,
+    sqs_event_sources,
 )
 from local.workers import Workers, runtime
 
@@ -41,7 +51,11 @@ DEMO_ADMIN = {
 
 
 class LocalStack:
-    """`with LocalStack() as stack:` ... `stack.url`. A port given as None is a free one."""
+    """`with LocalStack() as stack:` ... `stack.url`. A port given as None is a free one.
+
+    `queue_visibility_timeout` (seconds) replaces the template queues' VisibilityTimeout: how long
+    a message a function failed on waits before its redelivery (tests shorten it).
+    """
 
     def __init__(
         self,
@@ -52,6 +66,7 @@ class LocalStack:
         demo: bool = False,
         template_path: Path = TEMPLATE_PATH,
         host: str = "127.0.0.1",
+        queue_visibility_timeout: int | None = None,
     ) -> None:
         self.ports = {
             "gateway": gateway_port or free_port(host),
@@ -63,8 +78,13 @@ class LocalStack:
         self.host = host
         self.dynamodb = DynamoDBLocal(self.ports["dynamodb"], host)
         self.moto = MotoServer(self.ports["moto"], host)
+        self.queue_visibility_timeout = queue_visibility_timeout
         self.workers: Workers | None = None
         self.gateway: Gateway | None = None
+        self.event_sources: EventSourceMappings | None = None
+        self.events_tap: EventsTap | None = None
+        self._sandbox: Sandbox | None = None
+        self.schedules: dict[str, Schedule] = {}
         self.values = LocalValues()
         self.demo_outcomes: list[str] = []
 
@@ -115,8 +135,14 @@ class LocalStack:
         self.moto.wait_until_ready()
 
         self.values = LocalValues.of(template)
-        provision(template, self.values, self.endpoints)
+        provision(
+            template,
+            self.values,
+            self.endpoints,
+            queue_visibility_timeout=self.queue_visibility_timeout,
+        )
         code_root = self.template_path.parent
+        template_functions = functions(template, code_root)
         runtimes = {
             name: runtime(
                 function,
@@ -124,9 +150,24 @@ class LocalStack:
                 dynamodb_endpoint=self.dynamodb.endpoint,
                 aws_endpoint=self.moto.endpoint,
             )
-            for name, function in functions(template, code_root).items()
+            for name, function in template_functions.items()
         }
         self.workers = Workers(runtimes)
+        self.schedules = schedules(template)
+        layer_dirs = dict.fromkeys(d for f in template_functions.values() for d in f.layer_dirs)
+        self._sandbox = Sandbox(
+            dynamodb_local.client(self.dynamodb.endpoint),
+            self.values.refs.get("Table", config.TABLE_NAME),
+            [*layer_dirs, ROOT / "layers" / "core"],
+            self.url,
+        )
+        # Clients are made here, in one thread: boto3's default session is not thread-safe.
+        self.events_tap = EventsTap.of(template, self.values, self.endpoints)
+        self.event_sources = EventSourceMappings(
+            sqs_event_sources(template), self.values, self.endpoints, self.workers.invoke
+        )
+        self.events_tap.start()
+        self.event_sources.start()
         self.gateway = Gateway(
             routes(template),
             jwt_authorizers(template, self.values),
@@ -141,12 +182,20 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything this stack started; safe to call twice or after a failed start."""
+        if self.event_sources is not None:
+            self.event_sources.stop()  # no new batch from now on
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        if self.events_tap is not None:
+            self.events_tap.stop()
+            self.events_tap = None
         if self.workers is not None:
-            self.workers.close()
+            self.workers.close()  # a batch being handled ends now (its messages stay queued)
             self.workers = None
+        if self.event_sources is not None:
+            self.event_sources.join(timeout=30)
+            self.event_sources = None
         self.moto.stop()
         self.dynamodb.stop()
 
@@ -155,6 +204,56 @@ class LocalStack:
         if self.workers is None:
             raise RuntimeError("the local stack is not running")
         return self.workers.invoke(function_id, event)
+
+    def wait_for_queues_idle(self, timeout: float) -> bool:
+        """Wait until no message is visible or in flight in any queue a function polls and no
+        batch is being handled; False if that did not happen within `timeout` seconds.
+
+        Messages that a function failed on and that wait out their visibility timeout do not
+        count: their redelivery is a later run (see local/pollers.py).
+        """
+        if self.event_sources is None:
+            raise RuntimeError("the local stack is not running")
+        return self.event_sources.wait_for_idle(timeout)
+
+    def run_schedule(
+        self,
+        name: str,
+        now: datetime | None = None,
+        *,
+        timeout: float = config.FANOUT_TIMEOUT_SECONDS,
+    ) -> dict[str, Any]:
+        """Fire the schedule `name` at `now` (default: the real time) as EventBridge Scheduler
+        would, then wait for its fan-out (the queues idle): {"schedule", "now", "result"}.
+
+        KeyError for an unknown name; FunctionError if the function failed; scheduler.FanoutTimeout
+        if the queues were not idle within `timeout` seconds.
+        """
+        schedule = self.schedules[name]
+        at = now or datetime.now(UTC)
+        result = self.invoke(schedule.function_id, scheduler.payload(schedule, self.values, at))
+        summary = {"schedule": name, "now": scheduler.scheduled_time(at), "result": result}
+        if not self.wait_for_queues_idle(timeout):
+            assert self.event_sources is not None
+            busy = ", ".join(self.event_sources.busy_queues()) or "a batch still being handled"
+            raise scheduler.FanoutTimeout(
+                f"{name} ran, but its fan-out did not finish within {timeout:g} s: {busy}",
+                result,
+            )
+        return summary
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event put on the template's buses so far, oldest first: [{detail_type, detail}]."""
+        if self.events_tap is None:
+            raise RuntimeError("the local stack is not running")
+        return self.events_tap.events()
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox processor's calls and settlements (GET/POST /_local/sandbox/...)."""
+        if self._sandbox is None:
+            raise RuntimeError("the local stack is not running")
+        return self._sandbox
 
     def __enter__(self) -> Self:
         self.start()
@@ -177,6 +276,7 @@ def banner(stack: LocalStack) -> str:
         f"  POST {stack.url}/webhooks/payments   {config.PAYMENTS_WEBHOOK_SECRET}",
         f"  POST {stack.url}/webhooks/billing    {config.BILLING_WEBHOOK_SECRET}",
         "",
+        *local_endpoints(stack),
     ]
     if stack.demo:
         failures = len(demo.FAILURES)
@@ -192,6 +292,35 @@ def banner(stack: LocalStack) -> str:
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+def local_endpoints(stack: LocalStack) -> list[str]:
+    """The banner's list of the local-only endpoints and of what runs in the background."""
+    listed = [
+        ("POST /_local/token", "{org_id, sub, email, groups} -> a JWT"),
+        ("GET  /_local/webhook-secrets", "the two Standard Webhooks keys"),
+        *(
+            (f"POST /_local/schedules/{name}", f"run {schedule.function_id} now ({{now}} optional)")
+            for name, schedule in stack.schedules.items()
+        ),
+        ("GET  /_local/events", "events put on the event bus, oldest first"),
+        ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
+        ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),
+    ]
+    width = max(len(route) for route, _ in listed)
+    lines = [
+        "Local-only endpoints (never deployed):",
+        *(f"  {route:<{width}}  {what}" for route, what in listed),
+        "",
+    ]
+    if stack.event_sources is not None and stack.event_sources.pollers:
+        lines.append("SQS event sources (polled as Lambda would):")
+        lines += [
+            f"  {poller.mapping.queue_name} -> {poller.mapping.function_id}"
+            for poller in stack.event_sources.pollers
+        ]
+        lines.append("")
+    return lines
 
 
 def _interrupt(*_: object) -> None:

@@ -171,6 +171,94 @@ def functions(template: Document, root: Path = ROOT) -> dict[str, Function]:
     return found
 
 
+# ----------------------------------------------------------------------------- event sources
+
+
+def _events(template: Document, event_type: str) -> list[tuple[str, str, Document]]:
+    """(function id, event name, event properties) of every event of that type, template order."""
+    found = []
+    for function_id, function in resources(template, "AWS::Serverless::Function").items():
+        for name, event in (function["Properties"].get("Events") or {}).items():
+            if event.get("Type") == event_type:
+                found.append((function_id, name, event.get("Properties") or {}))
+    return found
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    """An `SQS` event: Lambda's event source mapping from a queue to the function."""
+
+    function_id: str
+    event_name: str
+    queue: Any  # unresolved, as in the template: the queue's ARN (!GetAtt Queue.Arn)
+    batch_size: int
+    batching_window: float  # MaximumBatchingWindowInSeconds
+    report_batch_item_failures: bool
+    maximum_concurrency: int | None
+    enabled: Any  # unresolved; true unless the template says otherwise
+
+
+def sqs_event_sources(template: Document) -> list[SqsEventSource]:
+    found = []
+    for function_id, name, props in _events(template, "SQS"):
+        scaling = props.get("ScalingConfig") or {}
+        found.append(
+            SqsEventSource(
+                function_id=function_id,
+                event_name=name,
+                queue=props["Queue"],
+                batch_size=int(props.get("BatchSize", 10)),
+                batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (props.get("FunctionResponseTypes") or []),
+                maximum_concurrency=(
+                    int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None
+                ),
+                enabled=props.get("Enabled", True),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A `ScheduleV2` event: EventBridge Scheduler invoking the function with its Input."""
+
+    name: str  # for POST /_local/schedules/<name>: RetryWatchdogFunction -> retry-watchdog
+    function_id: str
+    event_name: str
+    expression: Any  # unresolved ScheduleExpression
+    input: Any  # unresolved Input (a JSON text), None without one
+
+
+def kebab(logical_id: str) -> str:
+    """ "CardExpiryScanFunction" -> "card-expiry-scan" (the Function suffix dropped)."""
+    stem = logical_id.removesuffix("Function") or logical_id
+    words = re.findall(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|$)|[A-Z]?[a-z]+|[A-Z]+|[0-9]+", stem)
+    return "-".join(word.lower() for word in words)
+
+
+def schedules(template: Document) -> dict[str, Schedule]:
+    """The ScheduleV2 events by name: the function's, or function-event for a function with two."""
+    events = _events(template, "ScheduleV2")
+    per_function: dict[str, int] = {}
+    for function_id, _, _ in events:
+        per_function[function_id] = per_function.get(function_id, 0) + 1
+    found = {}
+    for function_id, event_name, props in events:
+        name = kebab(function_id)
+        if per_function[function_id] > 1:
+            name = f"{name}-{kebab(event_name)}"
+        found[name] = Schedule(
+            name=name,
+            function_id=function_id,
+            event_name=event_name,
+            expression=props.get("ScheduleExpression"),
+            input=props.get("Input"),
+        )
+    return found
+
+
 # ----------------------------------------------------------------------------- intrinsics
 
 

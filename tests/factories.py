@@ -76,3 +76,81 @@ def entry(**overrides: Any) -> Entry:
     made = intake.new_entry(event, received_at="2026-11-24T15:30:01.000000000Z")
     assert made is not None
     return made
+
+
+# ------------------------------------------------------------------ billing platform events
+
+
+def _overridden(body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    for key, value in overrides.items():
+        target = body
+        *path, last = key.split("__")
+        for part in path:
+            target = target[part]
+        target[last] = copy.deepcopy(value)
+    return body
+
+
+def organization_upserted(**overrides: Any) -> dict[str, Any]:
+    """A valid `organization.upserted` body for org_demo; `data__x=…` overrides data.x."""
+    platform = "https://plateforme.example/centre-demo"
+    body: dict[str, Any] = {
+        "type": "organization.upserted",
+        "occurred_at": "2026-11-20T12:00:00Z",
+        "data": {
+            "organization_id": "org_demo",
+            "name": "Centre récréatif Démo",
+            "billing_contact_email": "facturation@centre-demo.example",
+            "locale": "fr-CA",
+            "time_zone": "America/Toronto",
+            "console_url": f"{platform}/centre-actions-paiement",
+            "upcoming_payments_url_template": (
+                f"{platform}/clients/{{account_holder_id}}/paiements-a-venir"
+            ),
+            "client_url_template": f"{platform}/clients/{{account_holder_id}}",
+            "card_update_url_template": f"{platform}/clients/{{account_holder_id}}/cartes",
+        },
+    }
+    return _overridden(body, overrides)
+
+
+def scheduled_payment_upserted(**overrides: Any) -> dict[str, Any]:
+    """A valid `scheduled_payment.upserted` body (an installment by card)."""
+    n = next(_ids)
+    body: dict[str, Any] = {
+        "type": "scheduled_payment.upserted",
+        "occurred_at": "2026-11-20T12:00:00Z",
+        "data": {
+            "organization_id": "org_demo",
+            "scheduled_payment_id": f"sp_{n}",
+            "kind": "installment",
+            "account_holder": {
+                "id": f"ah_{n}",
+                "name": "Noah Roy",
+                "email": "noah@example.com",
+            },
+            "payment_method": {"token": "tok_success", "card_id": f"card_{n}"},
+            "method": "credit_card",
+            "next_payment_at": "2026-12-01T14:00:00Z",
+            "amount": 7500,
+            "currency": "CAD",
+        },
+    }
+    return _overridden(body, overrides)
+
+
+def scheduled_payment_ended(**overrides: Any) -> dict[str, Any]:
+    """A valid `scheduled_payment.ended` body; name the payment with data__scheduled_payment_id."""
+    body: dict[str, Any] = {
+        "type": "scheduled_payment.ended",
+        "occurred_at": "2026-11-21T12:00:00Z",
+        "data": {"organization_id": "org_demo", "scheduled_payment_id": f"sp_{next(_ids)}"},
+    }
+    return _overridden(body, overrides)
+
+
+def billing_delivery(
+    webhook_id: str | None = None, received_at: str = "2026-11-24T15:30:01.000000000Z"
+) -> Delivery:
+    """A verified delivery to /webhooks/billing."""
+    return Delivery("billing", webhook_id or f"msg_{next(_ids)}", received_at)

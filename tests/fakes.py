@@ -1,11 +1,25 @@
 """In-memory fakes of the ports, with the same rules as the DynamoDB adapters."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from payment_action_center.billing import (
+    BillingChange,
+    Organization,
+    ScheduledPayment,
+    ScheduledPaymentEnded,
+)
 from payment_action_center.errors import NotFound, StoreConflict
 from payment_action_center.listing import EntryFilter, Page, Position
-from payment_action_center.model import AuditEvent, Entry
-from payment_action_center.ports import Delivery
+from payment_action_center.model import AuditEvent, BusEvent, Entry, Failure, Status
+from payment_action_center.ports import Delivery, PublishFailed
+from payment_action_center.processors import (
+    ChargeRequest,
+    ChargeResult,
+    Outcome,
+    ProcessorUnavailable,
+)
+from payment_action_center.retries import QueueUnavailable, RetryWork
 
 
 @dataclass
@@ -14,6 +28,7 @@ class InMemoryEntryStore:
     audit: dict[tuple[str, str], list[AuditEvent]] = field(default_factory=dict)
     failure_log: list[tuple[str, str, int]] = field(default_factory=list)
     deliveries: set[tuple[str, str]] = field(default_factory=set)
+    outbox_events: list[BusEvent] = field(default_factory=list)
 
     def record_failure(self, entry: Entry, received: AuditEvent, delivery: Delivery) -> None:
         key = (entry.organization_id, entry.id)
@@ -28,6 +43,49 @@ class InMemoryEntryStore:
         self.audit[key] = [received]
         self.failure_log.append((entry.organization_id, entry.failed_at, entry.attempts))
         self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def transition(
+        self,
+        entry: Entry,
+        event: AuditEvent,
+        *,
+        outbox: Sequence[BusEvent] = (),
+        delivery: Delivery | None = None,
+        log_failure: bool = False,
+    ) -> None:
+        key = (entry.organization_id, entry.id)
+        failed = set()
+        if self.entries[key].version != entry.version - 1:
+            failed.add("entry")
+        if delivery is not None and (delivery.endpoint, delivery.webhook_id) in self.deliveries:
+            failed.add("delivery")
+        if failed:
+            raise StoreConflict(frozenset(failed))
+        self.entries[key] = entry
+        self.audit[key].append(event)
+        if log_failure:
+            self.failure_log.append((entry.organization_id, entry.failed_at, entry.attempts))
+        self.outbox_events += outbox
+        if delivery is not None:
+            self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def pending_retries(self, requested_before: str) -> list[Entry]:
+        return sorted(
+            (
+                e
+                for e in self.entries.values()
+                if e.status is Status.RETRY_PENDING
+                and e.retry
+                and e.retry.requested_at < requested_before
+            ),
+            key=lambda e: e.retry.requested_at if e.retry else "",
+        )
+
+    def outbox(self, older_than: str) -> list[BusEvent]:
+        return [e for e in self.outbox_events if e.at < older_than]
+
+    def published(self, events: Sequence[BusEvent]) -> None:
+        self.outbox_events = [e for e in self.outbox_events if e not in events]
 
     def get(self, organization_id: str, entry_id: str) -> Entry:
         try:
@@ -58,3 +116,110 @@ class InMemoryEntryStore:
         page = ordered[:limit]
         more = len(ordered) > limit
         return Page(page, Position(page[-1].failed_at, page[-1].id) if more else None)
+
+
+@dataclass
+class InMemoryBillingStore:
+    """Organizations and scheduled payments; a change applies unless the recorded state is newer."""
+
+    organizations: dict[str, Organization] = field(default_factory=dict)
+    scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
+    deliveries: set[tuple[str, str]] = field(default_factory=set)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return self.organizations.get(organization_id)
+
+    def scheduled_payment(
+        self, organization_id: str, scheduled_payment_id: str
+    ) -> ScheduledPayment | None:
+        return self.scheduled_payments.get((organization_id, scheduled_payment_id))
+
+    def apply(self, change: BillingChange, delivery: Delivery) -> None:
+        if isinstance(change, Organization):
+            self._check(self.organizations.get(change.id), change, delivery)
+            self.organizations[change.id] = change
+        elif isinstance(change, ScheduledPaymentEnded):
+            key = (change.organization_id, change.scheduled_payment_id)
+            current = self.scheduled_payments.get(key)
+            self._check(current, change, delivery)
+            self.scheduled_payments[key] = change.applied_to(current)
+        else:
+            key = (change.organization_id, change.id)
+            self._check(self.scheduled_payments.get(key), change, delivery)
+            self.scheduled_payments[key] = change
+        self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def _check(
+        self,
+        current: Organization | ScheduledPayment | None,
+        change: BillingChange,
+        delivery: Delivery,
+    ) -> None:
+        failed = set()
+        if (delivery.endpoint, delivery.webhook_id) in self.deliveries:
+            failed.add("delivery")
+        if current is not None and current.state_at > change.state_at:
+            failed.add("state")
+        if failed:
+            raise StoreConflict(frozenset(failed))
+
+
+@dataclass
+class RecordingPublisher:
+    """The event bus: keeps what was published; `refuse` makes it fail like PutEvents can."""
+
+    events: list[BusEvent] = field(default_factory=list)
+    refuse: bool = False
+
+    def publish(self, events: Sequence[BusEvent]) -> None:
+        if self.refuse:
+            raise PublishFailed("refused")
+        self.events += events
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[RetryWork] = field(default_factory=list)
+    refuse: bool = False
+
+    def send(self, work: RetryWork) -> None:
+        if self.refuse:
+            raise QueueUnavailable("refused")
+        self.sent.append(work)
+
+
+@dataclass
+class ScriptedProcessor:
+    """A processor that answers from a script, keyed by idempotency key like a real one:
+    the same key never charges twice. `script` items: an Outcome, or "timeout" / "error"."""
+
+    script: list[object] = field(default_factory=list)
+    ledger: dict[str, ChargeResult] = field(default_factory=dict)
+    calls: list[ChargeRequest] = field(default_factory=list)
+    status_calls: list[str] = field(default_factory=list)
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        self.calls.append(request)
+        if request.idempotency_key in self.ledger:
+            return self.ledger[request.idempotency_key]
+        step = self.script.pop(0) if self.script else Outcome.SUCCEEDED
+        if step in ("timeout", "error"):
+            raise ProcessorUnavailable(str(step))
+        result = ChargeResult(
+            Outcome(step),
+            payment_id=f"pay_new_{len(self.ledger) + 1}",
+            failure=Failure("card_declined", "Declined") if step == Outcome.FAILED else None,
+        )
+        self.ledger[request.idempotency_key] = result
+        return result
+
+    refund = charge
+
+    def status(self, idempotency_key: str) -> ChargeResult | None:
+        self.status_calls.append(idempotency_key)
+        return self.ledger.get(idempotency_key)
+
+    @property
+    def charges(self) -> int:
+        """Distinct charges made (a repeated key is the same charge)."""
+        return len(self.ledger)

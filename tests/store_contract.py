@@ -4,17 +4,20 @@
 from typing import Any
 
 import pytest
+
 from payment_action_center import intake
 from payment_action_center.errors import NotFound
 from payment_action_center.listing import EntryFilter, Position
 from payment_action_center.model import EntryType, Method, Status
-
 from tests import factories
+from tests.fakes import RecordingPublisher
 
 
 def record(store: Any, *, webhook_id: str | None = None, **overrides: Any) -> intake.Result:
     body = factories.payment_failed(**overrides)
-    return intake.handle_payment_event(store, factories.delivery(webhook_id), body)
+    return intake.handle_payment_event(
+        store, RecordingPublisher(), factories.delivery(webhook_id), body
+    )
 
 
 class StoreContract:

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def document() -> str:
     # Cold start needs its settings; generating the document touches no AWS service.
-    os.environ.setdefault("TABLE_NAME", "openapi-generation")
+    for name in ("TABLE_NAME", "RETRY_QUEUE_URL", "EVENT_BUS_NAME"):
+        os.environ.setdefault(name, "openapi-generation")
     os.environ.setdefault("AWS_DEFAULT_REGION", "ca-central-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT / "functions" / "api")]

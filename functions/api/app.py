@@ -8,13 +8,25 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from payment_action_center import timestamps
+from pydantic import BaseModel, Field, StringConstraints
+
+from payment_action_center import retries, timestamps
 from payment_action_center.auth import caller_from_claims
+from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.errors import DomainError, InvalidQuery
+from payment_action_center.errors import Conflict, DomainError, InvalidQuery
 from payment_action_center.http import domain_error_response, error_response, json_response
 from payment_action_center.listing import (
     DEFAULT_LIMIT,
@@ -27,17 +39,26 @@ from payment_action_center.model import Caller, EntryType, Method, Status
 from payment_action_center.settings import Settings
 from payment_action_center.views import (
     AuditEventView,
+    ErrorView,
     TransactionDetail,
     TransactionPage,
     TransactionView,
 )
 
-settings = Settings.from_env()
+
+class ApiSettings(Settings):
+    retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
+
+
+settings = ApiSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 
+_error_content = {"application/json": {"schema": ErrorView.model_json_schema()}}
 EntryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_~.-]{1,128}$")]
 OpenStatus = Annotated[
     Status | None, Query(description="failed or retry_pending (the table shows open entries)")
@@ -46,8 +67,39 @@ Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
 
 
 @cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+@cache
 def store() -> DynamoEntryStore:
-    return DynamoEntryStore(boto3.client("dynamodb"), settings.table_name)
+    return DynamoEntryStore(dynamodb(), settings.table_name)
+
+
+@cache
+def billing_store() -> DynamoBillingStore:
+    return DynamoBillingStore(dynamodb(), settings.table_name)
+
+
+@cache
+def queue() -> SqsRetryQueue:
+    return SqsRetryQueue(boto3.client("sqs"), settings.retry_queue_url)
+
+
+@cache
+def publisher() -> EventBridgePublisher:
+    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+
+
+# Idempotency-Key: the same request again answers as the first time (records in the table).
+idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table_name,
+    key_attr="pk",
+    sort_key_attr="sk",
+    static_pk_value="IDEMPOTENCY#api",
+    expiry_attr="expires_at",
+)
 
 
 def caller() -> Caller:
@@ -124,6 +176,95 @@ def get_transaction(id: EntryId) -> TransactionDetail:
     )
 
 
+class RetryRequest(BaseModel):
+    org_id: str
+    user_id: str
+    transaction_id: str
+    idempotency_key: str
+
+
+@idempotent_function(
+    data_keyword_argument="request", config=idempotency, persistence_store=persistence
+)
+def retry_once(request: RetryRequest) -> dict[str, Any]:
+    pending = retries.request_retry(store(), queue(), caller(), request.transaction_id)
+    return TransactionView.of(pending).model_dump(mode="json")
+
+
+@app.post(
+    "/transactions/<id>/retry",
+    status_code=202,
+    responses={
+        202: {"description": "the retry is pending (orange clock)"},
+        403: {"description": "not a billing admin", "content": _error_content},
+        404: {"description": "no such transaction", "content": _error_content},
+        409: {
+            "description": "not failed, or a retry is already in flight",
+            "content": _error_content,
+        },
+    },
+)
+@tracer.capture_method(capture_response=False)
+def retry(
+    id: EntryId,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> TransactionView:
+    """Retry a failed transaction: the charge (or refund) is sent asynchronously."""
+    who = caller()
+    if idempotency_key is None:
+        return TransactionView.of(retries.request_retry(store(), queue(), who, id))
+    request = RetryRequest(
+        org_id=who.org_id, user_id=who.user_id, transaction_id=id, idempotency_key=idempotency_key
+    )
+    try:
+        return TransactionView.model_validate(retry_once(request=request))
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("the same request (Idempotency-Key) is being processed") from None
+
+
+class DismissRequest(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+@app.post(
+    "/transactions/<id>/dismiss",
+    responses={
+        403: {"description": "not a billing admin", "content": _error_content},
+        404: {"description": "no such transaction", "content": _error_content},
+        409: {"description": "not failed", "content": _error_content},
+    },
+)
+@tracer.capture_method(capture_response=False)
+def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) -> TransactionView:
+    """Remove a failed transaction from the table; it is kept, with who did it and why."""
+    reason = body.reason if body else None
+    return TransactionView.of(retries.dismiss(store(), publisher(), caller(), id, reason or None))
+
+
+class PaymentMethodLink(BaseModel):
+    url: str
+
+
+@app.get(
+    "/transactions/<id>/payment-method-link",
+    responses={
+        404: {"description": "no such transaction", "content": _error_content},
+        409: {
+            "description": "no payment method to change here, and why",
+            "content": _error_content,
+        },
+    },
+)
+@tracer.capture_method(capture_response=False)
+def payment_method_link(id: EntryId) -> PaymentMethodLink:
+    """Where to change the payment method of an installment or subscription."""
+    return PaymentMethodLink(
+        url=retries.payment_method_link(store(), billing_store(), caller(), id)
+    )
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> Response[Any]:
     return Response(200, "application/json", openapi_document())
@@ -163,4 +304,5 @@ def no_route(_: Exception) -> Response[Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
     return app.resolve(event, context)

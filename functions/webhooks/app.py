@@ -11,19 +11,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
 from payment_action_center import intake, timestamps, webhooks
+from payment_action_center.aws import EventBridgePublisher
+from payment_action_center.billing import handle_billing_event
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import DomainError
-from payment_action_center.events import Envelope, parse
 from payment_action_center.http import domain_error_response, json_response
 from payment_action_center.settings import Settings
-from pydantic import Field
 
 
 class WebhooksSettings(Settings):
     payments_secret_arn: str = Field(alias="PAYMENTS_WEBHOOK_SECRET_ARN", min_length=1)
     billing_secret_arn: str = Field(alias="BILLING_WEBHOOK_SECRET_ARN", min_length=1)
     secret_max_age_seconds: int = Field(alias="WEBHOOK_SECRET_MAX_AGE", default=300, ge=0)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
 
 
 settings = WebhooksSettings.from_env()
@@ -34,8 +38,23 @@ app = APIGatewayHttpResolver()
 
 
 @cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+@cache
 def store() -> DynamoEntryStore:
-    return DynamoEntryStore(boto3.client("dynamodb"), settings.table_name)
+    return DynamoEntryStore(dynamodb(), settings.table_name)
+
+
+@cache
+def billing_store() -> DynamoBillingStore:
+    return DynamoBillingStore(dynamodb(), settings.table_name)
+
+
+@cache
+def publisher() -> EventBridgePublisher:
+    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
 
 
 def secret(arn: str) -> str:
@@ -63,7 +82,7 @@ def verified(endpoint: str, secret_arn: str) -> tuple[webhooks.Delivery, dict[st
 @tracer.capture_method(capture_response=False)
 def payments() -> Response[Any]:
     delivery, body = verified("payments", settings.payments_secret_arn)
-    result = intake.handle_payment_event(store(), delivery, body)
+    result = intake.handle_payment_event(store(), publisher(), delivery, body)
     logger.info(
         "payment event handled",
         extra={
@@ -80,11 +99,14 @@ def payments() -> Response[Any]:
 @app.post("/webhooks/billing")
 @tracer.capture_method(capture_response=False)
 def billing() -> Response[Any]:
-    _, body = verified("billing", settings.billing_secret_arn)
-    envelope = parse(Envelope, body)
-    # Billing events (organizations, scheduled payments, cards) are applied by later slices.
-    logger.info("billing event not handled yet", extra={"event_type": envelope.type})
-    return json_response(200, {"status": "ignored"})
+    delivery, body = verified("billing", settings.billing_secret_arn)
+    result = handle_billing_event(billing_store(), delivery, body)
+    logger.info(
+        "billing event handled",
+        extra={"event_type": body.get("type"), "outcome": result.outcome, "reason": result.reason},
+    )
+    metrics.add_metric(name=f"BillingEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    return json_response(200, {"status": result.outcome.value})
 
 
 @app.exception_handler(DomainError)

@@ -50,12 +50,52 @@ class Api:
     def post(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
         return self.request("POST", path, token, **kwargs)
 
+    # The local-only endpoints of design §5 (each asserts its 200).
+
+    def run_schedule(self, name: str, now: str | None = None) -> dict[str, Any]:
+        """POST /_local/schedules/<name>: the run, fan-out included, is over when it returns."""
+        answer = self.post(f"/_local/schedules/{name}", json={} if now is None else {"now": now})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def local_events(self) -> list[dict[str, Any]]:
+        """GET /_local/events: [{"detail_type", "detail"}], oldest first."""
+        answer = self.get("/_local/events")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["events"])
+
+    def sandbox_charges(self) -> list[dict[str, Any]]:
+        """GET /_local/sandbox/charges: every call the sandbox processor received."""
+        answer = self.get("/_local/sandbox/charges")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["charges"])
+
+    def settle(self, transaction_id: str, outcome: str) -> Any:
+        """POST /_local/sandbox/settle, the response as is (200 once delivered, 404 if none)."""
+        return self.post(
+            "/_local/sandbox/settle", json={"transaction_id": transaction_id, "outcome": outcome}
+        )
+
 
 @pytest.fixture(scope="package")
 def api(stack: LocalStack) -> Iterator[Api]:
     client = Api(stack.url)
     yield client
     client.session.close()
+
+
+type WaitForQueues = Callable[..., None]
+
+
+@pytest.fixture
+def queues_idle(stack: LocalStack) -> WaitForQueues:
+    """`queues_idle()`: wait until the SQS event sources have handled everything queued (a retry
+    the API enqueued, say); fails the test after `timeout` seconds."""
+
+    def wait(timeout: float = 30.0) -> None:
+        assert stack.wait_for_queues_idle(timeout), f"the queues were still busy after {timeout} s"
+
+    return wait
 
 
 type MintToken = Callable[..., str]

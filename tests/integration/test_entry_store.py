@@ -5,12 +5,13 @@ import threading
 from typing import Any
 
 import pytest
+
 from payment_action_center import intake
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import DeliveryInFlight
 from payment_action_center.listing import EntryFilter
-
 from tests import factories
+from tests.fakes import RecordingPublisher
 from tests.store_contract import StoreContract
 
 
@@ -38,11 +39,14 @@ def test_a_new_failure_is_one_write_request_and_a_page_is_one_query(
     for day in range(1, 10):
         intake.handle_payment_event(
             store,
+            RecordingPublisher(),
             factories.delivery(),
             factories.payment_failed(occurred_at=f"2026-11-{day:02d}T01:00:00Z"),
         )
     calls = count_requests(store)
-    result = intake.handle_payment_event(store, factories.delivery(), factories.payment_failed())
+    result = intake.handle_payment_event(
+        store, RecordingPublisher(), factories.delivery(), factories.payment_failed()
+    )
     assert result.outcome is intake.Outcome.ACCEPTED
     assert calls == ["TransactWriteItems"]
 
@@ -65,7 +69,9 @@ def test_concurrent_deliveries_of_one_webhook_id_have_one_effect(store: DynamoEn
         barrier.wait()
         try:
             outcomes.append(
-                intake.handle_payment_event(store, factories.delivery("msg_race"), body).outcome
+                intake.handle_payment_event(
+                    store, RecordingPublisher(), factories.delivery("msg_race"), body
+                ).outcome
             )
         except DeliveryInFlight:
             outcomes.append("in_flight")
@@ -84,7 +90,9 @@ def test_the_failure_log_row_is_written_with_the_entry(
     store: DynamoEntryStore, dynamodb: tuple[Any, str]
 ) -> None:
     client, table = dynamodb
-    intake.handle_payment_event(store, factories.delivery(), factories.payment_failed())
+    intake.handle_payment_event(
+        store, RecordingPublisher(), factories.delivery(), factories.payment_failed()
+    )
     rows = client.query(
         TableName=table,
         KeyConditionExpression="pk = :pk",

@@ -37,6 +37,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         "POWERTOOLS_METRICS_NAMESPACE": "PaymentActionCenter",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
+        "EVENT_BUS_NAME": "pac-unit-bus",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -47,4 +48,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         billing = secrets.create_secret(Name="billing", SecretString=BILLING_SECRET)["ARN"]
         monkeypatch.setenv("PAYMENTS_WEBHOOK_SECRET_ARN", payments)
         monkeypatch.setenv("BILLING_WEBHOOK_SECRET_ARN", billing)
+        boto3.client("events").create_event_bus(Name="pac-unit-bus")
+        queue = boto3.client("sqs").create_queue(QueueName="pac-unit-retries")["QueueUrl"]
+        monkeypatch.setenv("RETRY_QUEUE_URL", queue)
+        monkeypatch.setenv("PROCESSOR", "sandbox")
         yield env

@@ -1,14 +1,17 @@
 """GET /transactions, GET /transactions/{id} and GET /openapi.json through the real handler."""
 
+import json
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from payment_action_center import intake
-from payment_action_center.dynamodb.store import DynamoEntryStore
 
+from payment_action_center import billing, intake
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.store import DynamoEntryStore
 from tests import factories
+from tests.fakes import RecordingPublisher
 from tests.lambdas import Context, answer, cold_start, http_event
 from tests.unit.conftest import TABLE
 
@@ -28,7 +31,7 @@ def api(aws: dict[str, str]) -> ModuleType:
 def failure(**overrides: Any) -> str:
     store = DynamoEntryStore(boto3.client("dynamodb"), TABLE)
     result = intake.handle_payment_event(
-        store, factories.delivery(), factories.payment_failed(**overrides)
+        store, RecordingPublisher(), factories.delivery(), factories.payment_failed(**overrides)
     )
     assert result.entry_id is not None
     return result.entry_id
@@ -186,3 +189,116 @@ def test_the_openapi_document_is_served_without_claims(api: ModuleType) -> None:
     assert status == 200
     assert body["openapi"].startswith("3.1")
     assert "/transactions" in body["paths"]
+
+
+def post(
+    api: ModuleType,
+    path: str,
+    route: str,
+    entry_id: str,
+    *,
+    claims: dict[str, str] = ADMIN,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    event = http_event(
+        "POST",
+        path,
+        route=route,
+        claims=claims,
+        body=body,
+        headers=headers,
+        path_parameters={"id": entry_id},
+    )
+    return answer(api.lambda_handler(event, Context()))
+
+
+def retry(api: ModuleType, entry_id: str, **kwargs: Any) -> tuple[int, Any]:
+    return post(
+        api, f"/transactions/{entry_id}/retry", "/transactions/{id}/retry", entry_id, **kwargs
+    )
+
+
+def dismiss(api: ModuleType, entry_id: str, **kwargs: Any) -> tuple[int, Any]:
+    return post(
+        api, f"/transactions/{entry_id}/dismiss", "/transactions/{id}/dismiss", entry_id, **kwargs
+    )
+
+
+def queued() -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="pac-unit-retries")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_retry_answers_202_pending_and_queues_the_work(api: ModuleType) -> None:
+    entry_id = failure()
+    status, body = retry(api, entry_id)
+    assert (status, body["status"]) == (202, "retry_pending")
+    assert body["actions"] == ["change_payment_method"]
+    assert queued() == [{"organization_id": "org_demo", "entry_id": entry_id, "attempt": 1}]
+
+
+def test_retry_refusals_change_nothing(api: ModuleType) -> None:
+    entry_id = failure()
+    reader = ADMIN | {"groups": "[reader]"}
+    assert retry(api, entry_id, claims=reader)[0] == 403
+    assert retry(api, "txn_aaaaaaaaaaaaaaaaaaaaaaaaaa")[0] == 404
+    assert retry(api, entry_id, claims=ADMIN | {"org_id": "org_other"})[0] == 404
+    assert get_entry(api, entry_id)[1]["status"] == "failed"
+    assert queued() == []
+    assert retry(api, entry_id)[0] == 202
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "conflict")
+
+
+def test_the_same_idempotency_key_answers_as_the_first_time(api: ModuleType) -> None:
+    entry_id = failure()
+    key = {"idempotency-key": "click-1"}
+    first = retry(api, entry_id, headers=key)
+    again = retry(api, entry_id, headers=key)
+    assert first == again and first[0] == 202
+    assert len(queued()) == 1
+    assert retry(api, entry_id, headers={"idempotency-key": "click-2"})[0] == 409
+
+
+def test_dismiss_with_a_reason_and_its_audit(api: ModuleType) -> None:
+    entry_id = failure()
+    status, body = dismiss(api, entry_id, body=json.dumps({"reason": "paid by cheque"}))
+    assert (status, body["status"]) == (200, "dismissed")
+    detail = get_entry(api, entry_id)[1]
+    assert detail["audit"][-1]["action"] == "dismissed"
+    assert detail["audit"][-1]["actor"]["email"] == "admin@example.com"
+    assert detail["audit"][-1]["detail"] == {"reason": "paid by cheque"}
+    assert get(api, "/transactions")[1]["items"] == []
+    assert dismiss(api, entry_id)[0] == 409
+
+
+def test_dismiss_without_a_body_and_bad_bodies(api: ModuleType) -> None:
+    entry_id = failure()
+    assert dismiss(api, entry_id, body=json.dumps({"reason": "x" * 501}))[0] == 422
+    assert dismiss(api, entry_id, claims=ADMIN | {"groups": "[]"})[0] == 403
+    assert dismiss(api, entry_id)[0] == 200
+
+
+def test_payment_method_link_by_type(api: ModuleType) -> None:
+    store = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
+    billing.handle_billing_event(
+        store, factories.billing_delivery(), factories.organization_upserted()
+    )
+    installment = failure(data__account_holder__id="ah_7")
+    refund = failure(type="refund.failed", data__kind="refund", data__scheduled_payment_id=None)
+
+    def link(entry_id: str) -> tuple[int, Any]:
+        return get(
+            api,
+            f"/transactions/{entry_id}/payment-method-link",
+            route="/transactions/{id}/payment-method-link",
+            path_parameters={"id": entry_id},
+        )
+
+    status, body = link(installment)
+    assert status == 200 and "ah_7" in body["url"]
+    status, body = link(refund)
+    assert status == 409 and "new refund" in body["message"]

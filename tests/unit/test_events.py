@@ -3,9 +3,9 @@
 from typing import Any
 
 import pytest
+
 from payment_action_center.errors import InvalidPayload, Problem
 from payment_action_center.events import PaymentEvent, parse
-
 from tests.factories import payment_failed
 
 MISSING = object()

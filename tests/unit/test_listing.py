@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from payment_action_center.errors import InvalidCursor
 from payment_action_center.listing import EntryFilter, Position, decode_cursor, encode_cursor
 from payment_action_center.model import (
@@ -19,7 +20,6 @@ from payment_action_center.model import (
     Status,
     entry_id_for,
 )
-
 from tests.factories import entry
 
 ORG = "org_demo"

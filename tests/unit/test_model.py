@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from payment_action_center.auth import caller_from_claims
 from payment_action_center.errors import Forbidden, Unauthorized
 from payment_action_center.model import (
@@ -21,7 +22,6 @@ from payment_action_center.model import (
     fold,
     tracked_type,
 )
-
 from tests.factories import entry
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")

@@ -1,8 +1,11 @@
 """template.yaml says what the design asks: python3.13 on arm64, JWT on every route but the
 webhooks and the OpenAPI document, a protected table, bounded logs, least-privilege roles,
-alarms that can reach their topic, and a sample event for every route."""
+queues and schedules that dead-letter what fails (and alarm on it), alarms that can reach their
+topic, and a sample event for every route and every other event source."""
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +17,47 @@ TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
 PUBLIC_ROUTES = {"POST /webhooks/payments", "POST /webhooks/billing", "GET /openapi.json"}
-# The only actions AWS grants on "*" that our functions get: X-Ray's, which SAM attaches for
-# `Tracing: Active` (AWSXrayWriteOnlyAccess); they have no resource-level permissions.
+# The only actions the template grants on "*": X-Ray's (they have no resource-level
+# permissions). Beyond the template, SAM attaches AWS managed policies to the roles it makes:
+# AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess for `Tracing: Active`, and for an SQS
+# event AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes
+# on "*"): the event source mapping polls with the function's role.
 WILDCARD_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+# What each function may do, by resource: any new grant shows up here. Put/Update/DeleteItem of
+# the API are also what Powertools' idempotency records (same table) need.
+TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
+EXPECTED_GRANTS = {
+    "WebhooksFunction": {
+        "Table": TABLE_READS | TABLE_WRITES,
+        "EventBus": {"events:PutEvents"},
+        "PaymentsWebhookSecret": {"secretsmanager:GetSecretValue"},
+        "BillingWebhookSecret": {"secretsmanager:GetSecretValue"},
+    },
+    "ApiFunction": {
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
+        "Table/index/*": {"dynamodb:Query"},
+        "RetryQueue": {"sqs:SendMessage"},
+        "EventBus": {"events:PutEvents"},
+    },
+    "RetryWorkerFunction": {
+        "Table": TABLE_READS | TABLE_WRITES,
+        "EventBus": {"events:PutEvents"},
+    },
+    "RetryWatchdogFunction": {
+        "Table": TABLE_READS | TABLE_WRITES,
+        "Table/index/*": {"dynamodb:Query"},
+        "RetryQueue": {"sqs:SendMessage"},
+        "EventBus": {"events:PutEvents"},
+    },
+}
+# A setting that names a resource comes with the one grant that uses it, and the other way round.
+SETTING_GRANTS = {
+    "RETRY_QUEUE_URL": ("RetryQueue", "sqs:SendMessage"),
+    "EVENT_BUS_NAME": ("EventBus", "events:PutEvents"),
+}
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 
 
 # TODO: local/template.py has the same loader (CloudFormationLoader); keep one copy, shared.
@@ -189,7 +230,7 @@ def test_table_is_protected_and_outlives_the_stack(template):
     assert "TableName" not in props
 
 
-def test_table_has_the_open_entries_and_cards_by_expiry_indexes(template):
+def test_table_has_the_open_entries_cards_by_expiry_and_pending_retries_indexes(template):
     props = template["Resources"]["Table"]["Properties"]
     indexes = {
         index["IndexName"]: (
@@ -201,11 +242,23 @@ def test_table_has_the_open_entries_and_cards_by_expiry_indexes(template):
     assert indexes == {
         "OpenEntries": ([("open_pk", "HASH"), ("open_sk", "RANGE")], "ALL"),
         "CardsByExpiry": ([("expiry_pk", "HASH"), ("expiry_sk", "RANGE")], "ALL"),
+        "PendingRetries": ([("pending_pk", "HASH"), ("pending_sk", "RANGE")], "ALL"),
     }
     assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == [
         ("pk", "HASH"),
         ("sk", "RANGE"),
     ]
+
+
+def test_table_defines_exactly_its_key_attributes_as_strings(template):
+    # CloudFormation rejects a defined attribute that no key uses, and a key left undefined.
+    props = template["Resources"]["Table"]["Properties"]
+    key_schemas = [props["KeySchema"]] + [i["KeySchema"] for i in props["GlobalSecondaryIndexes"]]
+    keys = [k["AttributeName"] for schema in key_schemas for k in schema]
+    definitions = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
+    assert len(definitions) == len(props["AttributeDefinitions"])
+    assert set(definitions) == set(keys)
+    assert set(definitions.values()) == {"S"}
 
 
 def test_table_definition_is_literal_for_the_local_stack(template):
@@ -242,6 +295,63 @@ def test_no_iam_statement_grants_every_action_or_every_resource(template):
             assert set(actions) <= WILDCARD_RESOURCE_ACTIONS, (owner, actions)
 
 
+def resource_label(resource: Any) -> str:
+    """`!GetAtt X.Arn` and `!Ref X` -> "X"; `!Sub ${X.Arn}/suffix` -> "X/suffix"."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        name, attribute = resource["Fn::GetAtt"]
+        assert attribute == "Arn", resource
+        return str(name)
+    if isinstance(resource, dict) and "Ref" in resource:
+        return str(resource["Ref"])
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.+)", resource["Fn::Sub"])
+        assert match, resource
+        return match[1] + match[2]
+    raise AssertionError(f"unexpected resource {resource!r}")
+
+
+def function_grants(template: dict[str, Any], name: str) -> dict[str, set[str]]:
+    grants: dict[str, set[str]] = {}
+    for policy in template["Resources"][name]["Properties"].get("Policies", []):
+        for statement in statements(policy):
+            assert statement["Effect"] == "Allow", name
+            assert "Condition" not in statement, name
+            for resource in as_list(statement["Resource"]):
+                grants.setdefault(resource_label(resource), set()).update(
+                    as_list(statement["Action"])
+                )
+    return grants
+
+
+def test_each_function_gets_exactly_the_permissions_it_needs(template):
+    assert set(functions(template)) == set(EXPECTED_GRANTS)
+    for name, expected in EXPECTED_GRANTS.items():
+        assert function_grants(template, name) == expected, name
+
+
+def test_the_only_wildcard_in_a_resource_is_the_tables_indexes(template):
+    for owner, statement in iam_statements(template):
+        for resource in as_list(statement["Resource"]):
+            if resource != "*" and "*" in json.dumps(resource):
+                assert resource == {"Fn::Sub": "${Table.Arn}/index/*"}, owner
+                assert as_list(statement["Action"]) == ["dynamodb:Query"], owner
+
+
+def test_a_setting_that_names_a_resource_comes_with_its_grant(template):
+    for name, props in functions(template).items():
+        variables = props.get("Environment", {}).get("Variables", {})
+        grants = function_grants(template, name)
+        for setting, (resource, action) in SETTING_GRANTS.items():
+            has_setting = variables.get(setting) == {"Ref": resource}
+            assert has_setting == (action in grants.get(resource, set())), (name, setting)
+
+
+def test_the_event_bus_is_named_per_stage(template):
+    bus = template["Resources"]["EventBus"]
+    assert bus["Type"] == "AWS::Events::EventBus"
+    assert bus["Properties"]["Name"] == {"Fn::Sub": "payment-action-center-${Stage}"}
+
+
 def test_webhooks_function_reads_only_its_two_secrets(template):
     props = template["Resources"]["WebhooksFunction"]["Properties"]
     secret_statements = [
@@ -258,6 +368,7 @@ def test_webhooks_function_reads_only_its_two_secrets(template):
     assert props["Environment"]["Variables"] == {
         "PAYMENTS_WEBHOOK_SECRET_ARN": {"Ref": "PaymentsWebhookSecret"},
         "BILLING_WEBHOOK_SECRET_ARN": {"Ref": "BillingWebhookSecret"},
+        "EVENT_BUS_NAME": {"Ref": "EventBus"},  # a settled e-check retry: PaymentRecovered
     }
 
 
@@ -266,6 +377,126 @@ def test_webhook_secrets_are_generated_as_base64_keys(template):
         generated = template["Resources"][name]["Properties"]["GenerateSecretString"]
         # 44 characters of [A-Za-z0-9] decode as base64: usable as whsec_<value>.
         assert generated == {"PasswordLength": 44, "ExcludePunctuation": True}
+
+
+# ----------------------------------------------------------------------------- retries
+
+
+def events_of_type(template: dict[str, Any], event_type: str) -> list[tuple[str, dict[str, Any]]]:
+    """(function name, event properties) of every event of that type."""
+    return [
+        (name, event["Properties"])
+        for name, f in of_type(template, "AWS::Serverless::Function").items()
+        for event in f["Properties"].get("Events", {}).values()
+        if event["Type"] == event_type
+    ]
+
+
+def queue_of(template: dict[str, Any], arn: Any) -> tuple[str, dict[str, Any]]:
+    """The queue an `!GetAtt Queue.Arn` names, with its properties."""
+    name, attribute = arn["Fn::GetAtt"]
+    assert attribute == "Arn"
+    queue = template["Resources"][name]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    return name, queue["Properties"]
+
+
+def dead_letter_queues(template: dict[str, Any]) -> set[str]:
+    """Queues that receive what failed: redrive targets and schedules' dead-letter queues."""
+    found = set()
+    for queue in of_type(template, "AWS::SQS::Queue").values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            found.add(queue_of(template, redrive["deadLetterTargetArn"])[0])
+    for _, schedule in events_of_type(template, "ScheduleV2"):
+        found.add(queue_of(template, schedule["DeadLetterConfig"]["Arn"])[0])
+    return found
+
+
+def test_the_retry_worker_consumes_the_retry_queue(template):
+    ((name, event),) = events_of_type(template, "SQS")
+    assert name == "RetryWorkerFunction"
+    assert queue_of(template, event["Queue"])[0] == "RetryQueue"
+    props = functions(template)[name]
+    assert props["CodeUri"] == "functions/retry_worker/"
+    assert props["Environment"]["Variables"]["PROCESSOR"] == {"Ref": "Processor"}
+
+
+def test_queue_consumers_report_batch_item_failures_with_bounded_concurrency(template):
+    # Without ReportBatchItemFailures one failed retry would send its whole batch back.
+    for name, event in events_of_type(template, "SQS"):
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        assert event["BatchSize"] == 10, name
+        assert event["MaximumBatchingWindowInSeconds"] == 1, name
+        assert event["ScalingConfig"]["MaximumConcurrency"] == 5, name
+
+
+def test_consumed_queues_outlast_their_consumer_and_dead_letter_after_five_receives(template):
+    for name, event in events_of_type(template, "SQS"):
+        _, queue = queue_of(template, event["Queue"])
+        # AWS's advice: a visibility timeout of at least 6 x the function's timeout.
+        assert queue["VisibilityTimeout"] >= 6 * functions(template)[name]["Timeout"], name
+        redrive = queue["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == 5, name
+        _, dead_letters = queue_of(template, redrive["deadLetterTargetArn"])
+        # A message keeps its age in the dead-letter queue: that one must keep longer.
+        assert dead_letters["MessageRetentionPeriod"] == 1209600, name
+        assert queue["MessageRetentionPeriod"] < dead_letters["MessageRetentionPeriod"], name
+
+
+def test_every_queue_is_encrypted_and_unnamed(template):
+    queues = of_type(template, "AWS::SQS::Queue")
+    assert {"RetryQueue", "RetryDeadLetterQueue", "WatchdogDeadLetterQueue"} <= set(queues)
+    for name, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+        assert "QueueName" not in queue["Properties"], name  # dev and prod share an account
+
+
+def test_every_schedule_retries_then_dead_letters(template):
+    assert not events_of_type(template, "Schedule"), "use ScheduleV2 (EventBridge Scheduler)"
+    schedules = events_of_type(template, "ScheduleV2")
+    assert schedules
+    for name, schedule in schedules:
+        assert schedule["RetryPolicy"] == {
+            "MaximumRetryAttempts": 3,
+            "MaximumEventAgeInSeconds": 3600,
+        }, name
+        # An explicit queue: encrypted, 14 days, and alarmed on (a queue SAM would make for
+        # `Type: SQS` has none of these).
+        _, dead_letters = queue_of(template, schedule["DeadLetterConfig"]["Arn"])
+        assert dead_letters["MessageRetentionPeriod"] == 1209600, name
+        # SAM would name the schedule after its logical id: dev and prod would collide.
+        assert schedule["OmitName"] is True, name
+
+
+def test_every_schedule_passes_the_time_it_was_scheduled_for(template):
+    for name, schedule in events_of_type(template, "ScheduleV2"):
+        assert json.loads(schedule["Input"]) == {"scheduled_time": SCHEDULED_TIME}, name
+
+
+def test_the_watchdog_runs_every_15_minutes_with_its_deadlines(template):
+    ((name, schedule),) = [
+        (n, s) for n, s in events_of_type(template, "ScheduleV2") if n == "RetryWatchdogFunction"
+    ]
+    assert schedule["ScheduleExpression"] == "rate(15 minutes)"
+    props = functions(template)[name]
+    assert props["CodeUri"] == "functions/retry_watchdog/"
+    variables = props["Environment"]["Variables"]
+    assert variables["PENDING_DEADLINE_CREDIT_CARD_MINUTES"] == "30"
+    assert variables["PENDING_DEADLINE_ECHECK_HOURS"] == "120"
+    assert variables["PROCESSOR"] == {"Ref": "Processor"}
+
+
+def test_only_the_sandbox_processor_can_be_chosen_for_now(template):
+    parameter = template["Parameters"]["Processor"]
+    assert parameter["AllowedValues"] == ["sandbox"]
+    assert parameter["Default"] == "sandbox"
+
+
+def test_the_stack_outputs_the_event_bus_and_the_retry_queue(template):
+    outputs = template["Outputs"]
+    assert outputs["EventBusName"]["Value"] == {"Ref": "EventBus"}
+    assert outputs["RetryQueueUrl"]["Value"] == {"Ref": "RetryQueue"}
 
 
 # ----------------------------------------------------------------------------- alarms
@@ -283,6 +514,25 @@ def test_every_function_alarms_on_errors_and_throttles(template):
     }
     for name in functions(template):
         assert {("Errors", name), ("Throttles", name)} <= watched, name
+
+
+def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template):
+    watched = {
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a
+        for a in alarms(template)
+        if a["Namespace"] == "AWS/SQS"
+    }
+    queues = dead_letter_queues(template)
+    assert queues == {"RetryDeadLetterQueue", "WatchdogDeadLetterQueue"}
+    for queue in queues:
+        alarm = watched[queue]
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        ]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["Period"] == 300
+        assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_the_http_api_alarms_on_5xx(template):
@@ -342,3 +592,57 @@ def test_every_route_has_a_sample_event_and_every_http_event_a_route(template):
             assert claims is None, key
         else:
             assert {"sub", "org_id"} <= set(claims or {}), key
+
+
+# Events other than HTTP: events/<the function's folder>_<suffix>.json
+SAMPLE_SUFFIXES = {"SQS": "sqs", "ScheduleV2": "schedule"}
+
+
+def sample_event_for(template: dict[str, Any], function: str, event_type: str) -> Path:
+    folder = Path(functions(template)[function]["CodeUri"]).name
+    return EVENTS / f"{folder}_{SAMPLE_SUFFIXES[event_type]}.json"
+
+
+def test_every_other_event_source_has_a_sample_event_and_every_sample_a_source(template):
+    expected = set()
+    for f in of_type(template, "AWS::Serverless::Function").values():
+        for event in f["Properties"].get("Events", {}).values():
+            assert event["Type"] in {"HttpApi", *SAMPLE_SUFFIXES}, event["Type"]
+    for event_type in SAMPLE_SUFFIXES:
+        for name, _ in events_of_type(template, event_type):
+            path = sample_event_for(template, name, event_type)
+            assert path.is_file(), f"{name}: no {path.relative_to(ROOT)}"
+            expected.add(path)
+    others = {
+        p
+        for p in sample_events()
+        if json.loads(p.read_text(encoding="utf-8")).get("version") != "2.0"
+    }
+    assert others == expected
+
+
+def test_queue_sample_events_carry_retry_requests(template):
+    for name, _ in events_of_type(template, "SQS"):
+        event = json.loads(sample_event_for(template, name, "SQS").read_text(encoding="utf-8"))
+        assert event["Records"], name
+        for record in event["Records"]:
+            assert record["eventSource"] == "aws:sqs"
+            assert record["eventSourceARN"].startswith("arn:aws:sqs:")
+            assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
+            body = json.loads(record["body"])
+            assert set(body) == {"organization_id", "entry_id", "attempt"}
+            assert re.fullmatch(r"txn_[a-z2-7]{26}", body["entry_id"])
+            assert isinstance(body["attempt"], int) and body["attempt"] >= 1
+
+
+def test_schedule_sample_events_are_the_input_with_the_time_filled_in(template):
+    for name, schedule in events_of_type(template, "ScheduleV2"):
+        event = json.loads(sample_event_for(template, name, "ScheduleV2").read_text("utf-8"))
+        expected = json.loads(schedule["Input"])
+        assert set(event) == set(expected), name
+        for key, value in expected.items():
+            if value == SCHEDULED_TIME:  # Scheduler fills in an RFC 3339 UTC time
+                assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event[key]), name
+                datetime.fromisoformat(event[key])
+            else:
+                assert event[key] == value, name

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from standardwebhooks import Webhook
+
 from payment_action_center.errors import InvalidPayload, PayloadTooLarge, WebhookRejected
 from payment_action_center.webhooks import Delivery, json_object, verify
-from standardwebhooks import Webhook
 
 PAYMENTS_SECRET = "whsec_" + base64.b64encode(b"test-payments-secret-32-bytes!!!").decode()
 BILLING_SECRET = "whsec_" + base64.b64encode(b"test-billing-secret-32-bytes!!!!").decode()

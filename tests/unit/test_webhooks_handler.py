@@ -165,9 +165,7 @@ def test_a_body_over_256_kib_is_413(webhooks: ModuleType) -> None:
 
 
 def test_the_billing_endpoint_checks_its_own_secret(webhooks: ModuleType) -> None:
-    body = as_json(
-        {"type": "organization.upserted", "occurred_at": "2026-11-24T10:00:00Z", "data": {}}
-    )
+    body = as_json({"type": "customer.noted", "occurred_at": "2026-11-24T10:00:00Z", "data": {}})
     assert deliver(webhooks, body, path="/webhooks/billing")[0] == 401
     assert deliver(webhooks, body, path="/webhooks/billing", secret=BILLING_SECRET)[0] == 200
 

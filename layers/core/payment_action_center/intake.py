@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from payment_action_center.errors import StoreConflict
+from payment_action_center import retries
+from payment_action_center.errors import DeliveryInFlight, NotFound, StoreConflict
 from payment_action_center.events import PAYMENT_EVENT_TYPES, Envelope, PaymentEvent, parse
 from payment_action_center.model import (
     PAYMENT_PROCESSOR,
@@ -14,7 +15,9 @@ from payment_action_center.model import (
     entry_id_for,
     tracked_type,
 )
-from payment_action_center.ports import Delivery, EntryStore
+from payment_action_center.ports import Delivery, EntryStore, EventPublisher
+from payment_action_center.processors import ChargeResult
+from payment_action_center.processors import Outcome as ProcessorOutcome
 
 
 class Outcome(StrEnum):
@@ -29,15 +32,16 @@ class Result:
     entry_id: str | None = None
 
 
-def handle_payment_event(store: EntryStore, delivery: Delivery, body: dict[str, Any]) -> Result:
+def handle_payment_event(
+    store: EntryStore, publisher: EventPublisher, delivery: Delivery, body: dict[str, Any]
+) -> Result:
     """Validate, classify and apply one verified event from the payment processor."""
     envelope = parse(Envelope, body)
     if envelope.type not in PAYMENT_EVENT_TYPES:
         return Result(Outcome.IGNORED, f"unknown event type {envelope.type}")
     event = parse(PaymentEvent, body)
     if event.data.retry_of is not None:
-        # Retries are not sent yet, so no retry can be pending: nothing to settle.
-        return Result(Outcome.IGNORED, "no pending retry to settle", event.data.retry_of)
+        return settle_retry(store, publisher, delivery, event)
     if not event.failed:
         return Result(Outcome.IGNORED, "a success that settles no retry")
     entry = new_entry(event, received_at=delivery.received_at)
@@ -72,7 +76,40 @@ def new_entry(event: PaymentEvent, received_at: str) -> Entry | None:
         received_at=received_at,
         updated_at=received_at,
         state_at=event.occurred_at,
+        payment_method_at=event.occurred_at,
     )
+
+
+def settle_retry(
+    store: EntryStore, publisher: EventPublisher, delivery: Delivery, event: PaymentEvent
+) -> Result:
+    """The outcome of a retry the processor could not decide at once (an e-check)."""
+    data = event.data
+    assert data.retry_of is not None
+    result = ChargeResult(
+        ProcessorOutcome.FAILED if event.failed else ProcessorOutcome.SUCCEEDED,
+        payment_id=data.payment_id,
+        failure=data.failure.domain() if data.failure else None,
+    )
+    try:
+        settled = retries.settle_from_webhook(
+            store,
+            publisher,
+            delivery,
+            data.organization_id,
+            data.retry_of,
+            result,
+            event.occurred_at,
+        )
+    except NotFound:
+        return Result(Outcome.IGNORED, "no such transaction", data.retry_of)
+    except StoreConflict as conflict:
+        if "delivery" in conflict.failed:
+            return Result(Outcome.ACCEPTED, "delivery already processed", data.retry_of)
+        raise DeliveryInFlight("the transaction is changing: deliver again later") from None
+    if settled is None:
+        return Result(Outcome.IGNORED, "no retry of this transaction is pending", data.retry_of)
+    return Result(Outcome.ACCEPTED, settled, data.retry_of)
 
 
 def record(store: EntryStore, entry: Entry, delivery: Delivery) -> Result:

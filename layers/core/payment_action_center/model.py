@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from payment_action_center.errors import Forbidden
+from payment_action_center.errors import Conflict, Forbidden
 
 
 class EntryType(StrEnum):
@@ -120,6 +120,8 @@ class Actor:
 
 
 PAYMENT_PROCESSOR = Actor(type="system", id="payment-processor")
+RETRY_WORKER = Actor(type="system", id="retry-worker")
+RETRY_WATCHDOG = Actor(type="system", id="retry-watchdog")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,36 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class BusEvent:
+    """An event for the billing platform (EventBridge). Written to the outbox with the change
+    that causes it, so a publish that fails is retried, never lost."""
+
+    id: str
+    at: str
+    detail_type: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """The retry in flight. Its attempt number (the entry's `attempts` when it was asked for)
+    and the entry id make the processor's idempotency key: a redelivered message or a worker
+    that crashed after charging asks again under the same key and can never charge twice."""
+
+    attempt: int
+    requested_at: str
+    requested_by: Actor
+    charge_sent_at: str | None = None
+    processor_payment_id: str | None = None
+    # "pending": an e-check awaiting the processor's settlement webhook.
+    awaiting: str | None = None
+    needs_attention: str | None = None
+
+    def idempotency_key(self, entry_id: str) -> str:
+        return f"{entry_id}:retry:{self.attempt}"
+
+
+@dataclass(frozen=True)
 class Entry:
     """A failed transaction in the Action Center, with everything needed to retry it."""
 
@@ -174,6 +206,11 @@ class Entry:
     state_at: str
     # Incremented by every change; audit events are numbered by it.
     version: int = 1
+    retry: RetryState | None = None
+    recovered_payment_id: str | None = None
+    # occurred_at of the event that named payment_method: a scheduled payment's method
+    # changed later than this is the newer one, and a retry charges it.
+    payment_method_at: str = ""
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -188,3 +225,55 @@ class Entry:
     def changed(self, at: str, **changes: Any) -> "Entry":
         """The next version of the entry."""
         return replace(self, updated_at=at, version=self.version + 1, **changes)
+
+    # --- the lifecycle of design §2 -----------------------------------------------------------
+
+    def start_retry(self, by: Actor, at: str) -> "Entry":
+        if self.status is not Status.FAILED:
+            raise Conflict(f"only a failed transaction can be retried; this one is {self.status}")
+        retry = RetryState(attempt=self.attempts, requested_at=at, requested_by=by)
+        return self.changed(at, status=Status.RETRY_PENDING, retry=retry)
+
+    def dismiss(self, at: str) -> "Entry":
+        if self.status is not Status.FAILED:
+            raise Conflict(f"only a failed transaction can be dismissed; this one is {self.status}")
+        return self.changed(at, status=Status.DISMISSED)
+
+    def charge_sent(self, at: str) -> "Entry":
+        return self.changed(at, retry=replace(self._pending_retry(), charge_sent_at=at))
+
+    def awaiting_settlement(self, processor_payment_id: str | None, at: str) -> "Entry":
+        retry = replace(
+            self._pending_retry(), awaiting="pending", processor_payment_id=processor_payment_id
+        )
+        return self.changed(at, retry=retry)
+
+    def needing_attention(self, reason: str, at: str) -> "Entry":
+        return self.changed(at, retry=replace(self._pending_retry(), needs_attention=reason))
+
+    def recovered(self, payment_id: str, at: str, occurred_at: str) -> "Entry":
+        self._pending_retry()
+        return self.changed(
+            at,
+            status=Status.RECOVERED,
+            recovered_payment_id=payment_id,
+            state_at=max(self.state_at, occurred_at),
+        )
+
+    def failed_again(self, failure: Failure, failed_at: str, at: str) -> "Entry":
+        """Back in the table (and in the next digest): one more attempt, failed_at moves."""
+        self._pending_retry()
+        return self.changed(
+            at,
+            status=Status.FAILED,
+            attempts=self.attempts + 1,
+            failed_at=failed_at,
+            failure=failure,
+            retry=None,
+            state_at=max(self.state_at, failed_at),
+        )
+
+    def _pending_retry(self) -> RetryState:
+        if self.status is not Status.RETRY_PENDING or self.retry is None:
+            raise Conflict(f"no retry is pending for this transaction; it is {self.status}")
+        return self.retry

@@ -8,6 +8,7 @@ from payment_action_center.model import (
     AccountHolder,
     Actor,
     AuditEvent,
+    BusEvent,
     Entry,
     EntryType,
     Failure,
@@ -15,6 +16,7 @@ from payment_action_center.model import (
     Method,
     PaymentKind,
     PaymentMethod,
+    RetryState,
     Status,
     fold,
 )
@@ -60,10 +62,21 @@ def entry_item(entry: Entry) -> dict[str, Any]:
         "received_at": entry.received_at,
         "updated_at": entry.updated_at,
         "state_at": entry.state_at,
+        "payment_method_at": entry.payment_method_at,
         "version": entry.version,
     }
     if entry.scheduled_payment_id is not None:
         item["scheduled_payment_id"] = entry.scheduled_payment_id
+    if entry.recovered_payment_id is not None:
+        item["recovered_payment_id"] = entry.recovered_payment_id
+    if entry.retry is not None:
+        item["retry"] = _retry_item(entry.retry)
+    if entry.retry is not None and entry.status is Status.RETRY_PENDING:
+        # The watchdog's sparse index: only entries with a retry in flight.
+        item[keys.PENDING_PK] = keys.PENDING_PARTITION
+        item[keys.PENDING_SK] = keys.pending_sort(
+            entry.retry.requested_at, entry.organization_id, entry.id
+        )
     if entry.status.is_open:
         # The sparse index holds open entries only: the table view never reads closed ones.
         item[keys.OPEN_PK] = keys.org(entry.organization_id)
@@ -99,7 +112,44 @@ def entry_from(item: dict[str, Any]) -> Entry:
         updated_at=item["updated_at"],
         state_at=item["state_at"],
         version=int(item["version"]),
+        retry=_retry_from(item["retry"]) if "retry" in item else None,
+        recovered_payment_id=item.get("recovered_payment_id"),
+        payment_method_at=item.get("payment_method_at", ""),
     )
+
+
+def _retry_item(retry: RetryState) -> dict[str, Any]:
+    fields = {
+        "attempt": retry.attempt,
+        "requested_at": retry.requested_at,
+        "requested_by": _actor_item(retry.requested_by),
+        "charge_sent_at": retry.charge_sent_at,
+        "processor_payment_id": retry.processor_payment_id,
+        "awaiting": retry.awaiting,
+        "needs_attention": retry.needs_attention,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _retry_from(item: dict[str, Any]) -> RetryState:
+    return RetryState(
+        attempt=int(item["attempt"]),
+        requested_at=item["requested_at"],
+        requested_by=_actor_from(item["requested_by"]),
+        charge_sent_at=item.get("charge_sent_at"),
+        processor_payment_id=item.get("processor_payment_id"),
+        awaiting=item.get("awaiting"),
+        needs_attention=item.get("needs_attention"),
+    )
+
+
+def _actor_item(actor: Actor) -> dict[str, Any]:
+    fields = {"type": actor.type, "id": actor.id, "email": actor.email}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _actor_from(item: dict[str, Any]) -> Actor:
+    return Actor(type=item["type"], id=item.get("id"), email=item.get("email"))
 
 
 def audit_item(entry: Entry, event: AuditEvent) -> dict[str, Any]:
@@ -110,25 +160,16 @@ def audit_item(entry: Entry, event: AuditEvent) -> dict[str, Any]:
         "entry_id": entry.id,
         "at": event.at,
         "action": event.action,
-        "actor": {
-            k: v
-            for k, v in {
-                "type": event.actor.type,
-                "id": event.actor.id,
-                "email": event.actor.email,
-            }.items()
-            if v is not None
-        },
+        "actor": _actor_item(event.actor),
         "detail": event.detail,
     }
 
 
 def audit_from(item: dict[str, Any]) -> AuditEvent:
-    actor = item["actor"]
     return AuditEvent(
         at=item["at"],
         action=item["action"],
-        actor=Actor(type=actor["type"], id=actor.get("id"), email=actor.get("email")),
+        actor=_actor_from(item["actor"]),
         detail=_plain(item.get("detail", {})),
     )
 
@@ -162,3 +203,41 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def recovered_payment_item(entry: Entry, occurred_at: str) -> dict[str, Any]:
+    """The new payment, allocated to the invoice items the failed one was for."""
+    assert entry.recovered_payment_id is not None
+    return {
+        keys.PK: keys.org(entry.organization_id),
+        keys.SK: keys.payment(entry.recovered_payment_id),
+        "entity": "recovered_payment",
+        "payment_id": entry.recovered_payment_id,
+        "entry_id": entry.id,
+        "replaces_payment_id": entry.payment_id,
+        "amount": entry.amount,
+        "currency": entry.currency,
+        "occurred_at": occurred_at,
+        "allocation": [
+            {"invoice_id": i.invoice_id, "item_id": i.item_id, "amount": i.amount}
+            for i in entry.invoice_items
+        ],
+    }
+
+
+def outbox_item(event: BusEvent) -> dict[str, Any]:
+    return {
+        keys.PK: keys.OUTBOX,
+        keys.SK: keys.outbox_sort(event),
+        "entity": "outbox",
+        "id": event.id,
+        "at": event.at,
+        "detail_type": event.detail_type,
+        "detail": event.detail,
+    }
+
+
+def outbox_from(item: dict[str, Any]) -> BusEvent:
+    return BusEvent(
+        id=item["id"], at=item["at"], detail_type=item["detail_type"], detail=_plain(item["detail"])
+    )

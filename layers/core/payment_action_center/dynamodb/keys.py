@@ -5,13 +5,33 @@ tests/unit/test_table_keys.py checks the two agree.
   audit event    pk ORG#<org>                  sk ENTRY#<id>#AUDIT#<version, 6 digits>
   failure log    pk ORG#<org>#FAILURES         sk <failed_at>#<id>#<attempt>
   delivery       pk DELIVERY#<endpoint>#<id>   sk DELIVERY                 (expires_at: TTL)
+  recovered pay. pk ORG#<org>                  sk PAYMENT#<new payment id>
+  organization   pk ORG#<org>                  sk SETTINGS
+  scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
+  sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>         (its current state)
+  sandbox call   pk SANDBOX#CALLS              sk <received_at>#<call id>   (every call, in order)
+  outbox event   pk OUTBOX                     sk <at>#<event id>    (written with its change,
+                                                                        deleted once published)
   open entries   OpenEntries: open_pk ORG#<org>, open_sk <failed_at>#<id>  (only while open)
+  pending retry  PendingRetries: pending_pk RETRY_PENDING, pending_sk <requested_at>#<org>#<id>
+                 (only while a retry is pending: what the watchdog reads)
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from payment_action_center.model import BusEvent
 
 PK, SK = "pk", "sk"
 OPEN_INDEX, OPEN_PK, OPEN_SK = "OpenEntries", "open_pk", "open_sk"
 EXPIRY_INDEX, EXPIRY_PK, EXPIRY_SK = "CardsByExpiry", "expiry_pk", "expiry_sk"
+PENDING_INDEX, PENDING_PK, PENDING_SK = "PendingRetries", "pending_pk", "pending_sk"
+PENDING_PARTITION = "RETRY_PENDING"
 TTL = "expires_at"
+SETTINGS = "SETTINGS"
+SANDBOX_CHARGES = "SANDBOX#CHARGES"
+SANDBOX_CALLS = "SANDBOX#CALLS"
+OUTBOX = "OUTBOX"
 
 
 def org(organization_id: str) -> str:
@@ -49,3 +69,19 @@ def open_sort_lower(failed_at: str) -> str:
 
 def open_sort_upper(failed_at: str) -> str:
     return f"{failed_at}#~"
+
+
+def scheduled_payment(scheduled_payment_id: str) -> str:
+    return f"SCHEDULED#{scheduled_payment_id}"
+
+
+def payment(payment_id: str) -> str:
+    return f"PAYMENT#{payment_id}"
+
+
+def pending_sort(requested_at: str, organization_id: str, entry_id: str) -> str:
+    return f"{requested_at}#{organization_id}#{entry_id}"
+
+
+def outbox_sort(event: "BusEvent") -> str:
+    return f"{event.at}#{event.id}"

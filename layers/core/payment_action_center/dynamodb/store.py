@@ -1,5 +1,6 @@
 """The EntryStore on DynamoDB."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -13,10 +14,13 @@ from payment_action_center.dynamodb.items import (
     entry_from,
     entry_item,
     failure_log_item,
+    outbox_from,
+    outbox_item,
+    recovered_payment_item,
 )
 from payment_action_center.errors import DeliveryInFlight, NotFound, StoreConflict
 from payment_action_center.listing import EntryFilter, Page, Position
-from payment_action_center.model import AuditEvent, Entry, fold
+from payment_action_center.model import AuditEvent, BusEvent, Entry, Status, fold
 from payment_action_center.ports import Delivery
 
 _serializer = TypeSerializer()
@@ -49,19 +53,83 @@ class DynamoEntryStore:
             ("entry", entry_item(entry)),
             ("audit", audit_item(entry, received)),
             ("failure_log", failure_log_item(entry, expires + FAILURE_LOG_DAYS * 86400)),
-            (
-                "delivery",
-                {
-                    keys.PK: keys.delivery(delivery.endpoint, delivery.webhook_id),
-                    keys.SK: "DELIVERY",
-                    "entity": "delivery",
-                    "received_at": delivery.received_at,
-                    "entry_id": entry.id,
-                    keys.TTL: expires + DELIVERY_DAYS * 86400,
-                },
-            ),
+            ("delivery", delivery_item(delivery, entry_id=entry.id)),
         ]
-        self._transact([role for role, _ in writes], [self._put_new(item) for _, item in writes])
+        transact(
+            self._client, [role for role, _ in writes], [self._put_new(item) for _, item in writes]
+        )
+
+    def transition(
+        self,
+        entry: Entry,
+        event: AuditEvent,
+        *,
+        outbox: Sequence[BusEvent] = (),
+        delivery: Delivery | None = None,
+        log_failure: bool = False,
+    ) -> None:
+        """Write the entry's next version if nobody changed it meanwhile, in one transaction with
+        its audit event, what the change implies (a failure-log row after a failed retry, the
+        recovered payment), the events to publish (outbox) and the delivery that caused it.
+
+        StoreConflict("entry") when the stored version is not the one this change started from.
+        """
+        writes: list[tuple[str, dict[str, Any]]] = [
+            ("audit", self._put_new(audit_item(entry, event))),
+        ]
+        if log_failure:
+            expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
+            writes.append(("failure_log", self._put_new(failure_log_item(entry, expires))))
+        if entry.status is Status.RECOVERED:
+            writes.append(
+                ("payment", self._put_new(recovered_payment_item(entry, entry.updated_at)))
+            )
+        writes += [("outbox", self._put_new(outbox_item(message))) for message in outbox]
+        if delivery is not None:
+            writes.append(("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))))
+        versioned = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_attributes(entry_item(entry)),
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": to_attributes({":expected": entry.version - 1}),
+            }
+        }
+        transact(
+            self._client,
+            ["entry"] + [role for role, _ in writes],
+            [versioned] + [w for _, w in writes],
+        )
+
+    def outbox(self, older_than: str) -> list[BusEvent]:
+        """Events written but not yet published (a publish that failed after its write)."""
+        items = self._query_all(
+            KeyConditionExpression="#pk = :pk AND #sk < :before",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues=to_attributes({":pk": keys.OUTBOX, ":before": older_than}),
+            ConsistentRead=True,
+        )
+        return [outbox_from(item) for item in items]
+
+    def published(self, events: Sequence[BusEvent]) -> None:
+        for event in events:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=to_attributes({keys.PK: keys.OUTBOX, keys.SK: keys.outbox_sort(event)}),
+            )
+
+    def pending_retries(self, requested_before: str) -> list[Entry]:
+        """Entries whose retry was requested before the instant: the watchdog's reading."""
+        items = self._query_all(
+            IndexName=keys.PENDING_INDEX,
+            KeyConditionExpression="#ppk = :p AND #psk < :before",
+            ExpressionAttributeNames={"#ppk": keys.PENDING_PK, "#psk": keys.PENDING_SK},
+            ExpressionAttributeValues=to_attributes(
+                {":p": keys.PENDING_PARTITION, ":before": requested_before}
+            ),
+        )
+        return [entry_from(item) for item in items]
 
     def get(self, organization_id: str, entry_id: str) -> Entry:
         response = self._client.get_item(
@@ -129,34 +197,54 @@ class DynamoEntryStore:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": to_attributes(item),
-                "ConditionExpression": "attribute_not_exists(#pk)",
-                "ExpressionAttributeNames": {"#pk": keys.PK},
-            }
-        }
+        return put_new(self._table, item)
 
-    def _transact(self, roles: list[str], writes: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-            if "TransactionConflict" in reasons:
-                raise DeliveryInFlight(
-                    "a concurrent write of the same items is in flight"
-                ) from None
-            failed = {
-                role
-                for role, code in zip(roles, reasons, strict=False)
-                if code == "ConditionalCheckFailed"
-            }
-            if not failed:
-                raise
-            raise StoreConflict(frozenset(failed)) from None
+
+def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of an item that must not exist yet."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_attributes(item),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": keys.PK},
+        }
+    }
+
+
+def delivery_item(delivery: Delivery, **extra: Any) -> dict[str, Any]:
+    """The marker of a webhook delivery that took effect: its webhook-id takes effect once."""
+    expires = timestamps.epoch_seconds(delivery.received_at) + DELIVERY_DAYS * 86400
+    return {
+        keys.PK: keys.delivery(delivery.endpoint, delivery.webhook_id),
+        keys.SK: "DELIVERY",
+        "entity": "delivery",
+        "received_at": delivery.received_at,
+        keys.TTL: expires,
+        **extra,
+    }
+
+
+def transact(client: Any, roles: list[str], writes: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, with DynamoDB's cancellation reasons turned into domain errors:
+    DeliveryInFlight for a race with a concurrent transaction, StoreConflict naming the roles
+    whose condition failed."""
+    try:
+        client.transact_write_items(TransactItems=writes)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+        if "TransactionConflict" in reasons:
+            raise DeliveryInFlight("a concurrent write of the same items is in flight") from None
+        failed = {
+            role
+            for role, code in zip(roles, reasons, strict=False)
+            if code == "ConditionalCheckFailed"
+        }
+        if not failed:
+            raise
+        raise StoreConflict(frozenset(failed)) from None
 
 
 def _open_query(table: str, organization_id: str, where: EntryFilter) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""The retry watchdog (every 15 minutes): no retry stays pending forever unnoticed.
+
+Retries pending past their deadline (by method: a card answers at once, an e-check takes days)
+are looked up at the processor: settled when it knows, sent again when the work was lost,
+otherwise flagged as needing attention (visible on the entry, a metric and a log line). It also
+republishes events whose publish failed after their write (the outbox).
+"""
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from payment_action_center import retries, timestamps
+from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.processors.choice import ProcessorName, processor_for
+from payment_action_center.settings import Settings
+
+
+class WatchdogSettings(Settings):
+    retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    processor: ProcessorName = Field(alias="PROCESSOR")
+    credit_card_minutes: int = Field(alias="PENDING_DEADLINE_CREDIT_CARD_MINUTES", ge=1)
+    echeck_hours: int = Field(alias="PENDING_DEADLINE_ECHECK_HOURS", ge=1)
+
+
+settings = WatchdogSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+deadlines = retries.Deadlines(
+    credit_card=timedelta(minutes=settings.credit_card_minutes),
+    echeck=timedelta(hours=settings.echeck_hours),
+)
+
+
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+def scheduled_time(event: dict[str, Any]) -> str:
+    """EventBridge Scheduler puts the scheduled time in the input; a manual run uses now."""
+    given = event.get("scheduled_time")
+    return timestamps.canonical(given) if isinstance(given, str) else timestamps.now()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now = scheduled_time(event)
+    done = retries.watch(
+        DynamoEntryStore(dynamodb(), settings.table_name),
+        SqsRetryQueue(boto3.client("sqs"), settings.retry_queue_url),
+        processor_for(settings.processor, dynamodb(), settings.table_name),
+        EventBridgePublisher(boto3.client("events"), settings.event_bus_name),
+        deadlines,
+        now,
+    )
+    for outcome, count in done.items():
+        metrics.add_metric(name=f"Watchdog_{outcome}", unit=MetricUnit.Count, value=count)
+    logger.info("watchdog run", extra={"now": now, "done": done})
+    return {"now": timestamps.display(now), **done}

@@ -1,0 +1,92 @@
+"""The retry worker: SQS messages in, one charge (or refund) per retry, outcomes written.
+
+A message whose outcome is unknown (processor timeout, 5xx, a concurrent write) is reported as a
+batch item failure: SQS brings it back after the visibility timeout, and after five receives it
+goes to the dead-letter queue (alarmed). The retry stays pending until the watchdog settles or
+flags it. Nothing is charged twice: see payment_action_center.retries.
+"""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from payment_action_center import retries
+from payment_action_center.aws import EventBridgePublisher
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.errors import NotFound
+from payment_action_center.processors import PaymentProcessor
+from payment_action_center.processors.choice import ProcessorName, processor_for
+from payment_action_center.settings import Settings
+
+
+class WorkerSettings(Settings):
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    processor: ProcessorName = Field(alias="PROCESSOR")
+
+
+settings = WorkerSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# A batch whose every record failed is reported like any other (not raised): SQS retries
+# exactly those records, and a processor outage is not counted as a function error.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+@cache
+def store() -> DynamoEntryStore:
+    return DynamoEntryStore(dynamodb(), settings.table_name)
+
+
+@cache
+def billing_store() -> DynamoBillingStore:
+    return DynamoBillingStore(dynamodb(), settings.table_name)
+
+
+@cache
+def processor() -> PaymentProcessor:
+    return processor_for(settings.processor, dynamodb(), settings.table_name)
+
+
+@cache
+def publisher() -> EventBridgePublisher:
+    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+
+
+@tracer.capture_method(capture_response=False)
+def retry(record: SQSRecord) -> str:
+    work = retries.RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
+    logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
+    try:
+        outcome = retries.run(work, store(), billing_store(), processor(), publisher())
+    except NotFound:
+        outcome = "unknown transaction"
+    logger.info("retry processed", extra={"outcome": outcome})
+    metrics.add_metric(name="RetryProcessed", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=retry, processor=batch, context=context
+    )

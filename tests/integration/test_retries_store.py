@@ -1,0 +1,184 @@
+"""Issue 3 on DynamoDB Local: conditional transitions under races, the PendingRetries index,
+the outbox, and the sandbox processor's ledger."""
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from payment_action_center import intake, retries, timestamps
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.errors import Conflict, StoreConflict
+from payment_action_center.events import PaymentEvent, parse
+from payment_action_center.model import AuditEvent, Caller, Method, Status
+from payment_action_center.processors import ChargeRequest, Operation
+from payment_action_center.processors.sandbox import SandboxProcessor
+from tests import factories
+from tests.fakes import RecordingPublisher, RecordingQueue
+
+ADMIN = Caller("org_demo", "user_1", "admin@example.com", frozenset({"billing_admin"}))
+
+
+@pytest.fixture
+def store(dynamodb: tuple[Any, str]) -> DynamoEntryStore:
+    return DynamoEntryStore(*dynamodb)
+
+
+@pytest.fixture
+def sandbox(dynamodb: tuple[Any, str]) -> SandboxProcessor:
+    return SandboxProcessor(*dynamodb)
+
+
+@pytest.fixture
+def billing(dynamodb: tuple[Any, str]) -> DynamoBillingStore:
+    return DynamoBillingStore(*dynamodb)
+
+
+def failure(store: DynamoEntryStore, **overrides: Any) -> str:
+    """A failure whose retry, at the sandbox, succeeds."""
+    body = factories.payment_failed(
+        **({"data__payment_method": {"token": "tok_success"}} | overrides)
+    )
+    entry_id = intake.handle_payment_event(
+        store, RecordingPublisher(), factories.delivery(), body
+    ).entry_id
+    assert entry_id is not None
+    return entry_id
+
+
+def test_ten_concurrent_retries_make_one_pending_retry(store: DynamoEntryStore) -> None:
+    entry_id = failure(store)
+    queue = RecordingQueue()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(10)
+
+    def click() -> None:
+        barrier.wait()
+        try:
+            retries.request_retry(store, queue, ADMIN, entry_id)
+            outcomes.append("202")
+        except Conflict:
+            outcomes.append("409")
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["202"] + ["409"] * 9
+    assert len(queue.sent) == 1
+
+
+def test_a_stale_version_is_refused_and_writes_nothing(store: DynamoEntryStore) -> None:
+    entry_id = failure(store)
+    seen = store.get("org_demo", entry_id)
+    retries.request_retry(store, RecordingQueue(), ADMIN, entry_id)  # someone else was faster
+    now = timestamps.now()
+    with pytest.raises(StoreConflict) as conflict:
+        store.transition(seen.dismiss(at=now), AuditEvent(now, "dismissed", ADMIN.actor))
+    assert "entry" in conflict.value.failed
+    _, audit = store.get_with_audit("org_demo", entry_id)
+    assert [a.action for a in audit] == ["received", "retry_requested"]
+
+
+def test_the_pending_index_holds_only_retries_in_flight(
+    store: DynamoEntryStore, sandbox: SandboxProcessor, billing: DynamoBillingStore
+) -> None:
+    first, second = failure(store), failure(store)
+    queue = RecordingQueue()
+    retries.request_retry(store, queue, ADMIN, first)
+    retries.request_retry(store, queue, ADMIN, second)
+    later = timestamps.plus(timestamps.now(), timedelta(seconds=1))
+    assert {e.id for e in store.pending_retries(later)} == {first, second}
+    retries.run(queue.sent[0], store, billing, sandbox, RecordingPublisher())
+    assert [e.id for e in store.pending_retries(later)] == [second]
+    assert store.get("org_demo", first).status is Status.RECOVERED
+
+
+def test_a_worker_killed_after_the_charge_charges_once_when_replayed(
+    store: DynamoEntryStore, sandbox: SandboxProcessor, billing: DynamoBillingStore
+) -> None:
+    entry_id = failure(store)
+    queue = RecordingQueue()
+    retries.request_retry(store, queue, ADMIN, entry_id)
+
+    class Killed(BaseException):
+        pass
+
+    class DiesAfterCharging(SandboxProcessor):
+        def charge(self, request: ChargeRequest) -> Any:
+            super().charge(request)
+            raise Killed
+
+    with pytest.raises(Killed):
+        retries.run(
+            queue.sent[0],
+            store,
+            billing,
+            DiesAfterCharging(sandbox._client, sandbox._table),
+            RecordingPublisher(),
+        )
+    bus = RecordingPublisher()
+    assert retries.run(queue.sent[0], store, billing, sandbox, bus) == "recovered"
+    assert [c["operation"] for c in sandbox.calls()] == ["charge"]
+    assert [e.detail_type for e in bus.events] == ["PaymentRecovered"]
+
+
+def test_an_unpublished_event_stays_in_the_outbox_until_published(store: DynamoEntryStore) -> None:
+    entry_id = failure(store)
+    refusing = RecordingPublisher(refuse=True)
+    retries.dismiss(store, refusing, ADMIN, entry_id, "duplicate")
+    later = timestamps.plus(timestamps.now(), timedelta(minutes=2))
+    [waiting] = store.outbox(older_than=later)
+    assert waiting.detail == {
+        "transaction_id": entry_id,
+        "organization_id": "org_demo",
+        "reason": "duplicate",
+    }
+    store.published([waiting])
+    assert store.outbox(older_than=later) == []
+
+
+def request(key: str, token: str = "tok_success") -> ChargeRequest:
+    return ChargeRequest(
+        operation=Operation.CHARGE,
+        transaction_id="txn_x",
+        token=token,
+        method=Method.ECHECK,
+        amount=500,
+        currency="CAD",
+        idempotency_key=key,
+        metadata={
+            "organization_id": "org_demo",
+            "kind": "subscription",
+            "account_holder": {"id": "ah_1", "name": "Zoé", "email": "zoe@example.com"},
+            "scheduled_payment_id": "sp_1",
+            "invoice_items": [{"invoice_id": "inv_1", "item_id": "i1", "amount": 500}],
+        },
+    )
+
+
+def test_the_sandbox_never_charges_twice_for_one_key(sandbox: SandboxProcessor) -> None:
+    first = sandbox.charge(request("k1"))
+    again = sandbox.charge(request("k1", token="tok_card_declined"))
+    assert first == again and first.outcome.value == "succeeded"
+    assert [c["outcome"] for c in sandbox.calls()] == ["succeeded", "succeeded"]
+    assert sandbox.status("k1") == first
+    assert sandbox.status("unknown") is None
+
+
+def test_settling_a_pending_echeck_gives_a_valid_webhook(sandbox: SandboxProcessor) -> None:
+    assert sandbox.charge(request("k2", token="tok_echeck_pending")).outcome.value == "pending"
+    assert sandbox.settle("txn_other", "succeeded", timestamps.now()) is None
+    body = sandbox.settle("txn_x", "failed", "2026-11-25T12:00:00.000000000Z")
+    assert body is not None
+    event = parse(PaymentEvent, body)
+    assert (event.type, event.data.retry_of, event.data.failure.code) == (
+        "payment.failed",
+        "txn_x",
+        "nsf",
+    )
+    assert sandbox.settle("txn_x", "succeeded", timestamps.now()) is None  # settled already
+    assert sandbox.status("k2").outcome.value == "failed"

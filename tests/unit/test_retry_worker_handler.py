@@ -1,0 +1,142 @@
+"""The retry worker and the watchdog through their real handlers, on moto with the sandbox."""
+
+import json
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from payment_action_center import intake, retries
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.model import Caller, Status
+from payment_action_center.processors.sandbox import SandboxProcessor
+from tests import factories
+from tests.fakes import RecordingPublisher, RecordingQueue
+from tests.lambdas import Context, cold_start
+from tests.unit.conftest import TABLE
+
+ADMIN = Caller("org_demo", "user_1", "admin@example.com", frozenset({"billing_admin"}))
+
+
+@pytest.fixture
+def worker(aws: dict[str, str]) -> ModuleType:
+    return cold_start("retry_worker")
+
+
+def store() -> DynamoEntryStore:
+    return DynamoEntryStore(boto3.client("dynamodb"), TABLE)
+
+
+def pending_retry(token: str = "tok_success", **overrides: Any) -> tuple[str, dict[str, Any]]:
+    """A failure, then an admin's retry: the entry id and the SQS event the worker receives."""
+    body = factories.payment_failed(data__payment_method={"token": token}, **overrides)
+    entry_id = intake.handle_payment_event(
+        store(), RecordingPublisher(), factories.delivery(), body
+    ).entry_id
+    assert entry_id is not None
+    queue = RecordingQueue()
+    retries.request_retry(store(), queue, ADMIN, entry_id)
+    return entry_id, sqs_event(queue.sent[0].body())
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{n}",
+                "receiptHandle": f"r{n}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795626000000",
+                    "SenderId": "x",
+                    "ApproximateFirstReceiveTimestamp": "1795626000000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:ca-central-1:123456789012:pac-unit-retries",
+                "awsRegion": "ca-central-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def charges() -> list[dict[str, Any]]:
+    return SandboxProcessor(boto3.client("dynamodb"), TABLE).calls()
+
+
+def test_a_retry_with_a_good_card_recovers_with_one_charge(worker: ModuleType) -> None:
+    entry_id, event = pending_retry()
+    assert worker.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    assert store().get("org_demo", entry_id).status is Status.RECOVERED
+    [charge] = charges()
+    assert charge == {
+        "operation": "charge",
+        "token": "tok_success",
+        "amount": 12500,
+        "currency": "CAD",
+        "idempotency_key": f"{entry_id}:retry:1",
+        "outcome": "succeeded",
+    }
+
+
+def test_a_declined_card_comes_back_failed(worker: ModuleType) -> None:
+    entry_id, event = pending_retry("tok_card_declined")
+    worker.lambda_handler(event, Context())
+    entry = store().get("org_demo", entry_id)
+    assert (entry.status, entry.attempts, entry.failure.code) == (Status.FAILED, 2, "card_declined")
+
+
+def test_a_timeout_is_a_batch_item_failure_and_the_retry_stays_pending(worker: ModuleType) -> None:
+    entry_id, event = pending_retry("tok_timeout")
+    assert worker.lambda_handler(event, Context()) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    assert store().get("org_demo", entry_id).status is Status.RETRY_PENDING
+    # Redelivered: the worker asks for the status, and never charges twice.
+    worker.lambda_handler(event, Context())
+    assert [c["outcome"] for c in charges()] == ["timeout"]
+    assert store().get("org_demo", entry_id).status is Status.RETRY_PENDING
+
+
+def test_a_redelivered_message_after_success_does_nothing(worker: ModuleType) -> None:
+    _, event = pending_retry()
+    worker.lambda_handler(event, Context())
+    assert worker.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    assert len(charges()) == 1
+
+
+def test_one_bad_message_does_not_fail_the_batch(worker: ModuleType) -> None:
+    entry_id, good = pending_retry()
+    event = sqs_event(good["Records"][0]["body"], "not json")
+    assert worker.lambda_handler(event, Context()) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}]
+    }
+    assert store().get("org_demo", entry_id).status is Status.RECOVERED
+
+
+def test_the_watchdog_flags_a_pending_echeck_past_its_deadline(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "PENDING_DEADLINE_CREDIT_CARD_MINUTES": "30",
+        "PENDING_DEADLINE_ECHECK_HOURS": "120",
+    }.items():
+        monkeypatch.setenv(name, value)
+    worker = cold_start("retry_worker")
+    watchdog = cold_start("retry_watchdog")
+    entry_id, event = pending_retry(
+        "tok_echeck_pending", data__method="echeck", data__kind="subscription"
+    )
+    worker.lambda_handler(event, Context())
+    assert store().get("org_demo", entry_id).retry.awaiting == "pending"
+    assert watchdog.lambda_handler({"scheduled_time": "2099-01-01T00:00:00Z"}, Context()) == {
+        "now": "2099-01-01T00:00:00Z",
+        "flagged": 1,
+    }
+    entry = store().get("org_demo", entry_id)
+    assert entry.status is Status.RETRY_PENDING and entry.retry.needs_attention
+    assert json.loads(json.dumps(watchdog.lambda_handler({}, Context())))["now"]
