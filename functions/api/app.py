@@ -1,9 +1,7 @@
 """The Action Center's HTTP API for billing admins (design §4.2); JWT checked by API Gateway."""
 
-from functools import cache
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -22,9 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, StringConstraints
 
 from payment_action_center import retries, timestamps
+from payment_action_center.adapters import Adapters
 from payment_action_center.auth import caller_from_claims
-from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import Conflict, DomainError, InvalidQuery
 from payment_action_center.http import domain_error_response, error_response, json_response
@@ -66,29 +63,15 @@ OpenStatus = Annotated[
 Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
 
 
-@cache
-def dynamodb() -> Any:
-    return boto3.client("dynamodb")
+adapters = Adapters(
+    settings.table_name,
+    event_bus_name=settings.event_bus_name,
+    retry_queue_url=settings.retry_queue_url,
+)
 
 
-@cache
 def store() -> DynamoEntryStore:
-    return DynamoEntryStore(dynamodb(), settings.table_name)
-
-
-@cache
-def billing_store() -> DynamoBillingStore:
-    return DynamoBillingStore(dynamodb(), settings.table_name)
-
-
-@cache
-def queue() -> SqsRetryQueue:
-    return SqsRetryQueue(boto3.client("sqs"), settings.retry_queue_url)
-
-
-@cache
-def publisher() -> EventBridgePublisher:
-    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+    return adapters.entries
 
 
 # Idempotency-Key: the same request again answers as the first time (records in the table).
@@ -187,7 +170,7 @@ class RetryRequest(BaseModel):
     data_keyword_argument="request", config=idempotency, persistence_store=persistence
 )
 def retry_once(request: RetryRequest) -> dict[str, Any]:
-    pending = retries.request_retry(store(), queue(), caller(), request.transaction_id)
+    pending = retries.request_retry(store(), adapters.retry_queue, caller(), request.transaction_id)
     return TransactionView.of(pending).model_dump(mode="json")
 
 
@@ -214,7 +197,7 @@ def retry(
     """Retry a failed transaction: the charge (or refund) is sent asynchronously."""
     who = caller()
     if idempotency_key is None:
-        return TransactionView.of(retries.request_retry(store(), queue(), who, id))
+        return TransactionView.of(retries.request_retry(store(), adapters.retry_queue, who, id))
     request = RetryRequest(
         org_id=who.org_id, user_id=who.user_id, transaction_id=id, idempotency_key=idempotency_key
     )
@@ -240,7 +223,9 @@ class DismissRequest(BaseModel):
 def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) -> TransactionView:
     """Remove a failed transaction from the table; it is kept, with who did it and why."""
     reason = body.reason if body else None
-    return TransactionView.of(retries.dismiss(store(), publisher(), caller(), id, reason or None))
+    return TransactionView.of(
+        retries.dismiss(store(), adapters.publisher, caller(), id, reason or None)
+    )
 
 
 class PaymentMethodLink(BaseModel):
@@ -261,7 +246,7 @@ class PaymentMethodLink(BaseModel):
 def payment_method_link(id: EntryId) -> PaymentMethodLink:
     """Where to change the payment method of an installment or subscription."""
     return PaymentMethodLink(
-        url=retries.payment_method_link(store(), billing_store(), caller(), id)
+        url=retries.payment_method_link(store(), adapters.billing, caller(), id)
     )
 
 

@@ -7,19 +7,16 @@ republishes events whose publish failed after their write (the outbox).
 """
 
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from payment_action_center import retries, timestamps
-from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.processors.choice import ProcessorName, processor_for
+from payment_action_center.adapters import Adapters
+from payment_action_center.processors.choice import ProcessorName
 from payment_action_center.settings import Settings
 
 
@@ -41,9 +38,12 @@ deadlines = retries.Deadlines(
 )
 
 
-@cache
-def dynamodb() -> Any:
-    return boto3.client("dynamodb")
+adapters = Adapters(
+    settings.table_name,
+    event_bus_name=settings.event_bus_name,
+    retry_queue_url=settings.retry_queue_url,
+    processor=settings.processor,
+)
 
 
 def scheduled_time(event: dict[str, Any]) -> str:
@@ -58,10 +58,10 @@ def scheduled_time(event: dict[str, Any]) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     done = retries.watch(
-        DynamoEntryStore(dynamodb(), settings.table_name),
-        SqsRetryQueue(boto3.client("sqs"), settings.retry_queue_url),
-        processor_for(settings.processor, dynamodb(), settings.table_name),
-        EventBridgePublisher(boto3.client("events"), settings.event_bus_name),
+        adapters.entries,
+        adapters.retry_queue,
+        adapters.processor,
+        adapters.publisher,
         deadlines,
         now,
     )

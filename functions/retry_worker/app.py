@@ -6,10 +6,8 @@ goes to the dead-letter queue (alarmed). The retry stays pending until the watch
 flags it. Nothing is charged twice: see payment_action_center.retries.
 """
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -22,12 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from payment_action_center import retries
-from payment_action_center.aws import EventBridgePublisher
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters import Adapters
 from payment_action_center.errors import NotFound
-from payment_action_center.processors import PaymentProcessor
-from payment_action_center.processors.choice import ProcessorName, processor_for
+from payment_action_center.processors.choice import ProcessorName
 from payment_action_center.settings import Settings
 
 
@@ -45,29 +40,9 @@ metrics = Metrics()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@cache
-def dynamodb() -> Any:
-    return boto3.client("dynamodb")
-
-
-@cache
-def store() -> DynamoEntryStore:
-    return DynamoEntryStore(dynamodb(), settings.table_name)
-
-
-@cache
-def billing_store() -> DynamoBillingStore:
-    return DynamoBillingStore(dynamodb(), settings.table_name)
-
-
-@cache
-def processor() -> PaymentProcessor:
-    return processor_for(settings.processor, dynamodb(), settings.table_name)
-
-
-@cache
-def publisher() -> EventBridgePublisher:
-    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+adapters = Adapters(
+    settings.table_name, event_bus_name=settings.event_bus_name, processor=settings.processor
+)
 
 
 @tracer.capture_method(capture_response=False)
@@ -75,7 +50,9 @@ def retry(record: SQSRecord) -> str:
     work = retries.RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
     logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
     try:
-        outcome = retries.run(work, store(), billing_store(), processor(), publisher())
+        outcome = retries.run(
+            work, adapters.entries, adapters.billing, adapters.processor, adapters.publisher
+        )
     except NotFound:
         outcome = "unknown transaction"
     logger.info("retry processed", extra={"outcome": outcome})

@@ -1,10 +1,8 @@
 """Signed webhooks in: the payment processor and the billing platform (design §4.1)."""
 
 import base64
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,9 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from payment_action_center import intake, timestamps, webhooks
-from payment_action_center.aws import EventBridgePublisher
+from payment_action_center.adapters import Adapters
 from payment_action_center.billing import handle_billing_event
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import DomainError
 from payment_action_center.http import domain_error_response, json_response
@@ -37,24 +34,11 @@ metrics = Metrics()
 app = APIGatewayHttpResolver()
 
 
-@cache
-def dynamodb() -> Any:
-    return boto3.client("dynamodb")
+adapters = Adapters(settings.table_name, event_bus_name=settings.event_bus_name)
 
 
-@cache
 def store() -> DynamoEntryStore:
-    return DynamoEntryStore(dynamodb(), settings.table_name)
-
-
-@cache
-def billing_store() -> DynamoBillingStore:
-    return DynamoBillingStore(dynamodb(), settings.table_name)
-
-
-@cache
-def publisher() -> EventBridgePublisher:
-    return EventBridgePublisher(boto3.client("events"), settings.event_bus_name)
+    return adapters.entries
 
 
 def secret(arn: str) -> str:
@@ -82,7 +66,7 @@ def verified(endpoint: str, secret_arn: str) -> tuple[webhooks.Delivery, dict[st
 @tracer.capture_method(capture_response=False)
 def payments() -> Response[Any]:
     delivery, body = verified("payments", settings.payments_secret_arn)
-    result = intake.handle_payment_event(store(), publisher(), delivery, body)
+    result = intake.handle_payment_event(store(), adapters.publisher, delivery, body)
     logger.info(
         "payment event handled",
         extra={
@@ -100,7 +84,7 @@ def payments() -> Response[Any]:
 @tracer.capture_method(capture_response=False)
 def billing() -> Response[Any]:
     delivery, body = verified("billing", settings.billing_secret_arn)
-    result = handle_billing_event(billing_store(), delivery, body)
+    result = handle_billing_event(adapters.billing, delivery, body)
     logger.info(
         "billing event handled",
         extra={"event_type": body.get("type"), "outcome": result.outcome, "reason": result.reason},

@@ -51,6 +51,18 @@ def fan_out(event, context):
         body = {"kind": "ok", "sleep": 0.1, "tag": event["scheduled_time"], "number": number}
         sqs.send_message(QueueUrl=os.environ["JOBS_QUEUE_URL"], MessageBody=json.dumps(body))
     return {"got": event, "sent": event["n"]}
+
+
+def hook(event, context):
+    from standardwebhooks.webhooks import Webhook
+
+    body = Webhook(os.environ["HOOK_SECRET"]).verify(event["body"], event["headers"])
+    if body["data"]["retry_of"] == "txn_refused":
+        return {"statusCode": 400, "body": json.dumps({"code": "refused"})}
+    answer = {"status": "accepted", "type": body["type"], "retry_of": body["data"]["retry_of"],
+              "occurred_at": body["occurred_at"], "webhook_id": event["headers"]["webhook-id"]}
+    return {"statusCode": 200, "headers": {"content-type": "application/json"},
+            "body": json.dumps(answer)}
 """
 
 TEMPLATE = """
@@ -103,6 +115,20 @@ Resources:
           Properties:
             ScheduleExpression: cron(0 7 * * ? *)
             Input: '{{"scheduled_time": "<aws.scheduler.scheduled-time>", "n": 3}}'
+  HookFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Handler: handlers.hook
+      Environment:
+        Variables:
+          HOOK_SECRET: {secret}
+      Events:
+        Payments:
+          Type: HttpApi
+          Properties:
+            Method: POST
+            Path: /webhooks/payments
 """
 
 
@@ -160,7 +186,8 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Toy]:
     (root / "code" / "handlers.py").write_text(HANDLERS)
     seen = root / "seen"
     seen.mkdir()
-    (root / "template.yaml").write_text(TEMPLATE.format(seen=seen))
+    text = TEMPLATE.format(seen=seen, secret=config.PAYMENTS_WEBHOOK_SECRET)
+    (root / "template.yaml").write_text(text)
     stack = LocalStack(
         gateway_port=None,
         dynamodb_port=None,
@@ -394,6 +421,76 @@ def test_an_unknown_schedule_is_404(toy: Toy, api: Api) -> None:
         assert answer.status_code == 404
         assert answer.json()["code"] == "not_found"
     assert toy.api.get("/_local/schedules/fan-out").status_code == 404  # POST only
+
+
+# ----------------------------------------------------------------------------- sandbox
+
+
+class StubSandbox:
+    """The layer's SandboxProcessor API (calls, settle), for the toy stack."""
+
+    CALL = {
+        "operation": "charge",
+        "token": "tok_echeck_pending",
+        "amount": 8900,
+        "currency": "CAD",
+        "idempotency_key": "txn_pending:retry:1",
+        "outcome": "pending",
+    }
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [self.CALL]
+
+    def settle(self, transaction_id: str, outcome: str, occurred_at: str) -> dict[str, Any] | None:
+        if transaction_id == "txn_none":
+            return None
+        return {
+            "type": f"payment.{outcome}",
+            "occurred_at": occurred_at,
+            "data": {"retry_of": transaction_id},
+        }
+
+
+@pytest.fixture
+def stub_sandbox(toy: Toy, monkeypatch: pytest.MonkeyPatch) -> StubSandbox:
+    stub = StubSandbox()
+    monkeypatch.setattr(toy.stack.sandbox, "processor", lambda: stub)
+    return stub
+
+
+def test_sandbox_charges_are_the_processors_calls(toy: Toy, stub_sandbox: StubSandbox) -> None:
+    answer = toy.api.get("/_local/sandbox/charges")
+    assert answer.status_code == 200
+    assert answer.json() == {"charges": [StubSandbox.CALL]}
+
+
+def test_settle_delivers_the_signed_webhook_and_answers_with_the_handlers_answer(
+    toy: Toy, stub_sandbox: StubSandbox
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    answer = toy.api.settle("txn_pending", "failed")
+    assert answer.status_code == 200, answer.text
+    reply = answer.json()
+    assert reply["status"] == "delivered"
+    webhook = reply["webhook"]  # the hook verified the signature with the payments secret
+    assert webhook["status"] == "accepted"
+    assert (webhook["type"], webhook["retry_of"]) == ("payment.failed", "txn_pending")
+    assert webhook["webhook_id"].startswith("msg_")
+    assert before <= datetime.fromisoformat(webhook["occurred_at"]) <= datetime.now(UTC)
+
+
+def test_settle_is_404_when_the_sandbox_has_nothing_pending(
+    toy: Toy, stub_sandbox: StubSandbox
+) -> None:
+    answer = toy.api.settle("txn_none", "succeeded")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+
+
+def test_settle_says_so_when_the_webhook_is_refused(toy: Toy, stub_sandbox: StubSandbox) -> None:
+    answer = toy.api.settle("txn_refused", "succeeded")
+    assert answer.status_code == 502
+    assert answer.json()["code"] == "delivery_refused"
 
 
 # ----------------------------------------------------------------------------- the real stack

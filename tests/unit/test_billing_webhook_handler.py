@@ -32,7 +32,7 @@ def send(
 
 def test_an_organization_upsert_is_accepted_and_stored(webhooks: ModuleType) -> None:
     assert send(webhooks, factories.organization_upserted()) == (200, {"status": "accepted"})
-    settings = webhooks.billing_store().organization("org_demo")
+    settings = webhooks.adapters.billing.organization("org_demo")
     assert settings.time_zone == "America/Toronto"
     assert settings.upcoming_payments_url("ah 1") == (
         "https://plateforme.example/centre-demo/clients/ah%201/paiements-a-venir"
@@ -53,7 +53,7 @@ def test_a_billing_event_costs_one_write_request(
     webhooks: ModuleType, body: dict[str, Any]
 ) -> None:
     calls: list[str] = []
-    client = webhooks.billing_store()._client
+    client = webhooks.adapters.billing._client
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     assert send(webhooks, body) == (200, {"status": "accepted"})
     assert calls == ["TransactWriteItems"]
@@ -75,7 +75,7 @@ def test_an_end_then_an_older_upsert_stays_ended(webhooks: ModuleType) -> None:
     )
     assert send(webhooks, ended, webhook_id="msg_end") == (200, {"status": "accepted"})
     assert send(webhooks, upsert, webhook_id="msg_up") == (200, {"status": "ignored"})
-    assert webhooks.billing_store().scheduled_payment("org_demo", "sp_1").active is False
+    assert webhooks.adapters.billing.scheduled_payment("org_demo", "sp_1").active is False
 
 
 def test_redelivery_of_a_webhook_id_answers_200_and_changes_nothing(webhooks: ModuleType) -> None:

@@ -47,6 +47,10 @@ class TransactionView(BaseModel):
     scheduled_payment_id: str | None
     invoice_items: list[InvoiceItemView]
     actions: list[Action]
+    needs_attention: str | None = Field(
+        default=None,
+        description="set when a retry stayed pending past its deadline: why a person should look",
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> Self:
@@ -72,6 +76,7 @@ class TransactionView(BaseModel):
                 for i in entry.invoice_items
             ],
             actions=list(entry.actions),
+            needs_attention=entry.retry.needs_attention if entry.retry else None,
         )
 
 

@@ -1,0 +1,57 @@
+"""The adapters a function talks to, built on first use and kept for the warm container."""
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.processors import PaymentProcessor
+from payment_action_center.processors.choice import ProcessorName, processor_for
+
+
+class Adapters:
+    """One per function (module level): each client is created once, when first needed, so a
+    path that does not use a service does not pay for its client at cold start."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        event_bus_name: str | None = None,
+        retry_queue_url: str | None = None,
+        processor: ProcessorName | None = None,
+    ) -> None:
+        self._table = table_name
+        self._bus = event_bus_name
+        self._queue = retry_queue_url
+        self._processor = processor
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return boto3.client("dynamodb")
+
+    @cached_property
+    def entries(self) -> DynamoEntryStore:
+        return DynamoEntryStore(self.dynamodb, self._table)
+
+    @cached_property
+    def billing(self) -> DynamoBillingStore:
+        return DynamoBillingStore(self.dynamodb, self._table)
+
+    @cached_property
+    def publisher(self) -> EventBridgePublisher:
+        assert self._bus is not None, "this function has no EVENT_BUS_NAME"
+        return EventBridgePublisher(boto3.client("events"), self._bus)
+
+    @cached_property
+    def retry_queue(self) -> SqsRetryQueue:
+        assert self._queue is not None, "this function has no RETRY_QUEUE_URL"
+        return SqsRetryQueue(boto3.client("sqs"), self._queue)
+
+    @cached_property
+    def processor(self) -> PaymentProcessor:
+        assert self._processor is not None, "this function has no PROCESSOR"
+        return processor_for(self._processor, self.dynamodb, self._table)
