@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from local import config
+from local.pollers import UNREACHABLE
 from local.resources import Endpoints
 from local.template import Document, LocalValues, resources
 
@@ -78,6 +79,12 @@ class EventsTap:
             try:
                 with self._lock:
                     drained = self._drain()
+            except UNREACHABLE as error:
+                if self._stopping.is_set():
+                    return
+                log.warning("events tap: %s unreachable: %s", config.EVENTS_TAP_QUEUE, error)
+                self._stopping.wait(1.0)
+                continue
             except Exception:
                 if self._stopping.is_set():
                     return

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
 
 from local import config
 from local.resources import Endpoints
@@ -40,6 +42,8 @@ RECORD_ATTRIBUTES = (
     "DeadLetterQueueSourceArn",
 )
 DELETE_BATCH = 10  # SQS's DeleteMessageBatch limit
+# The moto server cannot be reached (it is stopping, say): one line in the log, no traceback.
+UNREACHABLE = (BotocoreConnectionError, HTTPClientError)
 
 
 def sqs_client(endpoints: Endpoints) -> Any:
@@ -187,6 +191,11 @@ class SqsPoller:
         while not self.stopping.is_set():
             try:
                 messages, received_at = self._receive(sqs)
+            except UNREACHABLE as error:
+                if not self.stopping.is_set():
+                    log.warning("sqs: %s unreachable: %s", self.mapping.queue_name, error)
+                    self.stopping.wait(1.0)
+                continue
             except Exception:
                 if not self.stopping.is_set():
                     log.exception("sqs: receiving from %s failed", self.mapping.queue_name)

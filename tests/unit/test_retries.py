@@ -142,6 +142,23 @@ def test_a_timeout_is_unknown_never_failed_and_asks_again_under_the_same_key(wor
     assert world.processor.charges == 1
 
 
+def test_a_processor_5xx_leaves_the_retry_pending_and_the_next_delivery_charges_once(
+    world: World,
+) -> None:
+    entry_id = world.failure()
+    world.processor.script = ["error"]
+    retries.request_retry(world.store, world.queue, ADMIN, entry_id)
+    work = world.queue.sent[0]
+    with pytest.raises(ProcessorUnavailable):
+        world.work()
+    assert world.entry(entry_id).status is Status.RETRY_PENDING
+    assert world.actions(entry_id)[-1] == "charge_sent"
+    # The request never reached the ledger: the redelivery sends it under the same key.
+    assert retries.run(work, world.store, world.billing, world.processor, world.bus) == "recovered"
+    assert world.processor.charges == 1
+    assert {r.idempotency_key for r in world.processor.calls} == {f"{entry_id}:retry:1"}
+
+
 def test_a_worker_killed_after_the_charge_and_replayed_charges_once(world: World) -> None:
     entry_id = world.failure()
     retries.request_retry(world.store, world.queue, ADMIN, entry_id)
