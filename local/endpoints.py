@@ -89,6 +89,13 @@ def schedule(stack: "LocalStack", request: LocalRequest) -> Reply:
         return 504, {"code": "fanout_timeout", "message": str(error), "result": error.result}
 
 
+@endpoint("GET /_local/outbox")
+def outbox(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """Every email SES accepted, oldest first: {"messages": [{"to", "subject", "html", "text"}]}
+    (`to`: bare addresses)."""
+    return 200, {"messages": stack.outbox()}
+
+
 @endpoint("GET /_local/events")
 def events(stack: "LocalStack", request: LocalRequest) -> Reply:
     """Every event put on the template's event buses, oldest first."""

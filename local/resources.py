@@ -2,26 +2,42 @@
 `Fn::GetAtt` of each stand for there (the functions' environment is resolved from them).
 
 Supported: DynamoDB tables (DynamoDB Local), Secrets Manager secrets, SQS queues (with their
-RedrivePolicy), EventBridge buses and SES identities (moto), and the functions' own names. A
-resource of another type has no local value: a `!Ref` to it in an environment fails with its name.
+RedrivePolicy), EventBridge buses and SES identities (moto), HttpApis (the gateway) and the
+functions' own names. A resource of another type has no local value: a `!Ref` to it in an
+environment fails with its name.
+
+SES identities: besides the template's AWS::SES::EmailIdentity resources, the addresses the
+functions send from, verified outside the stack in AWS (a parameter such as DigestSenderEmail):
+every environment value that is an email address, of a function whose policies grant an SES send
+action. moto refuses any other sender, as SES would.
 """
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 import boto3
 
 from local import config
-from local.template import Document, LocalValues, create_table_from, resolve, resources, text
+from local.template import (
+    Document,
+    LocalValues,
+    UnresolvedReference,
+    create_table_from,
+    resolve,
+    resources,
+    text,
+)
 
 
 @dataclass(frozen=True)
 class Endpoints:
     dynamodb: str
     aws: str  # the moto server
+    gateway: str = ""  # the local HTTP API (what an HttpApi's URL stands for)
 
     def client(self, service: str, **options: Any) -> Any:
         """A client of the local service (boto3's default session: create it in one thread)."""
@@ -103,6 +119,75 @@ def _email_identity(logical_id: str, props: Document, values: LocalValues, at: E
     values.refs[logical_id] = identity
 
 
+def _http_api(logical_id: str, props: Document, values: LocalValues, at: Endpoints) -> None:
+    values.refs[logical_id] = "local"  # the API id (the gateway's events say apiId "local")
+    if at.gateway:
+        values.api_urls[logical_id] = at.gateway.rstrip("/")
+        values.attributes[(logical_id, "ApiEndpoint")] = at.gateway.rstrip("/")
+
+
+SES_SEND_ACTIONS = frozenset(
+    {
+        "ses:SendEmail",
+        "ses:SendRawEmail",
+        "ses:SendTemplatedEmail",
+        "ses:SendBulkEmail",
+        "ses:SendBulkTemplatedEmail",
+    }
+)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def sends_email(function: Document) -> bool:
+    """Whether a function's policies (statements, not policy templates) grant an SES send."""
+    for policy in (function.get("Properties") or {}).get("Policies") or []:
+        if not isinstance(policy, dict):
+            continue
+        for statement in _as_list(policy.get("Statement") or []):
+            actions = _as_list(statement.get("Action") or [])
+            if statement.get("Effect") == "Allow" and SES_SEND_ACTIONS & set(actions):
+                return True
+    return False
+
+
+def email_address(value: str) -> str | None:
+    """The bare address if `value` is one email address ("a@b.c" or "Name <a@b.c>")."""
+    _, address = parseaddr(value)
+    local, _, domain = address.partition("@")
+    if local and "." in domain and " " not in address and "," not in value:
+        return address
+    return None
+
+
+def sender_addresses(template: Document, values: LocalValues) -> Iterator[str]:
+    """The addresses the template's functions may send email from (see the module's doc)."""
+    defaults = (template.get("Globals") or {}).get("Function") or {}
+    default_variables = (defaults.get("Environment") or {}).get("Variables") or {}
+    for function in resources(template, "AWS::Serverless::Function").values():
+        if not sends_email(function):
+            continue
+        own = ((function.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        for value in {**default_variables, **own}.values():
+            try:
+                resolved = resolve(value, values)
+            except UnresolvedReference:  # the stack says which when it builds the environment
+                continue
+            address = email_address(text(resolved)) if resolved else None
+            if address:
+                yield address
+
+
+def _verify_senders(template: Document, values: LocalValues, at: Endpoints) -> None:
+    addresses = dict.fromkeys(sender_addresses(template, values))
+    if addresses:
+        ses = at.client("ses")
+        for address in addresses:
+            ses.verify_email_identity(EmailAddress=address)
+
+
 def _function(logical_id: str, props: Document, values: LocalValues, at: Endpoints) -> None:
     name = str(resolve(props.get("FunctionName", logical_id), values))
     values.refs[logical_id] = name
@@ -118,6 +203,7 @@ CREATE: dict[str, Creator] = {
     "AWS::SQS::Queue": _queue,
     "AWS::Events::EventBus": _event_bus,
     "AWS::SES::EmailIdentity": _email_identity,
+    "AWS::Serverless::HttpApi": _http_api,
     "AWS::Serverless::Function": _function,
 }
 CONFIGURE: dict[str, Creator] = {"AWS::SQS::Queue": _redrive}
@@ -140,6 +226,9 @@ def provision(
             step = steps.get(resource["Type"])
             if step is not None:
                 step(logical_id, resource.get("Properties") or {}, values, endpoints)
+    if endpoints.gateway:  # SAM's implicit API, for HttpApi events without ApiId
+        values.api_urls.setdefault("ServerlessHttpApi", endpoints.gateway.rstrip("/"))
+    _verify_senders(template, values, endpoints)
     if queue_visibility_timeout is not None:
         sqs = endpoints.client("sqs")
         for logical_id in resources(template, "AWS::SQS::Queue"):

@@ -21,6 +21,7 @@ from local.dynamodb import DynamoDBLocal
 from local.eventbus import EventsTap
 from local.gateway import Gateway
 from local.moto_server import MotoServer
+from local.outbox import OutboxMessage, fetch
 from local.pollers import EventSourceMappings
 from local.resources import Endpoints, provision
 from local.sandbox import Sandbox
@@ -108,7 +109,7 @@ class LocalStack:
 
     @property
     def endpoints(self) -> Endpoints:
-        return Endpoints(dynamodb=self.dynamodb.endpoint, aws=self.moto.endpoint)
+        return Endpoints(dynamodb=self.dynamodb.endpoint, aws=self.moto.endpoint, gateway=self.url)
 
     def start(self) -> None:
         try:
@@ -242,6 +243,11 @@ class LocalStack:
             )
         return summary
 
+    def outbox(self) -> list[OutboxMessage]:
+        """Every email SES (the moto server) accepted so far, oldest first:
+        [{"to": [bare addresses], "subject", "html", "text"}]."""
+        return fetch(self.moto.endpoint)
+
     def events(self) -> list[dict[str, Any]]:
         """Every event put on the template's buses so far, oldest first: [{detail_type, detail}]."""
         if self.events_tap is None:
@@ -303,6 +309,7 @@ def local_endpoints(stack: LocalStack) -> list[str]:
             (f"POST /_local/schedules/{name}", f"run {schedule.function_id} now ({{now}} optional)")
             for name, schedule in stack.schedules.items()
         ),
+        ("GET  /_local/outbox", "emails sent through SES, oldest first"),
         ("GET  /_local/events", "events put on the event bus, oldest first"),
         ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
         ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),

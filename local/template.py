@@ -264,10 +264,15 @@ def schedules(template: Document) -> dict[str, Schedule]:
 
 @dataclass
 class LocalValues:
-    """What `Ref` and `Fn::GetAtt` stand for in the local stack."""
+    """What `Ref` and `Fn::GetAtt` stand for in the local stack.
+
+    `api_urls`: each HttpApi's local URL (the gateway's, no trailing slash), which the template's
+    `!Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/...` stands for.
+    """
 
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    api_urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, template: Document, **parameters: str) -> "LocalValues":
@@ -305,8 +310,19 @@ def resolve(value: Any, values: LocalValues) -> Any:
     return _INTRINSICS[name](argument, values)
 
 
+# An HttpApi's URL as a template writes it (its default endpoint), and the path after it.
+_API_URL = re.compile(
+    r"https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}(/.*)?", re.ASCII
+)
+
+
 def _sub(argument: Any, values: LocalValues) -> str:
     pattern, variables = (argument, {}) if isinstance(argument, str) else argument
+    api = _API_URL.fullmatch(pattern)
+    if api and api[1] not in variables and api[1] in values.api_urls:
+        # Locally the API is the gateway: a link to it must work on the laptop.
+        rest = _substitute(api[2], resolve(variables, values), values) if api[2] else ""
+        return values.api_urls[api[1]] + rest
     return _substitute(pattern, resolve(variables, values), values)
 
 

@@ -1,5 +1,7 @@
 """The Action Center's HTTP API for billing admins (design §4.2); JWT checked by API Gateway."""
 
+import hmac
+from dataclasses import replace
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -19,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, StringConstraints
 
-from payment_action_center import retries, timestamps
+from payment_action_center import digest, preferences, retries, timestamps
 from payment_action_center.adapters import Adapters
 from payment_action_center.auth import caller_from_claims
 from payment_action_center.dynamodb.store import DynamoEntryStore
@@ -33,6 +36,7 @@ from payment_action_center.listing import (
     encode_cursor,
 )
 from payment_action_center.model import Caller, EntryType, Method, Status
+from payment_action_center.preferences import Locale
 from payment_action_center.settings import Settings
 from payment_action_center.views import (
     AuditEventView,
@@ -47,6 +51,7 @@ class ApiSettings(Settings):
     retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
+    unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
 
 
 settings = ApiSettings.from_env()
@@ -248,6 +253,60 @@ def payment_method_link(id: EntryId) -> PaymentMethodLink:
     return PaymentMethodLink(
         url=retries.payment_method_link(store(), adapters.billing, caller(), id)
     )
+
+
+class NotificationPreferences(BaseModel):
+    failed_transactions_digest: bool
+    locale: Locale
+
+    @classmethod
+    def of(cls, saved: preferences.Preferences) -> "NotificationPreferences":
+        return cls(failed_transactions_digest=saved.failed_transactions_digest, locale=saved.locale)
+
+
+def default_locale(organization_id: str) -> Locale:
+    """The organization's locale until the admin picks one."""
+    organization = adapters.billing.organization(organization_id)
+    if organization is not None and organization.locale == "en-CA":
+        return "en-CA"
+    return preferences.DEFAULT_LOCALE
+
+
+@app.get("/me/notification-preferences")
+@tracer.capture_method(capture_response=False)
+def get_notification_preferences() -> NotificationPreferences:
+    """The caller's daily-digest preferences (not subscribed until they opt in)."""
+    who = caller()
+    return NotificationPreferences.of(
+        preferences.current(adapters.digests, who, default_locale(who.org_id))
+    )
+
+
+@app.put("/me/notification-preferences")
+@tracer.capture_method(capture_response=False)
+def put_notification_preferences(
+    wanted: Annotated[preferences.PreferencesChange, Body()],
+) -> NotificationPreferences:
+    """Opt in or out of the daily digest, in fr-CA or en-CA; sent to the token's email."""
+    return NotificationPreferences.of(preferences.change(adapters.digests, caller(), wanted))
+
+
+@app.post("/me/notification-preferences/unsubscribe", include_in_schema=False)
+def unsubscribe(
+    o: Annotated[str, Query(max_length=128)],
+    u: Annotated[str, Query(max_length=256)],
+    s: Annotated[str, Query(max_length=128)],
+) -> Response[Any]:
+    """One-click unsubscribe (RFC 8058) from the List-Unsubscribe header: the link is signed."""
+    key = str(parameters.get_secret(settings.unsubscribe_secret_arn, max_age=300)).encode()
+    if not hmac.compare_digest(digest.sign(key, o, u), s):
+        return error_response(403, "forbidden", "this unsubscribe link is not valid")
+    found = adapters.digests.preferences(o, u)
+    if found is not None and found.failed_transactions_digest:
+        adapters.digests.save_preferences(
+            replace(found, failed_transactions_digest=False, updated_at=timestamps.now())
+        )
+    return json_response(200, {"status": "unsubscribed"})
 
 
 @app.get("/openapi.json", include_in_schema=False)

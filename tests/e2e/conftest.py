@@ -58,6 +58,13 @@ class Api:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
+    def outbox(self) -> list[dict[str, Any]]:
+        """GET /_local/outbox: [{"to": [bare addresses], "subject", "html", "text"}],
+        oldest first."""
+        answer = self.get("/_local/outbox")
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["messages"])
+
     def local_events(self) -> list[dict[str, Any]]:
         """GET /_local/events: [{"detail_type", "detail"}], oldest first."""
         answer = self.get("/_local/events")

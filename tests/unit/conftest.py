@@ -13,6 +13,8 @@ from local.template import create_table
 
 TABLE = "pac-unit"
 PAYMENTS_SECRET = "whsec_" + base64.b64encode(b"unit-payments-secret-32-bytes!!!").decode()
+UNSUBSCRIBE_KEY = "unit-unsubscribe-key"
+SENDER = "no-reply@pac.example.com"
 BILLING_SECRET = "whsec_" + base64.b64encode(b"unit-billing-secret-32-bytes!!!!").decode()
 
 
@@ -52,4 +54,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         queue = boto3.client("sqs").create_queue(QueueName="pac-unit-retries")["QueueUrl"]
         monkeypatch.setenv("RETRY_QUEUE_URL", queue)
         monkeypatch.setenv("PROCESSOR", "sandbox")
+        unsubscribe = secrets.create_secret(Name="unsubscribe", SecretString=UNSUBSCRIBE_KEY)["ARN"]
+        monkeypatch.setenv("UNSUBSCRIBE_SECRET_ARN", unsubscribe)
+        digests = boto3.client("sqs").create_queue(QueueName="pac-unit-digests")["QueueUrl"]
+        monkeypatch.setenv("DIGEST_QUEUE_URL", digests)
+        monkeypatch.setenv("DIGEST_SENDER_EMAIL", SENDER)
+        monkeypatch.setenv("SES_CONFIGURATION_SET", "")
+        monkeypatch.setenv("API_URL", "https://api.example.com/")
+        boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         yield env

@@ -1,8 +1,10 @@
 """template.yaml says what the design asks: python3.13 on arm64, JWT on every route but the
-webhooks and the OpenAPI document, a protected table, bounded logs, least-privilege roles,
-queues and schedules that dead-letter what fails (and alarm on it), alarms that can reach their
-topic, and a sample event for every route and every other event source."""
+webhooks, the OpenAPI document and the digest's one-click unsubscribe, a protected table, bounded
+logs, least-privilege roles, queues and schedules that dead-letter what fails (and alarm on it),
+alarms that can reach their topic, and a sample event for every route and every other event
+source."""
 
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -16,7 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
-PUBLIC_ROUTES = {"POST /webhooks/payments", "POST /webhooks/billing", "GET /openapi.json"}
+PUBLIC_ROUTES = {
+    "POST /webhooks/payments",
+    "POST /webhooks/billing",
+    "GET /openapi.json",
+    # RFC 8058 one-click unsubscribe: a mail client POSTs with no JWT; a signed token is the key.
+    "POST /me/notification-preferences/unsubscribe",
+}
 # The only actions the template grants on "*": X-Ray's (they have no resource-level
 # permissions). Beyond the template, SAM attaches AWS managed policies to the roles it makes:
 # AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess for `Tracing: Active`, and for an SQS
@@ -28,6 +36,12 @@ WILDCARD_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"
 # the API are also what Powertools' idempotency records (same table) need.
 TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
+GET_SECRET = {"secretsmanager:GetSecretValue"}
+SES_SEND = {"ses:SendEmail", "ses:SendRawEmail"}
+# SES resources, as resource_label writes them: any identity (the From address or its verified
+# domain), and the configuration set only when one is given.
+SES_IDENTITIES = "ses:identity/*"
+SES_CONFIGURATION_SET = "ses:configuration-set/${SesConfigurationSet} if HasSesConfigurationSet"
 EXPECTED_GRANTS = {
     "WebhooksFunction": {
         "Table": TABLE_READS | TABLE_WRITES,
@@ -40,6 +54,7 @@ EXPECTED_GRANTS = {
         "Table/index/*": {"dynamodb:Query"},
         "RetryQueue": {"sqs:SendMessage"},
         "EventBus": {"events:PutEvents"},
+        "UnsubscribeSecret": GET_SECRET,
     },
     "RetryWorkerFunction": {
         "Table": TABLE_READS | TABLE_WRITES,
@@ -51,11 +66,26 @@ EXPECTED_GRANTS = {
         "RetryQueue": {"sqs:SendMessage"},
         "EventBus": {"events:PutEvents"},
     },
+    "DailyDigestFunction": {
+        "Table": TABLE_READS | {"dynamodb:BatchGetItem"},
+        "DigestQueue": {"sqs:SendMessage"},
+    },
+    # Put/Update/Delete/ConditionCheckItem: the send record (at most one digest per day).
+    "DigestSenderFunction": {
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
+        "UnsubscribeSecret": GET_SECRET,
+        SES_IDENTITIES: SES_SEND,
+        SES_CONFIGURATION_SET: SES_SEND,
+    },
 }
+# The one condition a grant carries: SES sends only from the digest's From address.
+FROM_THE_DIGEST_SENDER = {"StringEquals": {"ses:FromAddress": {"Ref": "DigestSenderEmail"}}}
 # A setting that names a resource comes with the one grant that uses it, and the other way round.
 SETTING_GRANTS = {
     "RETRY_QUEUE_URL": ("RetryQueue", "sqs:SendMessage"),
     "EVENT_BUS_NAME": ("EventBus", "events:PutEvents"),
+    "DIGEST_QUEUE_URL": ("DigestQueue", "sqs:SendMessage"),
+    "UNSUBSCRIBE_SECRET_ARN": ("UnsubscribeSecret", "secretsmanager:GetSecretValue"),
 }
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 
@@ -207,7 +237,7 @@ def test_every_route_is_on_the_api_that_has_the_authorizer(template):
         assert route.get("ApiId") == {"Ref": "HttpApi"}, key
 
 
-def test_only_the_webhooks_and_the_openapi_document_skip_the_jwt_authorizer(template):
+def test_only_the_webhooks_the_openapi_document_and_unsubscribe_skip_the_jwt_authorizer(template):
     routes = http_routes(template)
     public = {key for key, r in routes.items() if r.get("Auth", {}).get("Authorizer") == "NONE"}
     assert public == PUBLIC_ROUTES
@@ -295,8 +325,23 @@ def test_no_iam_statement_grants_every_action_or_every_resource(template):
             assert set(actions) <= WILDCARD_RESOURCE_ACTIONS, (owner, actions)
 
 
+SES_ARN = re.compile(
+    r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(.+)", re.ASCII
+)
+
+
 def resource_label(resource: Any) -> str:
-    """`!GetAtt X.Arn` and `!Ref X` -> "X"; `!Sub ${X.Arn}/suffix` -> "X/suffix"."""
+    """`!GetAtt X.Arn` and `!Ref X` -> "X"; `!Sub ${X.Arn}/suffix` -> "X/suffix";
+    `!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:what` -> "ses:what";
+    `!If [Condition, value, !Ref AWS::NoValue]` -> "<value's label> if Condition"."""
+    if isinstance(resource, dict) and "Fn::If" in resource:
+        condition, value, otherwise = resource["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}, resource
+        return f"{resource_label(value)} if {condition}"
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        ses = SES_ARN.fullmatch(resource["Fn::Sub"])
+        if ses:
+            return f"ses:{ses[1]}"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         name, attribute = resource["Fn::GetAtt"]
         assert attribute == "Arn", resource
@@ -315,7 +360,9 @@ def function_grants(template: dict[str, Any], name: str) -> dict[str, set[str]]:
     for policy in template["Resources"][name]["Properties"].get("Policies", []):
         for statement in statements(policy):
             assert statement["Effect"] == "Allow", name
-            assert "Condition" not in statement, name
+            if "Condition" in statement:
+                assert statement["Condition"] == FROM_THE_DIGEST_SENDER, name
+                assert set(as_list(statement["Action"])) <= SES_SEND, name
             for resource in as_list(statement["Resource"]):
                 grants.setdefault(resource_label(resource), set()).update(
                     as_list(statement["Action"])
@@ -329,10 +376,17 @@ def test_each_function_gets_exactly_the_permissions_it_needs(template):
         assert function_grants(template, name) == expected, name
 
 
-def test_the_only_wildcard_in_a_resource_is_the_tables_indexes(template):
+def test_the_only_wildcards_in_a_resource_are_the_tables_indexes_and_ses_identities(template):
     for owner, statement in iam_statements(template):
         for resource in as_list(statement["Resource"]):
-            if resource != "*" and "*" in json.dumps(resource):
+            if resource == "*" or "*" not in json.dumps(resource):
+                continue
+            if resource_label(resource) == SES_IDENTITIES:
+                # Any identity, as SES authorizes the address or its verified domain, but only
+                # from the digest's From address.
+                assert set(as_list(statement["Action"])) <= SES_SEND, owner
+                assert statement["Condition"] == FROM_THE_DIGEST_SENDER, owner
+            else:
                 assert resource == {"Fn::Sub": "${Table.Arn}/index/*"}, owner
                 assert as_list(statement["Action"]) == ["dynamodb:Query"], owner
 
@@ -370,6 +424,17 @@ def test_webhooks_function_reads_only_its_two_secrets(template):
         "BILLING_WEBHOOK_SECRET_ARN": {"Ref": "BillingWebhookSecret"},
         "EVENT_BUS_NAME": {"Ref": "EventBus"},  # a settled e-check retry: PaymentRecovered
     }
+
+
+def test_the_unsubscribe_secret_is_generated_long_and_outlives_the_stack(template):
+    secret = template["Resources"]["UnsubscribeSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated == {"PasswordLength": 64, "ExcludePunctuation": True}
+    for name in ("ApiFunction", "DigestSenderFunction"):  # verifies / signs the links
+        variables = functions(template)[name]["Environment"]["Variables"]
+        assert variables["UNSUBSCRIBE_SECRET_ARN"] == {"Ref": "UnsubscribeSecret"}, name
 
 
 def test_webhook_secrets_are_generated_as_base64_keys(template):
@@ -413,21 +478,31 @@ def dead_letter_queues(template: dict[str, Any]) -> set[str]:
     return found
 
 
-def test_the_retry_worker_consumes_the_retry_queue(template):
-    ((name, event),) = events_of_type(template, "SQS")
-    assert name == "RetryWorkerFunction"
-    assert queue_of(template, event["Queue"])[0] == "RetryQueue"
-    props = functions(template)[name]
+QUEUE_CONSUMERS = {"RetryWorkerFunction": "RetryQueue", "DigestSenderFunction": "DigestQueue"}
+
+
+def test_each_queue_has_its_one_consumer(template):
+    consumers = {
+        name: queue_of(template, e["Queue"])[0] for name, e in events_of_type(template, "SQS")
+    }
+    assert consumers == QUEUE_CONSUMERS
+    props = functions(template)["RetryWorkerFunction"]
     assert props["CodeUri"] == "functions/retry_worker/"
     assert props["Environment"]["Variables"]["PROCESSOR"] == {"Ref": "Processor"}
 
 
+# BatchSize and MaximumBatchingWindowInSeconds (absent: 0) of each consumer. A digest send takes
+# longer than a retry: smaller batches, so one slow organization holds up fewer others.
+BATCHING = {"RetryWorkerFunction": (10, 1), "DigestSenderFunction": (5, None)}
+
+
 def test_queue_consumers_report_batch_item_failures_with_bounded_concurrency(template):
-    # Without ReportBatchItemFailures one failed retry would send its whole batch back.
+    # Without ReportBatchItemFailures one failed message would send its whole batch back.
     for name, event in events_of_type(template, "SQS"):
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
-        assert event["BatchSize"] == 10, name
-        assert event["MaximumBatchingWindowInSeconds"] == 1, name
+        batch_size, window = BATCHING[name]
+        assert event["BatchSize"] == batch_size, name
+        assert event.get("MaximumBatchingWindowInSeconds") == window, name
         assert event["ScalingConfig"]["MaximumConcurrency"] == 5, name
 
 
@@ -446,7 +521,14 @@ def test_consumed_queues_outlast_their_consumer_and_dead_letter_after_five_recei
 
 def test_every_queue_is_encrypted_and_unnamed(template):
     queues = of_type(template, "AWS::SQS::Queue")
-    assert {"RetryQueue", "RetryDeadLetterQueue", "WatchdogDeadLetterQueue"} <= set(queues)
+    assert {
+        "RetryQueue",
+        "RetryDeadLetterQueue",
+        "WatchdogDeadLetterQueue",
+        "DigestQueue",
+        "DigestDeadLetterQueue",
+        "DigestScheduleDeadLetterQueue",
+    } <= set(queues)
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
         assert "QueueName" not in queue["Properties"], name  # dev and prod share an account
@@ -487,6 +569,54 @@ def test_the_watchdog_runs_every_15_minutes_with_its_deadlines(template):
     assert variables["PROCESSOR"] == {"Ref": "Processor"}
 
 
+def test_the_daily_digest_runs_hourly_and_queues_one_message_per_organization(template):
+    ((name, schedule),) = [
+        (n, s) for n, s in events_of_type(template, "ScheduleV2") if n == "DailyDigestFunction"
+    ]
+    # Every hour at minute 0: each organization's 07:00 local hour, whatever its time zone.
+    assert schedule["ScheduleExpression"] == "cron(0 * * * ? *)"
+    assert queue_of(template, schedule["DeadLetterConfig"]["Arn"])[0] == (
+        "DigestScheduleDeadLetterQueue"
+    )
+    props = functions(template)[name]
+    assert props["CodeUri"] == "functions/daily_digest/"
+    assert props["Handler"] == "app.lambda_handler"
+    assert props["Timeout"] == 60
+    assert props["Environment"]["Variables"] == {"DIGEST_QUEUE_URL": {"Ref": "DigestQueue"}}
+
+
+def test_the_digest_sender_sends_from_the_parameters_and_links_to_the_api(template):
+    props = functions(template)["DigestSenderFunction"]
+    assert props["CodeUri"] == "functions/digest_sender/"
+    assert props["Handler"] == "app.lambda_handler"
+    assert props["Timeout"] == 60
+    assert props["Environment"]["Variables"] == {
+        "DIGEST_SENDER_EMAIL": {"Ref": "DigestSenderEmail"},
+        "SES_CONFIGURATION_SET": {"Ref": "SesConfigurationSet"},  # "" when none
+        "UNSUBSCRIBE_SECRET_ARN": {"Ref": "UnsubscribeSecret"},
+        "API_URL": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+    }
+
+
+def test_the_digest_sender_parameter_is_a_bare_address_to_override(template):
+    parameter = template["Parameters"]["DigestSenderEmail"]
+    # A placeholder SES can never verify (.invalid): a stage that forgets it fails loudly.
+    assert parameter["Default"].endswith(".invalid")
+    assert "OVERRIDE" in parameter["Description"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch(parameter["Default"])
+    assert pattern.fullmatch("notifications@centre.example.com")
+    for refused in ("Centre <a@b.example>", "a@b", "a b@c.example", "@c.example", ""):
+        assert not pattern.fullmatch(refused), refused
+
+
+def test_the_ses_configuration_set_is_optional(template):
+    assert template["Parameters"]["SesConfigurationSet"]["Default"] == ""
+    assert template["Conditions"]["HasSesConfigurationSet"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SesConfigurationSet"}, ""]}]
+    }
+
+
 def test_only_the_sandbox_processor_can_be_chosen_for_now(template):
     parameter = template["Parameters"]["Processor"]
     assert parameter["AllowedValues"] == ["sandbox"]
@@ -523,7 +653,12 @@ def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template):
         if a["Namespace"] == "AWS/SQS"
     }
     queues = dead_letter_queues(template)
-    assert queues == {"RetryDeadLetterQueue", "WatchdogDeadLetterQueue"}
+    assert queues == {
+        "RetryDeadLetterQueue",
+        "WatchdogDeadLetterQueue",
+        "DigestDeadLetterQueue",
+        "DigestScheduleDeadLetterQueue",
+    }
     for queue in queues:
         alarm = watched[queue]
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
@@ -542,6 +677,20 @@ def test_the_http_api_alarms_on_5xx(template):
         "ApiId": {"Ref": "HttpApi"},
         "Stage": "$default",
     }
+
+
+def test_a_digest_recipient_ses_refused_alarms_within_the_hour(template):
+    (alarm,) = [a for a in alarms(template) if a["Namespace"] == "PaymentActionCenter"]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    # Powertools metrics: the namespace and the service dimension come from the Globals.
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert alarm["MetricName"] == "DigestRecipientFailed"
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 3600, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_alarms_notify_an_encrypted_topic_cloudwatch_can_publish_to(template):
@@ -576,9 +725,11 @@ def sample_events() -> list[Path]:
 def test_sample_event_parses(path):
     event = json.loads(path.read_text(encoding="utf-8"))
     assert isinstance(event, dict)
-    if event.get("version") == "2.0":  # an HTTP API payload: its body is a JSON string
+    if event.get("version") == "2.0":  # an HTTP API payload: its body is a string
         assert event["requestContext"]["routeKey"] == event["routeKey"]
-        if event.get("body") is not None and not event.get("isBase64Encoded"):
+        assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
+        is_json = event["headers"].get("content-type", "application/json") == "application/json"
+        if event.get("body") is not None and not event.get("isBase64Encoded") and is_json:
             json.loads(event["body"])
 
 
@@ -621,7 +772,26 @@ def test_every_other_event_source_has_a_sample_event_and_every_sample_a_source(t
     assert others == expected
 
 
-def test_queue_sample_events_carry_retry_requests(template):
+def check_retry_request(body: dict[str, Any]) -> None:
+    assert set(body) == {"organization_id", "entry_id", "attempt"}
+    assert re.fullmatch(r"txn_[a-z2-7]{26}", body["entry_id"])
+    assert isinstance(body["attempt"], int) and body["attempt"] >= 1
+
+
+def check_digest_request(body: dict[str, Any]) -> None:
+    assert set(body) == {"organization_id", "window_end", "local_date"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["window_end"])
+    datetime.fromisoformat(body["window_end"])
+    assert datetime.strptime(body["local_date"], "%Y-%m-%d")
+
+
+QUEUE_BODIES = {
+    "RetryWorkerFunction": check_retry_request,
+    "DigestSenderFunction": check_digest_request,
+}
+
+
+def test_queue_sample_events_carry_what_the_consumer_reads(template):
     for name, _ in events_of_type(template, "SQS"):
         event = json.loads(sample_event_for(template, name, "SQS").read_text(encoding="utf-8"))
         assert event["Records"], name
@@ -629,10 +799,8 @@ def test_queue_sample_events_carry_retry_requests(template):
             assert record["eventSource"] == "aws:sqs"
             assert record["eventSourceARN"].startswith("arn:aws:sqs:")
             assert int(record["attributes"]["ApproximateReceiveCount"]) >= 1
-            body = json.loads(record["body"])
-            assert set(body) == {"organization_id", "entry_id", "attempt"}
-            assert re.fullmatch(r"txn_[a-z2-7]{26}", body["entry_id"])
-            assert isinstance(body["attempt"], int) and body["attempt"] >= 1
+            assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+            QUEUE_BODIES[name](json.loads(record["body"]))
 
 
 def test_schedule_sample_events_are_the_input_with_the_time_filled_in(template):

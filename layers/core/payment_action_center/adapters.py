@@ -5,8 +5,9 @@ from typing import Any
 
 import boto3
 
-from payment_action_center.aws import EventBridgePublisher, SqsRetryQueue
+from payment_action_center.aws import EventBridgePublisher, SesMailer, SqsQueue
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.processors import PaymentProcessor
 from payment_action_center.processors.choice import ProcessorName, processor_for
@@ -22,12 +23,16 @@ class Adapters:
         *,
         event_bus_name: str | None = None,
         retry_queue_url: str | None = None,
+        digest_queue_url: str | None = None,
         processor: ProcessorName | None = None,
+        ses_configuration_set: str | None = None,
     ) -> None:
         self._table = table_name
         self._bus = event_bus_name
         self._queue = retry_queue_url
+        self._digest_queue = digest_queue_url
         self._processor = processor
+        self._configuration_set = ses_configuration_set
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -47,9 +52,22 @@ class Adapters:
         return EventBridgePublisher(boto3.client("events"), self._bus)
 
     @cached_property
-    def retry_queue(self) -> SqsRetryQueue:
+    def digests(self) -> DynamoDigestStore:
+        return DynamoDigestStore(self.dynamodb, self._table)
+
+    @cached_property
+    def retry_queue(self) -> SqsQueue:
         assert self._queue is not None, "this function has no RETRY_QUEUE_URL"
-        return SqsRetryQueue(boto3.client("sqs"), self._queue)
+        return SqsQueue(boto3.client("sqs"), self._queue)
+
+    @cached_property
+    def digest_queue(self) -> SqsQueue:
+        assert self._digest_queue is not None, "this function has no DIGEST_QUEUE_URL"
+        return SqsQueue(boto3.client("sqs"), self._digest_queue)
+
+    @cached_property
+    def mailer(self) -> SesMailer:
+        return SesMailer(boto3.client("sesv2"), self._configuration_set)
 
     @cached_property
     def processor(self) -> PaymentProcessor:

@@ -1,4 +1,4 @@
-"""Adapters for SQS (the retry queue) and EventBridge (the bus)."""
+"""Adapters for SQS (the retry and digest queues), EventBridge (the bus) and SES v2 (email)."""
 
 import json
 from collections.abc import Sequence
@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from payment_action_center.digest import DigestWork, MailerError
 from payment_action_center.model import BusEvent
 from payment_action_center.ports import PublishFailed
 from payment_action_center.retries import QueueUnavailable, RetryWork
@@ -13,16 +14,40 @@ from payment_action_center.retries import QueueUnavailable, RetryWork
 SOURCE = "payment-action-center"
 
 
-class SqsRetryQueue:
+class SqsQueue:
+    """A work queue: RetryWork or DigestWork, anything with a JSON body()."""
+
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
         self._url = queue_url
 
-    def send(self, work: RetryWork) -> None:
+    def send(self, work: RetryWork | DigestWork) -> None:
         try:
             self._client.send_message(QueueUrl=self._url, MessageBody=work.body())
         except (BotoCoreError, ClientError) as error:
             raise QueueUnavailable(str(error)) from error
+
+
+class SesMailer:
+    """SES v2 SendEmail with a Raw MIME message: both parts and our own headers
+    (List-Unsubscribe) go as built."""
+
+    def __init__(self, client: Any, configuration_set: str | None = None) -> None:
+        self._client = client
+        self._configuration_set = configuration_set or None
+
+    def send(self, sender: str, to: str, message: bytes) -> None:
+        request: dict[str, Any] = {
+            "FromEmailAddress": sender,
+            "Destination": {"ToAddresses": [to]},
+            "Content": {"Raw": {"Data": message}},
+        }
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
+        try:
+            self._client.send_email(**request)
+        except (BotoCoreError, ClientError) as error:
+            raise MailerError(str(error)) from error
 
 
 class EventBridgePublisher:

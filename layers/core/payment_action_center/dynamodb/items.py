@@ -194,6 +194,17 @@ def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
     }
 
 
+def failure_day_item(entry: Entry, expires_at: int) -> dict[str, Any]:
+    """The organization had a failure that (UTC) day: the digest finds it without a scan."""
+    return {
+        keys.PK: keys.failure_day(entry.failed_at[:10]),
+        keys.SK: keys.org(entry.organization_id),
+        "entity": "failure_day",
+        "organization_id": entry.organization_id,
+        keys.TTL: expires_at,
+    }
+
+
 def _plain(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal: integers stay integers in JSON."""
     if isinstance(value, Decimal):

@@ -10,6 +10,10 @@ tests/unit/test_table_keys.py checks the two agree.
   scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
   sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>         (its current state)
   sandbox call   pk SANDBOX#CALLS              sk <received_at>#<call id>   (every call, in order)
+  failure day    pk FAILDAY#<UTC date>         sk ORG#<org>          (who had failures that day:
+                                                                        the digest's index)
+  preferences    pk ORG#<org>                  sk PREFS#<user sub>
+  digest sent    pk DIGEST#<org>#<local date>  sk RCPT#<address>     (once per day and recipient)
   outbox event   pk OUTBOX                     sk <at>#<event id>    (written with its change,
                                                                         deleted once published)
   open entries   OpenEntries: open_pk ORG#<org>, open_sk <failed_at>#<id>  (only while open)
@@ -85,3 +89,19 @@ def pending_sort(requested_at: str, organization_id: str, entry_id: str) -> str:
 
 def outbox_sort(event: "BusEvent") -> str:
     return f"{event.at}#{event.id}"
+
+
+def failure_day(day: str) -> str:
+    return f"FAILDAY#{day}"
+
+
+def preferences(user_id: str) -> str:
+    return f"PREFS#{user_id}"
+
+
+def digest(organization_id: str, local_date: str) -> str:
+    return f"DIGEST#{organization_id}#{local_date}"
+
+
+def recipient(address: str) -> str:
+    return f"RCPT#{address}"

@@ -13,6 +13,7 @@ from payment_action_center.dynamodb.items import (
     audit_item,
     entry_from,
     entry_item,
+    failure_day_item,
     failure_log_item,
     outbox_from,
     outbox_item,
@@ -48,16 +49,15 @@ class DynamoEntryStore:
 
     def record_failure(self, entry: Entry, received: AuditEvent, delivery: Delivery) -> None:
         """One TransactWriteItems: entry, audit event, failure-log row, delivery marker."""
-        expires = timestamps.epoch_seconds(delivery.received_at)
+        expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
         writes = [
-            ("entry", entry_item(entry)),
-            ("audit", audit_item(entry, received)),
-            ("failure_log", failure_log_item(entry, expires + FAILURE_LOG_DAYS * 86400)),
-            ("delivery", delivery_item(delivery, entry_id=entry.id)),
+            ("entry", self._put_new(entry_item(entry))),
+            ("audit", self._put_new(audit_item(entry, received))),
+            ("failure_log", self._put_new(failure_log_item(entry, expires))),
+            ("failure_day", self._put(failure_day_item(entry, expires))),
+            ("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))),
         ]
-        transact(
-            self._client, [role for role, _ in writes], [self._put_new(item) for _, item in writes]
-        )
+        transact(self._client, [role for role, _ in writes], [write for _, write in writes])
 
     def transition(
         self,
@@ -80,6 +80,7 @@ class DynamoEntryStore:
         if log_failure:
             expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
             writes.append(("failure_log", self._put_new(failure_log_item(entry, expires))))
+            writes.append(("failure_day", self._put(failure_day_item(entry, expires))))
         if entry.status is Status.RECOVERED:
             writes.append(
                 ("payment", self._put_new(recovered_payment_item(entry, entry.updated_at)))
@@ -198,6 +199,9 @@ class DynamoEntryStore:
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return put_new(self._table, item)
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": to_attributes(item)}}
 
 
 def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""The daily digest's hourly run: which organizations are due now, one queue message each.
+
+EventBridge Scheduler fires it at minute 0 of every hour with the scheduled time as input. An
+organization is due when that time is in the 07:00 hour of its time zone and it had failures in
+the 24 hours before. The sending (and the once-per-day guarantee) is the digest_sender's.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from payment_action_center import digest, timestamps
+from payment_action_center.adapters import Adapters
+from payment_action_center.settings import Settings
+
+
+class DailyDigestSettings(Settings):
+    digest_queue_url: str = Field(alias="DIGEST_QUEUE_URL", min_length=1)
+
+
+settings = DailyDigestSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+adapters = Adapters(settings.table_name, digest_queue_url=settings.digest_queue_url)
+
+
+def scheduled_time(event: dict[str, Any]) -> str:
+    given = event.get("scheduled_time")
+    return timestamps.canonical(given) if isinstance(given, str) else timestamps.now()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now = scheduled_time(event)
+    due = digest.due(now, adapters.digests, adapters.billing)
+    for work in due:
+        adapters.digest_queue.send(work)
+    metrics.add_metric(name="DigestsQueued", unit=MetricUnit.Count, value=len(due))
+    logger.info("digest run", extra={"now": now, "queued": [w.organization_id for w in due]})
+    return {"now": timestamps.display(now), "queued": len(due)}

@@ -1,0 +1,92 @@
+"""Sends one organization's daily digest (a message from the digest queue).
+
+Recipients already served are skipped by the ledger; a recipient SES refused is released and
+the message is reported failed, so SQS delivers it again and only that recipient is retried.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from payment_action_center import digest
+from payment_action_center.adapters import Adapters
+from payment_action_center.settings import Settings
+
+
+class DigestSenderSettings(Settings):
+    sender: str = Field(alias="DIGEST_SENDER_EMAIL", min_length=3)
+    configuration_set: str = Field(alias="SES_CONFIGURATION_SET", default="")
+    api_url: str = Field(alias="API_URL", min_length=1)
+    unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
+
+
+class RecipientsFailed(Exception):
+    pass
+
+
+settings = DigestSenderSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def links() -> digest.Links:
+    key = str(parameters.get_secret(settings.unsubscribe_secret_arn, max_age=300))
+    return digest.Links(api_url=settings.api_url, unsubscribe_key=key.encode())
+
+
+@tracer.capture_method(capture_response=False)
+def send(record: SQSRecord) -> dict[str, Any]:
+    work = digest.DigestWork.parse(record.body)
+    logger.append_keys(org_id=work.organization_id, local_date=work.local_date)
+    report = digest.send_digest(
+        work,
+        failures=adapters.digests,
+        billing=adapters.billing,
+        preferences=adapters.digests,
+        ledger=adapters.digests,
+        mailer=adapters.mailer,
+        sender=settings.sender,
+        links=links(),
+    )
+    metrics.add_metric(name="DigestSent", unit=MetricUnit.Count, value=len(report.sent))
+    metrics.add_metric(
+        name="DigestRecipientFailed", unit=MetricUnit.Count, value=len(report.failed)
+    )
+    metrics.add_metric(
+        name="DigestRecipientSkipped", unit=MetricUnit.Count, value=len(report.skipped)
+    )
+    logger.info(
+        "digest sent",
+        extra={
+            "lines": report.lines,
+            "sent": len(report.sent),
+            "failed": len(report.failed),
+            "skipped": len(report.skipped),
+            "already_sent": len(report.already_sent),
+        },
+    )
+    if report.failed:
+        raise RecipientsFailed(f"{len(report.failed)} recipients to retry")
+    return {"sent": len(report.sent)}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=send, processor=batch, context=context
+    )

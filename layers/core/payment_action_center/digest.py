@@ -1,0 +1,252 @@
+"""The daily digest (design §4.3): once a day, in the 07:00 hour of each organization's time
+zone, every failure of the last 24 hours, to the billing contact and the admins who opted in.
+
+The hourly run reads only the organizations that had failures in the window (one index row per
+organization and UTC day) and queues one unit of work per organization whose local hour is 7.
+Each unit reads only that organization's failure log for the window. A ledger row per
+organization, local date and recipient is claimed before sending: whatever reruns, retries or
+duplicate deliveries happen, nobody gets two; a recipient whose send failed is released and
+retried by the next delivery of the unit.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol, Self
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from email_validator import EmailNotValidError, validate_email
+
+from payment_action_center import timestamps
+from payment_action_center.billing import BillingStore, Organization
+from payment_action_center.emails.digest import DigestLine, Email, render_digest
+from payment_action_center.emails.mime import mime_message
+from payment_action_center.preferences import Preferences, PreferencesStore
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+SEND_HOUR = 7
+
+
+@dataclass(frozen=True)
+class DigestWork:
+    """One organization's digest for one local day; the window ends at `window_end`."""
+
+    organization_id: str
+    window_end: str
+    local_date: str
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "organization_id": self.organization_id,
+                "window_end": timestamps.display(self.window_end),
+                "local_date": self.local_date,
+            }
+        )
+
+    @classmethod
+    def parse(cls, body: str) -> Self:
+        data = json.loads(body)
+        return cls(
+            str(data["organization_id"]),
+            timestamps.canonical(str(data["window_end"])),
+            str(data["local_date"]),
+        )
+
+
+class FailureLog(Protocol):
+    def organizations_with_failures(self, day: str) -> list[str]: ...
+
+    def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
+        """Failures with after < failed_at <= until, oldest first."""
+        ...
+
+
+class DigestLedger(Protocol):
+    def claim(self, organization_id: str, local_date: str, address: str) -> bool:
+        """True when this run may send to the address (never sent, or a send that failed)."""
+        ...
+
+    def sent(self, organization_id: str, local_date: str, address: str) -> None: ...
+
+    def release(self, organization_id: str, local_date: str, address: str, error: str) -> None: ...
+
+
+class MailerError(Exception):
+    pass
+
+
+class Mailer(Protocol):
+    def send(self, sender: str, to: str, message: bytes) -> None:
+        """MailerError when the provider refused or throttled this one message."""
+        ...
+
+
+class DigestQueue(Protocol):
+    def send(self, work: DigestWork) -> None: ...
+
+
+# --- the hourly run -------------------------------------------------------------------------
+
+
+def due(now: str, failures: FailureLog, billing: BillingStore) -> list[DigestWork]:
+    """The organizations whose 07:00 hour it is and that had failures in the last 24 hours."""
+    start = timestamps.plus(now, -WINDOW)
+    candidates = sorted(
+        {org for day in {start[:10], now[:10]} for org in failures.organizations_with_failures(day)}
+    )
+    work = []
+    for organization_id in candidates:
+        organization = billing.organization(organization_id)
+        if organization is None:
+            log.warning(
+                "no settings for an organization with failures", extra={"org": organization_id}
+            )
+            continue
+        local = timestamps.to_datetime(now).astimezone(ZoneInfo(organization.time_zone))
+        if local.hour == SEND_HOUR:
+            work.append(DigestWork(organization_id, now, local.date().isoformat()))
+    return work
+
+
+# --- one organization -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    locale: str
+    user_id: str | None  # None: the billing contact
+
+
+@dataclass
+class Report:
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    lines: int = 0
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the footer and the List-Unsubscribe header point."""
+
+    api_url: str
+    unsubscribe_key: bytes
+
+    def preferences(self, organization: Organization) -> str:
+        separator = "&" if "?" in organization.console_url else "?"
+        query = urlencode({"view": "notification-preferences"})
+        return f"{organization.console_url}{separator}{query}"
+
+    def unsubscribe(self, organization_id: str, user_id: str) -> str:
+        query = {
+            "o": organization_id,
+            "u": user_id,
+            "s": sign(self.unsubscribe_key, organization_id, user_id),
+        }
+        return (
+            f"{self.api_url.rstrip('/')}/me/notification-preferences/unsubscribe?{urlencode(query)}"
+        )
+
+
+def sign(key: bytes, organization_id: str, user_id: str) -> str:
+    return hmac.new(key, f"{organization_id}\x1f{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_digest(
+    work: DigestWork,
+    *,
+    failures: FailureLog,
+    billing: BillingStore,
+    preferences: PreferencesStore,
+    ledger: DigestLedger,
+    mailer: Mailer,
+    sender: str,
+    links: Links,
+) -> Report:
+    report = Report()
+    organization = billing.organization(work.organization_id)
+    if organization is None:
+        return report
+    lines = failures.failures(
+        work.organization_id, after=timestamps.plus(work.window_end, -WINDOW), until=work.window_end
+    )
+    report.lines = len(lines)
+    if not lines:
+        return report
+    for recipient in recipients(
+        organization, preferences.digest_subscribers(organization.id), report
+    ):
+        if not ledger.claim(organization.id, work.local_date, recipient.address):
+            report.already_sent.append(recipient.address)
+            continue
+        email = _email(organization, recipient, lines, work, links)
+        try:
+            mailer.send(
+                sender, recipient.address, mime_message(email, sender=sender, to=recipient.address)
+            )
+        except MailerError as error:
+            ledger.release(organization.id, work.local_date, recipient.address, str(error))
+            report.failed.append(recipient.address)
+            continue
+        ledger.sent(organization.id, work.local_date, recipient.address)
+        report.sent.append(recipient.address)
+    return report
+
+
+def recipients(
+    organization: Organization, subscribers: Sequence[Preferences], report: Report
+) -> list[Recipient]:
+    """The billing contact, then the admins who opted in; one message per address."""
+    found: dict[str, Recipient] = {}
+    candidates = [Recipient(organization.billing_contact_email, organization.locale, None)] + [
+        Recipient(s.email, s.locale, s.user_id) for s in subscribers
+    ]
+    for candidate in candidates:
+        try:
+            address = validate_email(candidate.address, check_deliverability=False).normalized
+        except EmailNotValidError:
+            log.warning("digest recipient skipped: not an address", extra={"org": organization.id})
+            report.skipped.append(candidate.address)
+            continue
+        key = address.lower()
+        if key not in found or candidate.user_id is not None:
+            found[key] = Recipient(address, candidate.locale, candidate.user_id)
+    return list(found.values())
+
+
+def _email(
+    organization: Organization,
+    recipient: Recipient,
+    lines: list[DigestLine],
+    work: DigestWork,
+    links: Links,
+) -> Email:
+    preferences_url = links.preferences(organization)
+    unsubscribe = (
+        links.unsubscribe(organization.id, recipient.user_id)
+        if recipient.user_id
+        else preferences_url
+    )
+    email = render_digest(
+        organization=organization,
+        locale=recipient.locale,
+        lines=lines,
+        preferences_url=preferences_url,
+        unsubscribe_url=unsubscribe,
+        window_end=work.window_end,
+    )
+    if recipient.user_id is None:
+        # The billing contact always receives the digest: no one-click unsubscribe, only the link.
+        headers = {k: v for k, v in email.headers.items() if k != "List-Unsubscribe-Post"}
+        email = Email(email.subject, email.html, email.text, headers)
+    return email

@@ -1,0 +1,176 @@
+"""The digest's data on DynamoDB: failure log and its day index, preferences, the ledger."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payment_action_center import timestamps
+from payment_action_center.dynamodb import keys
+from payment_action_center.dynamodb.store import from_attributes, to_attributes
+from payment_action_center.emails.digest import DigestLine
+from payment_action_center.model import EntryType
+from payment_action_center.preferences import Preferences
+
+LEDGER_DAYS = 40
+
+
+class DynamoDigestStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- FailureLog ---------------------------------------------------------------------------
+
+    def organizations_with_failures(self, day: str) -> list[str]:
+        items = self._query(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues=to_attributes({":pk": keys.failure_day(day)}),
+        )
+        return [str(item["organization_id"]) for item in items]
+
+    def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
+        """A range on the organization's failure log: only the window's rows are read."""
+        items = self._query(
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues=to_attributes(
+                {
+                    ":pk": keys.failure_log(organization_id),
+                    ":lo": f"{after}#~",  # strictly after `after`: '~' sorts above every id
+                    ":hi": f"{until}#~",
+                }
+            ),
+        )
+        return [
+            DigestLine(
+                holder_id=item["holder_id"],
+                holder_name=item["holder_name"],
+                amount=int(item["amount"]),
+                currency=item["currency"],
+                type=EntryType(item["type"]),
+                payment_id=item["payment_id"],
+                failed_at=item["failed_at"],
+            )
+            for item in items
+        ]
+
+    # --- PreferencesStore ---------------------------------------------------------------------
+
+    def preferences(self, organization_id: str, user_id: str) -> Preferences | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_attributes(
+                {keys.PK: keys.org(organization_id), keys.SK: keys.preferences(user_id)}
+            ),
+            ConsistentRead=True,
+        )
+        return _preferences(from_attributes(response["Item"])) if "Item" in response else None
+
+    def save_preferences(self, preferences: Preferences) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_attributes(
+                {
+                    keys.PK: keys.org(preferences.organization_id),
+                    keys.SK: keys.preferences(preferences.user_id),
+                    "entity": "preferences",
+                    "organization_id": preferences.organization_id,
+                    "user_id": preferences.user_id,
+                    "email": preferences.email,
+                    "failed_transactions_digest": preferences.failed_transactions_digest,
+                    "locale": preferences.locale,
+                    "updated_at": preferences.updated_at,
+                }
+            ),
+        )
+
+    def digest_subscribers(self, organization_id: str) -> list[Preferences]:
+        items = self._query(
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefs)",
+            FilterExpression="#digest = :yes",
+            ExpressionAttributeNames={
+                "#pk": keys.PK,
+                "#sk": keys.SK,
+                "#digest": "failed_transactions_digest",
+            },
+            ExpressionAttributeValues=to_attributes(
+                {":pk": keys.org(organization_id), ":prefs": keys.preferences(""), ":yes": True}
+            ),
+        )
+        return [_preferences(item) for item in items]
+
+    # --- DigestLedger -------------------------------------------------------------------------
+
+    def claim(self, organization_id: str, local_date: str, address: str) -> bool:
+        now = timestamps.now()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_attributes(
+                    {
+                        keys.PK: keys.digest(organization_id, local_date),
+                        keys.SK: keys.recipient(address.lower()),
+                        "entity": "digest_recipient",
+                        "status": "sending",
+                        "claimed_at": now,
+                        keys.TTL: timestamps.epoch_seconds(now) + LEDGER_DAYS * 86400,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
+                ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
+                ExpressionAttributeValues=to_attributes({":failed": "failed"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def sent(self, organization_id: str, local_date: str, address: str) -> None:
+        self._mark(organization_id, local_date, address, "sent", None)
+
+    def release(self, organization_id: str, local_date: str, address: str, error: str) -> None:
+        self._mark(organization_id, local_date, address, "failed", error[:500])
+
+    def _mark(
+        self, organization_id: str, local_date: str, address: str, status: str, error: str | None
+    ) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_attributes(
+                {
+                    keys.PK: keys.digest(organization_id, local_date),
+                    keys.SK: keys.recipient(address.lower()),
+                }
+            ),
+            UpdateExpression="SET #status = :status, #at = :at, #error = :error",
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#at": f"{status}_at",
+                "#error": "error",
+            },
+            ExpressionAttributeValues=to_attributes(
+                {":status": status, ":at": timestamps.now(), ":error": error or ""}
+            ),
+        )
+
+    def _query(self, **request: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(TableName=self._table, **request)
+            items += [from_attributes(i) for i in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _preferences(item: dict[str, Any]) -> Preferences:
+    return Preferences(
+        organization_id=item["organization_id"],
+        user_id=item["user_id"],
+        email=item["email"],
+        failed_transactions_digest=bool(item["failed_transactions_digest"]),
+        locale=item["locale"],
+        updated_at=item["updated_at"],
+    )

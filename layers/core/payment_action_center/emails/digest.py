@@ -1,0 +1,232 @@
+"""The daily digest of failed transactions (design §4.3), in the recipient's locale.
+
+Amounts and dates are formatted by Babel for the locale, dates in the organization's time zone.
+The HTML template is autoescaped; in both parts every value is first stripped of control
+characters, so a name can neither inject markup nor break a line of the text part.
+"""
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.nodes import EvalContext
+from jinja2.utils import pass_eval_context
+from markupsafe import Markup
+
+from payment_action_center.billing import Organization
+from payment_action_center.emails.translations import DIGEST, DigestWording
+from payment_action_center.model import EntryType
+from payment_action_center.timestamps import canonical, to_datetime
+
+HOLDER_PARAMETER = "account_holder_id"
+SUPPORTED_LOCALES = tuple(DIGEST)
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """One failure of the last 24 hours."""
+
+    holder_id: str
+    holder_name: str
+    amount: int  # minor units of `currency`
+    currency: str
+    type: EntryType
+    payment_id: str
+    failed_at: str  # canonical instant
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+def render_digest(
+    *,
+    organization: Organization,
+    locale: str,
+    lines: Sequence[DigestLine],
+    preferences_url: str,
+    unsubscribe_url: str,
+    window_end: str,
+    max_rows: int = 200,
+) -> Email:
+    """The digest for one recipient: newest failure first, at most `max_rows` rows.
+
+    ValueError for a locale other than fr-CA / en-CA, a URL that is not absolute http(s), or a
+    negative `max_rows`.
+    """
+    wording = DIGEST.get(locale)
+    if wording is None:
+        raise ValueError(f"no digest wording for locale {locale!r}; one of {SUPPORTED_LOCALES}")
+    if max_rows < 0:
+        raise ValueError("max_rows must not be negative")
+    for url in (organization.console_url, preferences_url, unsubscribe_url):
+        _require_http_url(url)
+    babel_locale = Locale.parse(locale, sep="-")
+    zone = ZoneInfo(organization.time_zone)
+    ordered = sorted(lines, key=lambda line: canonical(line.failed_at), reverse=True)
+    shown = ordered[:max_rows]
+    hidden = len(ordered) - len(shown)
+    context: dict[str, Any] = {
+        "locale": locale,
+        "t": wording,
+        "organization_name": organization.name,
+        "window_end": local_time(window_end, zone, babel_locale),
+        "count": _counted(wording.count, len(ordered), babel_locale),
+        "rows": [_row(line, organization, wording, zone, babel_locale) for line in shown],
+        "more": _counted(wording.more, hidden, babel_locale) if hidden else None,
+        "console_url": organization.console_url,
+        "preferences_url": preferences_url,
+    }
+    environment = _environment()
+    return Email(
+        subject=wording.subject,
+        html=environment.get_template("digest.html.j2").render(context),
+        text=environment.get_template("digest.txt.j2").render(context),
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def holder_console_url(console_url: str, account_holder_id: str) -> str:
+    """The Action Center filtered on one account holder: the console URL, its query kept, with
+    `account_holder_id` set (quoted) in place of any it had."""
+    parts = urlsplit(console_url)
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and unquote_plus(pair.partition("=")[0]) != HOLDER_PARAMETER
+    ]
+    kept.append(f"{HOLDER_PARAMETER}={quote(account_holder_id, safe='')}")
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def local_time(instant: str, zone: ZoneInfo, locale: Locale) -> str:
+    """A date, a time to the minute and the zone's short name, as the locale writes them:
+    "24 nov. 2026, 07 h 30 HNP", "Nov 24, 2026, 7:30 a.m. PST"."""
+    date_pattern = locale.date_formats["medium"].pattern
+    time_pattern = locale.time_formats["short"].pattern
+    pattern = str(locale.datetime_formats["medium"]).format(time_pattern, date_pattern)
+    return format_datetime(
+        to_datetime(canonical(instant)), f"{pattern} z", tzinfo=zone, locale=locale
+    )
+
+
+def amount_in_words(amount: int, currency: str, locale: Locale) -> str:
+    """An amount in minor units, with the currency's own number of decimals."""
+    major = Decimal(amount).scaleb(-get_currency_precision(currency))
+    return format_currency(major, currency, locale=locale)
+
+
+# Line and paragraph separators become spaces, so that words stay apart on one line.
+_BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+# Bidirectional overrides and isolates could make a name display as something else.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_REMOVED_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def clean(text: str) -> str:
+    """Text for one line of an email: control characters, lone surrogates and bidi overrides
+    removed, line breaks turned into spaces."""
+    return "".join(
+        " " if char in _BREAKS else char
+        for char in text
+        if char in _BREAKS
+        or (char not in _BIDI and unicodedata.category(char) not in _REMOVED_CATEGORIES)
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    holder_name: str
+    holder_url: str
+    amount: str
+    type: str
+    payment_id: str
+    failed_at: str
+
+
+def _row(
+    line: DigestLine,
+    organization: Organization,
+    wording: DigestWording,
+    zone: ZoneInfo,
+    locale: Locale,
+) -> _Row:
+    return _Row(
+        holder_name=line.holder_name,
+        holder_url=holder_console_url(organization.console_url, line.holder_id),
+        amount=amount_in_words(line.amount, line.currency, locale),
+        type=wording.types[line.type],
+        payment_id=line.payment_id,
+        failed_at=local_time(line.failed_at, zone, locale),
+    )
+
+
+def _counted(phrases: Mapping[str, str], count: int, locale: Locale) -> str:
+    phrase = phrases.get(locale.plural_form(count), phrases["other"])
+    return phrase.format(count=format_decimal(count, locale=locale))
+
+
+def _require_http_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        raise ValueError(f"a URL must not hold spaces or control characters: {url!r}")
+
+
+def _finalize(value: object) -> object:
+    """Every value a template prints goes through here first."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return clean(value)
+    return value
+
+
+@pass_eval_context
+def _fill(eval_context: EvalContext, phrase: str, **values: object) -> str:
+    """A translated phrase with its placeholders filled: values escaped in HTML, cleaned in both."""
+    cleaned = {name: clean(str(value)) for name, value in values.items()}
+    if eval_context.autoescape:
+        return Markup.escape(phrase).format(**cleaned)
+    return phrase.format(**cleaned)
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        # *.html.j2 is escaped; *.txt.j2 is not (it is no markup); anything else is, to be safe.
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",),
+            disabled_extensions=("txt.j2",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    environment.filters["fill"] = _fill
+    return environment
