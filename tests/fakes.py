@@ -122,12 +122,19 @@ class InMemoryEntryStore:
 class InMemoryBillingStore:
     """Organizations and scheduled payments; a change applies unless the recorded state is newer."""
 
-    organizations: dict[str, Organization] = field(default_factory=dict)
+    organizations_by_id: dict[str, Organization] = field(default_factory=dict)
     scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
     deliveries: set[tuple[str, str]] = field(default_factory=set)
 
     def organization(self, organization_id: str) -> Organization | None:
-        return self.organizations.get(organization_id)
+        return self.organizations_by_id.get(organization_id)
+
+    def organizations(self, organization_ids: Sequence[str]) -> dict[str, Organization]:
+        return {
+            i: self.organizations_by_id[i]
+            for i in organization_ids
+            if i in self.organizations_by_id
+        }
 
     def scheduled_payment(
         self, organization_id: str, scheduled_payment_id: str
@@ -136,8 +143,8 @@ class InMemoryBillingStore:
 
     def apply(self, change: BillingChange, delivery: Delivery) -> None:
         if isinstance(change, Organization):
-            self._check(self.organizations.get(change.id), change, delivery)
-            self.organizations[change.id] = change
+            self._check(self.organizations_by_id.get(change.id), change, delivery)
+            self.organizations_by_id[change.id] = change
         elif isinstance(change, ScheduledPaymentEnded):
             key = (change.organization_id, change.scheduled_payment_id)
             current = self.scheduled_payments.get(key)

@@ -39,8 +39,7 @@ def scheduled_time(event: dict[str, Any]) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     due = digest.due(now, adapters.digests, adapters.billing)
-    for work in due:
-        adapters.digest_queue.send(work)
+    adapters.digest_queue.send_all(due)
     metrics.add_metric(name="DigestsQueued", unit=MetricUnit.Count, value=len(due))
     logger.info("digest run", extra={"now": now, "queued": [w.organization_id for w in due]})
     return {"now": timestamps.display(now), "queued": len(due)}

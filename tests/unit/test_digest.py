@@ -1,7 +1,7 @@
 """The daily digest: who is due when, the exact window, once per day and recipient (issue 4).
 Runs the DynamoDB adapters on moto with a recording mailer."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
@@ -10,9 +10,9 @@ import boto3
 import pytest
 
 from payment_action_center import billing, digest, intake, preferences, timestamps
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.dynamodb.billing_store import DynamoBillingStore, organization_item
 from payment_action_center.dynamodb.digest_store import DynamoDigestStore
-from payment_action_center.dynamodb.store import DynamoEntryStore
+from payment_action_center.dynamodb.store import DynamoEntryStore, to_attributes
 from payment_action_center.model import Caller
 from tests import factories
 from tests.fakes import RecordingPublisher
@@ -210,3 +210,30 @@ def test_the_digest_reads_only_the_window_of_its_organization(world: World) -> N
     )
     assert len(lines) == 2
     assert sum(read) == 2
+
+
+def test_the_hourly_run_reads_in_batches_not_one_organization_at_a_time(world: World) -> None:
+    world.organization("org_model", "America/Halifax")
+    model = world.billing.organization("org_model")
+    assert model is not None
+    client = world.digests._client
+    for n in range(110):  # written directly: 110 webhooks would only slow the test down
+        org = f"org_many_{n:03d}"
+        zone = "America/Halifax" if n % 2 else "America/Vancouver"
+        client.put_item(
+            TableName=TABLE,
+            Item=to_attributes(
+                organization_item(replace(model, id=org, time_zone=zone), model.state_at)
+            ),
+        )
+        client.put_item(
+            TableName=TABLE,
+            Item=to_attributes(
+                {"pk": "FAILDAY#2026-11-25", "sk": f"ORG#{org}", "organization_id": org}
+            ),
+        )
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    assert len(world.due("2026-11-25T11:00:00Z")) == 55  # the Halifax half
+    assert calls.count("BatchGetItem") == 2 and calls.count("GetItem") == 0
+    assert calls.count("Query") == 2  # one per UTC day of the window

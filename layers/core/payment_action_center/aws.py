@@ -27,6 +27,25 @@ class SqsQueue:
         except (BotoCoreError, ClientError) as error:
             raise QueueUnavailable(str(error)) from error
 
+    def send_all(self, work: Sequence[RetryWork | DigestWork]) -> None:
+        """SendMessageBatch, ten a request; entries SQS did not take are sent again."""
+        for start in range(0, len(work), 10):
+            entries = [
+                {"Id": str(n), "MessageBody": item.body()}
+                for n, item in enumerate(work[start : start + 10])
+            ]
+            for _ in range(3):
+                try:
+                    answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+                except (BotoCoreError, ClientError) as error:
+                    raise QueueUnavailable(str(error)) from error
+                failed = {f["Id"] for f in answer.get("Failed", [])}
+                entries = [e for e in entries if e["Id"] in failed]
+                if not entries:
+                    break
+            if entries:
+                raise QueueUnavailable(f"{len(entries)} messages were refused")
+
 
 class SesMailer:
     """SES v2 SendEmail with a Raw MIME message: both parts and our own headers

@@ -6,6 +6,7 @@ same deliveries ends in the same state. Card events come with the expiring-cards
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Annotated, Any, Literal, Protocol
@@ -106,6 +107,10 @@ type BillingChange = Organization | ScheduledPayment | ScheduledPaymentEnded
 
 class BillingStore(Protocol):
     def organization(self, organization_id: str) -> Organization | None: ...
+
+    def organizations(self, organization_ids: Sequence[str]) -> dict[str, Organization]:
+        """The known ones among many, read in batches."""
+        ...
 
     def scheduled_payment(
         self, organization_id: str, scheduled_payment_id: str

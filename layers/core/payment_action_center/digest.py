@@ -90,7 +90,7 @@ class Mailer(Protocol):
 
 
 class DigestQueue(Protocol):
-    def send(self, work: DigestWork) -> None: ...
+    def send_all(self, work: Sequence[DigestWork]) -> None: ...
 
 
 # --- the hourly run -------------------------------------------------------------------------
@@ -102,9 +102,10 @@ def due(now: str, failures: FailureLog, billing: BillingStore) -> list[DigestWor
     candidates = sorted(
         {org for day in {start[:10], now[:10]} for org in failures.organizations_with_failures(day)}
     )
+    known = billing.organizations(candidates)
     work = []
     for organization_id in candidates:
-        organization = billing.organization(organization_id)
+        organization = known.get(organization_id)
         if organization is None:
             log.warning(
                 "no settings for an organization with failures", extra={"org": organization_id}

@@ -7,6 +7,7 @@ Each change is one TransactWriteItems: the state, written only if the recorded o
 (`state_at` is canonical, so string order is time order), and the delivery marker.
 """
 
+from collections.abc import Sequence
 from typing import Any, assert_never
 
 from payment_action_center.billing import (
@@ -37,6 +38,25 @@ class DynamoBillingStore:
     def organization(self, organization_id: str) -> Organization | None:
         item = self._get(keys.org(organization_id), keys.SETTINGS)
         return None if item is None else organization_from(item)
+
+    def organizations(self, organization_ids: Sequence[str]) -> dict[str, Organization]:
+        """BatchGetItem, 100 keys a request, unprocessed keys asked again."""
+        found: dict[str, Organization] = {}
+        ids = list(dict.fromkeys(organization_ids))
+        for start in range(0, len(ids), 100):
+            keys_left = [
+                to_attributes({keys.PK: keys.org(org), keys.SK: keys.SETTINGS})
+                for org in ids[start : start + 100]
+            ]
+            while keys_left:
+                response = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys_left, "ConsistentRead": True}}
+                )
+                for raw in response["Responses"].get(self._table, []):
+                    organization = organization_from(from_attributes(raw))
+                    found[organization.id] = organization
+                keys_left = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        return found
 
     def scheduled_payment(
         self, organization_id: str, scheduled_payment_id: str
