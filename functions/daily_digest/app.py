@@ -28,16 +28,11 @@ metrics = Metrics()
 adapters = Adapters(settings.table_name, digest_queue_url=settings.digest_queue_url)
 
 
-def scheduled_time(event: dict[str, Any]) -> str:
-    given = event.get("scheduled_time")
-    return timestamps.canonical(given) if isinstance(given, str) else timestamps.now()
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    now = scheduled_time(event)
+    now = timestamps.scheduled(event)
     due = digest.due(now, adapters.digests, adapters.billing)
     adapters.digest_queue.send_all(due)
     metrics.add_metric(name="DigestsQueued", unit=MetricUnit.Count, value=len(due))

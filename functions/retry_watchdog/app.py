@@ -46,17 +46,11 @@ adapters = Adapters(
 )
 
 
-def scheduled_time(event: dict[str, Any]) -> str:
-    """EventBridge Scheduler puts the scheduled time in the input; a manual run uses now."""
-    given = event.get("scheduled_time")
-    return timestamps.canonical(given) if isinstance(given, str) else timestamps.now()
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    now = scheduled_time(event)
+    now = timestamps.scheduled(event)
     done = retries.watch(
         adapters.entries,
         adapters.retry_queue,

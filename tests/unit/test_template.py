@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from local.template import CloudFormationLoader
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
@@ -88,28 +90,6 @@ SETTING_GRANTS = {
     "UNSUBSCRIBE_SECRET_ARN": ("UnsubscribeSecret", "secretsmanager:GetSecretValue"),
 }
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-
-
-# TODO: local/template.py has the same loader (CloudFormationLoader); keep one copy, shared.
-class CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags: `!Ref X` -> {"Ref": "X"}, `!Sub s` -> {"Fn::Sub": s}."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 @pytest.fixture(scope="module")

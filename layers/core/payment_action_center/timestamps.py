@@ -69,3 +69,10 @@ def plus(instant: str, delta: timedelta) -> str:
 
 def epoch_seconds(instant: str) -> int:
     return int(to_datetime(instant).timestamp())
+
+
+def scheduled(event: dict[str, object]) -> str:
+    """The time a schedule fired for: EventBridge Scheduler fills `scheduled_time` in the input
+    (<aws.scheduler.scheduled-time>); a run started by hand has none and means now."""
+    given = event.get("scheduled_time")
+    return canonical(given) if isinstance(given, str) else now()

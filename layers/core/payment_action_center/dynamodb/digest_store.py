@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from payment_action_center import timestamps
 from payment_action_center.dynamodb import keys
-from payment_action_center.dynamodb.store import from_attributes, to_attributes
+from payment_action_center.dynamodb.store import from_attributes, query_all, to_attributes
 from payment_action_center.emails.digest import DigestLine
 from payment_action_center.model import EntryType
 from payment_action_center.preferences import Preferences
@@ -156,13 +156,7 @@ class DynamoDigestStore:
         )
 
     def _query(self, **request: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._client.query(TableName=self._table, **request)
-            items += [from_attributes(i) for i in response["Items"]]
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all(self._client, self._table, **request)
 
 
 def _preferences(item: dict[str, Any]) -> Preferences:

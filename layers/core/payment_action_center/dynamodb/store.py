@@ -189,19 +189,24 @@ class DynamoEntryStore:
         return Page(page, Position(page[-1].failed_at, page[-1].id) if more and page else None)
 
     def _query_all(self, **request: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._client.query(TableName=self._table, **request)
-            items += [from_attributes(i) for i in response["Items"]]
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all(self._client, self._table, **request)
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return put_new(self._table, item)
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": to_attributes(item)}}
+
+
+def query_all(client: Any, table: str, **request: Any) -> list[dict[str, Any]]:
+    """Every page of a Query, as plain items."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = client.query(TableName=table, **request)
+        items += [from_attributes(i) for i in response["Items"]]
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
