@@ -59,14 +59,19 @@ class Sandbox:
         body = self.processor().settle(transaction_id, outcome, demo.rfc3339(datetime.now(UTC)))
         if body is None:
             return None
-        with requests.Session() as session:
-            return demo.deliver(
-                session,
-                f"{self._gateway_url}/webhooks/payments",
-                config.PAYMENTS_WEBHOOK_SECRET,
-                f"msg_sandbox_{uuid.uuid4().hex}",
-                body,
-            )
+        try:
+            with requests.Session() as session:
+                return demo.deliver(
+                    session,
+                    f"{self._gateway_url}/webhooks/payments",
+                    config.PAYMENTS_WEBHOOK_SECRET,
+                    f"msg_sandbox_{uuid.uuid4().hex}",
+                    body,
+                )
+        except Exception:
+            # Not delivered: the charge is pending again, so a later settle can deliver it.
+            self.processor().reopen(transaction_id, outcome)
+            raise
 
 
 def _import(layer_dirs: list[Path]) -> Any:

@@ -173,6 +173,12 @@ def test_one_entry_with_its_audit_trail(api: ModuleType) -> None:
     assert body["audit"][0]["actor"] == {"type": "system", "id": "payment-processor", "email": None}
 
 
+def test_an_id_prefix_is_404_not_another_entry(api: ModuleType) -> None:
+    failure()
+    for prefix in ("txn_", "t", "txn"):
+        assert get_entry(api, prefix)[0] == 404
+
+
 def test_another_organizations_entry_is_404_never_403(api: ModuleType) -> None:
     theirs = failure(data__organization_id="org_other")
     status, body = get_entry(api, theirs)

@@ -25,10 +25,13 @@ LINKS = digest.Links(api_url="https://api.example.com", unsubscribe_key=b"k")
 class RecordingMailer:
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    no_answer: set[str] = field(default_factory=set)
 
     def send(self, sender: str, to: str, message: bytes) -> None:
         if to in self.refuse:
             raise digest.MailerError("Throttling: maximum sending rate exceeded")
+        if to in self.no_answer:
+            raise digest.MailerOutcomeUnknown("Read timeout")
         self.sent.append((to, message))
 
     def subjects(self) -> list[tuple[str, str]]:
@@ -237,3 +240,13 @@ def test_the_hourly_run_reads_in_batches_not_one_organization_at_a_time(world: W
     assert len(world.due("2026-11-25T11:00:00Z")) == 55  # the Halifax half
     assert calls.count("BatchGetItem") == 2 and calls.count("GetItem") == 0
     assert calls.count("Query") == 2  # one per UTC day of the window
+
+
+def test_a_send_with_no_answer_is_never_sent_again(world: World) -> None:
+    world.organization("org_unknown", "America/Halifax")
+    world.failure("org_unknown", "2026-11-25T08:00:00Z")
+    world.mailer.no_answer = {"facturation@centre-demo.example"}
+    first = world.send("org_unknown", "2026-11-25T11:00:00Z")
+    assert first.unknown == ["facturation@centre-demo.example"] and first.failed == []
+    world.mailer.no_answer = set()
+    assert world.send("org_unknown", "2026-11-25T11:00:00Z").sent == []

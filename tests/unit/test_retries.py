@@ -229,12 +229,17 @@ def test_a_refund_retry_refunds(world: World) -> None:
 
 
 def settle(world: World, entry_id: str, outcome: str, **overrides: Any) -> intake.Result:
+    """The processor's settlement webhook for the payment the pending retry made."""
+    entry = world.entry(entry_id)
+    payment_id = entry.retry.processor_payment_id if entry.retry else None
     body = factories.payment_failed(
-        type=f"payment.{outcome}",
-        data__retry_of=entry_id,
-        data__payment_id="pay_settled",
-        data__method="echeck",
-        **overrides,
+        **{
+            "type": f"payment.{outcome}",
+            "data__retry_of": entry_id,
+            "data__payment_id": payment_id or "pay_unknown",
+            "data__method": "echeck",
+        }
+        | overrides
     )
     if outcome == "succeeded":
         body["data"].pop("failure")
@@ -255,7 +260,7 @@ def test_an_echeck_retry_stays_pending_until_the_webhook_settles_it(world: World
     result = settle(world, entry_id, "succeeded", occurred_at="2030-01-01T00:00:00Z")
     assert result.outcome is intake.Outcome.ACCEPTED
     assert world.entry(entry_id).status is Status.RECOVERED
-    assert world.bus.events[-1].detail["payment_id"] == "pay_settled"
+    assert world.bus.events[-1].detail["payment_id"] == world.entry(entry_id).recovered_payment_id
 
 
 def test_a_returned_echeck_comes_back_failed_at_its_occurred_at(world: World) -> None:
@@ -361,3 +366,46 @@ def test_no_link_for_a_refund_and_the_reason_says_why(world: World) -> None:
     assert entry_id is not None
     with pytest.raises(Conflict, match="lacked funds"):
         retries.payment_method_link(world.store, world.billing, READER, entry_id)
+
+
+def test_a_late_settlement_of_another_payment_does_not_settle_the_current_retry(
+    world: World,
+) -> None:
+    entry_id = echeck_pending(world)
+    late = settle(
+        world,
+        entry_id,
+        "failed",
+        data__payment_id="pay_of_attempt_one",
+        occurred_at="2030-01-01T00:00:00Z",
+    )
+    assert late.outcome is intake.Outcome.IGNORED
+    assert world.entry(entry_id).status is Status.RETRY_PENDING
+
+
+def test_the_deadline_follows_the_method_actually_charged(world: World) -> None:
+    entry_id = world.failure(occurred_at="2026-11-20T10:00:00Z", data__scheduled_payment_id="sp_5")
+    moved = factories.scheduled_payment_upserted(
+        occurred_at="2026-11-21T10:00:00Z",
+        data__scheduled_payment_id="sp_5",
+        data__method="echeck",
+        data__payment_method={"token": "tok_echeck_pending"},
+    )
+    billing.handle_billing_event(world.billing, factories.billing_delivery(), moved)
+    world.processor.script = [Outcome.PENDING]
+    retries.request_retry(world.store, world.queue, ADMIN, entry_id)
+    world.work()
+    assert world.watch(timedelta(hours=2)) == {}  # an e-check has days, not 30 minutes
+    assert world.watch(timedelta(hours=121)) == {"flagged": 1}
+
+
+def test_a_failing_outbox_cleanup_does_not_fail_a_committed_change(world: World) -> None:
+    entry_id = world.failure()
+
+    def broken(events: Any) -> None:
+        raise RuntimeError("AccessDenied")
+
+    world.store.published = broken  # type: ignore[method-assign]
+    retries.dismiss(world.store, world.bus, ADMIN, entry_id, None)
+    assert world.entry(entry_id).status is Status.DISMISSED
+    assert [e.detail_type for e in world.bus.events] == ["TransactionDismissed"]

@@ -46,7 +46,7 @@ SES_IDENTITIES = "ses:identity/*"
 SES_CONFIGURATION_SET = "ses:configuration-set/${SesConfigurationSet} if HasSesConfigurationSet"
 EXPECTED_GRANTS = {
     "WebhooksFunction": {
-        "Table": TABLE_READS | TABLE_WRITES,
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
         "EventBus": {"events:PutEvents"},
         "PaymentsWebhookSecret": {"secretsmanager:GetSecretValue"},
         "BillingWebhookSecret": {"secretsmanager:GetSecretValue"},
@@ -59,11 +59,11 @@ EXPECTED_GRANTS = {
         "UnsubscribeSecret": GET_SECRET,
     },
     "RetryWorkerFunction": {
-        "Table": TABLE_READS | TABLE_WRITES,
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
         "EventBus": {"events:PutEvents"},
     },
     "RetryWatchdogFunction": {
-        "Table": TABLE_READS | TABLE_WRITES,
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
         "Table/index/*": {"dynamodb:Query"},
         "RetryQueue": {"sqs:SendMessage"},
         "EventBus": {"events:PutEvents"},

@@ -4,6 +4,7 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from payment_action_center.aws import EventBridgePublisher, SesMailer, SqsQueue
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
@@ -67,7 +68,10 @@ class Adapters:
 
     @cached_property
     def mailer(self) -> SesMailer:
-        return SesMailer(boto3.client("sesv2"), self._configuration_set)
+        # No SDK retries: a retried SendEmail after a read timeout could send a digest twice.
+        # A refusal is retried by the next delivery of the queue message instead.
+        no_retries = Config(retries={"total_max_attempts": 1})
+        return SesMailer(boto3.client("sesv2", config=no_retries), self._configuration_set)
 
     @cached_property
     def processor(self) -> PaymentProcessor:

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_action_center.digest import DigestWork, MailerError
+from payment_action_center.digest import DigestWork, MailerError, MailerOutcomeUnknown
 from payment_action_center.model import BusEvent
 from payment_action_center.ports import PublishFailed
 from payment_action_center.retries import QueueUnavailable, RetryWork
@@ -65,8 +65,10 @@ class SesMailer:
             request["ConfigurationSetName"] = self._configuration_set
         try:
             self._client.send_email(**request)
-        except (BotoCoreError, ClientError) as error:
+        except ClientError as error:  # SES answered: not accepted
             raise MailerError(str(error)) from error
+        except BotoCoreError as error:  # no answer: it may have been accepted
+            raise MailerOutcomeUnknown(str(error)) from error
 
 
 class EventBridgePublisher:

@@ -80,7 +80,11 @@ class DigestLedger(Protocol):
 
 
 class MailerError(Exception):
-    pass
+    """The provider did not take the message (refused, throttled): sending again is safe."""
+
+
+class MailerOutcomeUnknown(Exception):
+    """No answer (a timeout, a dropped connection): the message may have gone. Not resent."""
 
 
 class Mailer(Protocol):
@@ -133,6 +137,7 @@ class Report:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
     lines: int = 0
 
 
@@ -198,6 +203,11 @@ def send_digest(
         except MailerError as error:
             ledger.release(organization.id, work.local_date, recipient.address, str(error))
             report.failed.append(recipient.address)
+            continue
+        except MailerOutcomeUnknown:
+            # At most once: the claim stays "sending" and this recipient is not tried again.
+            log.exception("digest outcome unknown", extra={"org": organization.id})
+            report.unknown.append(recipient.address)
             continue
         ledger.sent(organization.id, work.local_date, recipient.address)
         report.sent.append(recipient.address)

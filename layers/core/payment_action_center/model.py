@@ -171,6 +171,8 @@ class RetryState:
     requested_at: str
     requested_by: Actor
     charge_sent_at: str | None = None
+    # The method charged: a scheduled payment may have moved from card to e-check.
+    charged_method: Method | None = None
     processor_payment_id: str | None = None
     # "pending": an e-check awaiting the processor's settlement webhook.
     awaiting: str | None = None
@@ -239,8 +241,15 @@ class Entry:
             raise Conflict(f"only a failed transaction can be dismissed; this one is {self.status}")
         return self.changed(at, status=Status.DISMISSED)
 
-    def charge_sent(self, at: str) -> "Entry":
-        return self.changed(at, retry=replace(self._pending_retry(), charge_sent_at=at))
+    def charge_sent(self, at: str, method: Method) -> "Entry":
+        retry = replace(self._pending_retry(), charge_sent_at=at, charged_method=method)
+        return self.changed(at, retry=retry)
+
+    @property
+    def retry_method(self) -> Method:
+        """The method of the retry in flight (what sets its deadline)."""
+        charged = self.retry.charged_method if self.retry else None
+        return charged or self.method
 
     def awaiting_settlement(self, processor_payment_id: str | None, at: str) -> "Entry":
         retry = replace(

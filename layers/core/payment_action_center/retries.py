@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from payment_action_center import timestamps
-from payment_action_center.errors import Conflict, StoreConflict
+from payment_action_center.errors import Conflict, DeliveryInFlight, StoreConflict
 from payment_action_center.model import (
     PAYMENT_PROCESSOR,
     RETRY_WATCHDOG,
@@ -143,7 +143,7 @@ def run(
     now = timestamps.now()
     if retry.charge_sent_at is None:
         request = charge_request(entry, billing)
-        sent = entry.charge_sent(at=now)
+        sent = entry.charge_sent(at=now, method=request.method)
         detail = {
             "operation": request.operation.value,
             "method": request.method.value,
@@ -281,10 +281,13 @@ def settle_from_webhook(
 ) -> str | None:
     """Settle a pending retry from `payment.*`/`refund.*` with `retry_of`. None: ignored."""
     entry = store.get(organization_id, entry_id)
-    if entry.status is not Status.RETRY_PENDING:
+    retry = entry.retry
+    if entry.status is not Status.RETRY_PENDING or retry is None or retry.charge_sent_at is None:
         return None
-    if occurred_at < entry.state_at:
-        return None
+    if occurred_at < entry.state_at or occurred_at < retry.requested_at:
+        return None  # an older attempt's outcome, arriving late
+    if retry.processor_payment_id is not None and result.payment_id != retry.processor_payment_id:
+        return None  # another payment than the one this attempt made
     return settle(
         store,
         publisher,
@@ -322,7 +325,7 @@ def watch(
     oldest_deadline = min(deadlines.credit_card, deadlines.echeck)
     for entry in store.pending_retries(requested_before=timestamps.plus(now, -oldest_deadline)):
         assert entry.retry is not None
-        if entry.retry.requested_at > timestamps.plus(now, -deadlines.of(entry.method)):
+        if entry.retry.requested_at > timestamps.plus(now, -deadlines.of(entry.retry_method)):
             continue
         outcome = _check(store, queue, processor, publisher, entry, now)
         done[outcome] = done.get(outcome, 0) + 1
@@ -346,8 +349,8 @@ def _check(
         reason = "the processor still reports the payment pending past its deadline"
     except ProcessorUnavailable:
         outcome, reason = None, "the processor could not say what became of the payment"
-    except (QueueUnavailable, StoreConflict):
-        return "skipped"
+    except (QueueUnavailable, StoreConflict, DeliveryInFlight):
+        return "skipped"  # the next run looks again
     return outcome or _flag(store, entry, reason, now)
 
 
@@ -398,7 +401,10 @@ def publish(store: EntryStore, publisher: EventPublisher, events: list[BusEvent]
     except PublishFailed:
         log.exception("events left in the outbox for the watchdog to republish")
         return
-    store.published(events)
+    try:
+        store.published(events)
+    except Exception:  # the change and the publish are done: a leftover row is republished
+        log.exception("published events not cleared from the outbox")
 
 
 def _bus_event(at: str, detail_type: str, detail: dict[str, Any]) -> BusEvent:

@@ -1,5 +1,6 @@
 """The EntryStore on DynamoDB."""
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 FAILURE_LOG_DAYS = 40
+ENTRY_ID = re.compile(r"^txn_[a-z2-7]{26}$")
 DELIVERY_DAYS = 14
 # A filtered page reads this many index items per request at most (a Query's Limit counts
 # items before the filter).
@@ -54,9 +56,9 @@ class DynamoEntryStore:
             ("entry", self._put_new(entry_item(entry))),
             ("audit", self._put_new(audit_item(entry, received))),
             ("failure_log", self._put_new(failure_log_item(entry, expires))),
-            ("failure_day", self._put(failure_day_item(entry, expires))),
             ("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))),
         ]
+        self._mark_failure_day(entry, expires)
         transact(self._client, [role for role, _ in writes], [write for _, write in writes])
 
     def transition(
@@ -80,7 +82,7 @@ class DynamoEntryStore:
         if log_failure:
             expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
             writes.append(("failure_log", self._put_new(failure_log_item(entry, expires))))
-            writes.append(("failure_day", self._put(failure_day_item(entry, expires))))
+            self._mark_failure_day(entry, expires)
         if entry.status is Status.RECOVERED:
             writes.append(
                 ("payment", self._put_new(recovered_payment_item(entry, entry.updated_at)))
@@ -144,6 +146,8 @@ class DynamoEntryStore:
 
     def get_with_audit(self, organization_id: str, entry_id: str) -> tuple[Entry, list[AuditEvent]]:
         """The entry and its audit events share a partition and a key prefix: one Query."""
+        if not ENTRY_ID.fullmatch(entry_id):
+            raise NotFound(f"no transaction {entry_id}")  # and no prefix scan of the partition
         items = self._query_all(
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
             ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
@@ -152,10 +156,13 @@ class DynamoEntryStore:
             ),
             ConsistentRead=True,
         )
-        entries = [entry_from(i) for i in items if i.get("entity") == "entry"]
+        entries = [
+            entry_from(i) for i in items if i.get("entity") == "entry" and i["id"] == entry_id
+        ]
         if not entries:
             raise NotFound(f"no transaction {entry_id}")
-        return entries[0], [audit_from(i) for i in items if i.get("entity") == "audit"]
+        audit = [i for i in items if i.get("entity") == "audit" and i["entry_id"] == entry_id]
+        return entries[0], [audit_from(i) for i in audit]
 
     def list_open(
         self, organization_id: str, where: EntryFilter, limit: int, after: Position | None
@@ -194,8 +201,14 @@ class DynamoEntryStore:
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return put_new(self._table, item)
 
-    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {"Put": {"TableName": self._table, "Item": to_attributes(item)}}
+    def _mark_failure_day(self, entry: Entry, expires: int) -> None:
+        """The digest's index row, written on its own before the transaction: every failure of
+        an organization that day writes the same item, and inside the transactions concurrent
+        failures would conflict. A row whose transaction then fails only costs the digest an
+        empty read."""
+        self._client.put_item(
+            TableName=self._table, Item=to_attributes(failure_day_item(entry, expires))
+        )
 
 
 def query_all(client: Any, table: str, **request: Any) -> list[dict[str, Any]]:

@@ -176,11 +176,30 @@ class SandboxProcessor:
             raise
         return _settlement_webhook(pending, outcome, occurred_at, changes)
 
+    def reopen(self, transaction_id: str, outcome: str) -> None:
+        """Undo a settle whose webhook could not be delivered: pending again."""
+        settled = self._charge_for(transaction_id, outcome)
+        if settled is None:
+            return
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_attributes({keys.PK: keys.SANDBOX_CHARGES, keys.SK: settled[keys.SK]}),
+            UpdateExpression="SET #status = :pending REMOVE failure_code, failure_message",
+            ConditionExpression="#status = :outcome",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_attributes(
+                {":pending": Outcome.PENDING.value, ":outcome": outcome}
+            ),
+        )
+
     def _pending_for(self, transaction_id: str) -> dict[str, Any] | None:
+        return self._charge_for(transaction_id, Outcome.PENDING.value)
+
+    def _charge_for(self, transaction_id: str, status: str) -> dict[str, Any] | None:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk",
-            "FilterExpression": "#tx = :tx AND #status = :pending",
+            "FilterExpression": "#tx = :tx AND #status = :status",
             "ExpressionAttributeNames": {
                 "#pk": keys.PK,
                 "#tx": "transaction_id",
@@ -190,7 +209,7 @@ class SandboxProcessor:
                 {
                     ":pk": keys.SANDBOX_CHARGES,
                     ":tx": transaction_id,
-                    ":pending": Outcome.PENDING.value,
+                    ":status": status,
                 }
             ),
             "ConsistentRead": True,
