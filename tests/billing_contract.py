@@ -3,7 +3,10 @@
 
 from typing import Any
 
+import pytest
+
 from payment_action_center.billing import Organization, ScheduledPayment, handle_billing_event
+from payment_action_center.cards import ExpiringCard, ScheduledAtStake
 from payment_action_center.intake import Outcome
 from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
 from tests import factories
@@ -206,3 +209,248 @@ class BillingStoreContract:
         )
         assert send(store, stale, webhook_id="msg_stale") is Outcome.IGNORED
         assert send(store, stale, webhook_id="msg_stale") is Outcome.IGNORED
+
+
+# ------------------------------------------------------------------ cards and CardsByExpiry
+
+MONTH = "2026-12"  # the factories' cards expire in December 2026
+
+
+def upsert_card(store: Any, card_id: str, occurred_at: str, **overrides: Any) -> Outcome:
+    body = factories.card_upserted(occurred_at=occurred_at, data__card_id=card_id, **overrides)
+    return send(store, body)
+
+
+def delete_card(store: Any, card_id: str, occurred_at: str) -> Outcome:
+    return send(store, factories.card_deleted(occurred_at=occurred_at, data__card_id=card_id))
+
+
+def link(
+    store: Any, payment_id: str, card_id: str | None, occurred_at: str, **overrides: Any
+) -> Outcome:
+    """Upsert an active scheduled payment charged to the card (None: to no card)."""
+    method: dict[str, Any] = {"token": "tok_success"}
+    if card_id is not None:
+        method["card_id"] = card_id
+    return upsert_payment(store, payment_id, occurred_at, data__payment_method=method, **overrides)
+
+
+def listed(store: Any, month: str = MONTH, organization_id: str | None = "org_demo") -> list[str]:
+    """Card ids listed for the month, every page read."""
+    ids: list[str] = []
+    after = None
+    while True:
+        page = store.expiring(organization_id, month, 100, after)
+        ids += [card.card_id for card in page.items]
+        if page.next is None:
+            return ids
+        after = page.next
+
+
+T1, T2, T3, T4 = (f"2026-11-2{n}T10:00:00Z" for n in range(1, 5))
+
+
+class ExpiringCardsContract:
+    """Subclasses provide a `store` fixture with an empty store (a BillingStore that also
+    answers `expiring`)."""
+
+    def test_a_wallet_card_linked_to_a_scheduled_payment_is_listed_with_what_is_at_stake(
+        self, store: Any
+    ) -> None:
+        assert upsert_card(store, "card_a", T1) is Outcome.ACCEPTED
+        assert link(store, "sp_a", "card_a", T1, data__kind="subscription") is Outcome.ACCEPTED
+        page = store.expiring("org_demo", MONTH, 50, None)
+        assert page.next is None
+        assert page.items == [
+            ExpiringCard(
+                card_id="card_a",
+                organization_id="org_demo",
+                account_holder=page.items[0].account_holder,
+                brand="visa",
+                last4="4242",
+                exp_month=12,
+                exp_year=2026,
+                scheduled_payments=(
+                    ScheduledAtStake(
+                        "sp_a",
+                        PaymentKind.SUBSCRIPTION,
+                        "2026-12-01T14:00:00.000000000Z",
+                        7500,
+                        "CAD",
+                    ),
+                ),
+            )
+        ]
+        assert page.items[0].account_holder.name == "Éloïse Tremblay"
+
+    def test_a_card_not_in_the_wallet_is_never_listed_even_linked_and_expiring(
+        self, store: Any
+    ) -> None:
+        upsert_card(store, "card_out", T1, data__in_wallet=False)
+        link(store, "sp_out", "card_out", T1)
+        assert listed(store) == []
+        assert listed(store, organization_id=None) == []
+
+    def test_an_unlinked_card_is_not_listed(self, store: Any) -> None:
+        upsert_card(store, "card_free", T1)
+        link(store, "sp_other", None, T1)
+        assert listed(store) == []
+
+    def test_in_wallet_flipped_off_leaves_and_on_comes_back(self, store: Any) -> None:
+        upsert_card(store, "card_w", T1)
+        link(store, "sp_w", "card_w", T1)
+        assert listed(store) == ["card_w"]
+        upsert_card(store, "card_w", T2, data__in_wallet=False)
+        assert listed(store) == []
+        upsert_card(store, "card_w", T3, data__in_wallet=True)
+        assert listed(store) == ["card_w"]
+
+    def test_a_schedule_moved_to_another_card_moves_the_listing(self, store: Any) -> None:
+        upsert_card(store, "card_old", T1)
+        upsert_card(store, "card_new", T1)
+        link(store, "sp_move", "card_old", T1)
+        assert listed(store) == ["card_old"]
+        assert link(store, "sp_move", "card_new", T2) is Outcome.ACCEPTED
+        assert listed(store) == ["card_new"]
+        assert store.card("org_demo", "card_old").linked_schedules == frozenset()
+        assert store.card("org_demo", "card_new").linked_schedules == {"sp_move"}
+
+    def test_a_schedule_moved_off_cards_unlinks_it(self, store: Any) -> None:
+        upsert_card(store, "card_u", T1)
+        link(store, "sp_u", "card_u", T1)
+        link(store, "sp_u", None, T2)  # now paid by e-check, say
+        assert listed(store) == []
+
+    def test_an_ended_schedule_leaves_but_another_one_keeps_the_card(self, store: Any) -> None:
+        upsert_card(store, "card_two", T1)
+        link(store, "sp_1", "card_two", T1)
+        link(store, "sp_2", "card_two", T1)
+        assert [
+            len(c.scheduled_payments) for c in store.expiring("org_demo", MONTH, 9, None).items
+        ] == [2]
+        assert end_payment(store, "sp_1", T2) is Outcome.ACCEPTED
+        page = store.expiring("org_demo", MONTH, 9, None)
+        assert [s.scheduled_payment_id for s in page.items[0].scheduled_payments] == ["sp_2"]
+        end_payment(store, "sp_2", T2)
+        assert listed(store) == []
+
+    def test_a_deleted_card_leaves_and_a_newer_upsert_brings_it_back(self, store: Any) -> None:
+        upsert_card(store, "card_del", T1)
+        link(store, "sp_del", "card_del", T1)
+        assert delete_card(store, "card_del", T2) is Outcome.ACCEPTED
+        assert listed(store) == []
+        record = store.card("org_demo", "card_del")
+        assert record.card.deleted is True
+        assert record.linked_schedules == {"sp_del"}  # the schedule still names it
+        assert upsert_card(store, "card_del", T3) is Outcome.ACCEPTED
+        assert listed(store) == ["card_del"]
+
+    def test_a_schedule_before_its_card_makes_a_stub_that_is_never_listed(self, store: Any) -> None:
+        assert link(store, "sp_first", "card_later", T1) is Outcome.ACCEPTED
+        stub = store.card("org_demo", "card_later")
+        assert stub is not None
+        assert (stub.card, stub.linked_schedules) == (None, {"sp_first"})
+        assert listed(store) == []
+        assert upsert_card(store, "card_later", T2) is Outcome.ACCEPTED
+        assert listed(store) == ["card_later"]
+
+    def test_a_card_expiring_this_month_or_in_two_months_is_not_listed(self, store: Any) -> None:
+        upsert_card(store, "card_nov", T1, data__exp_month=11)
+        upsert_card(store, "card_dec", T1)
+        upsert_card(store, "card_jan", T1, data__exp_month=1, data__exp_year=2027)
+        for n, card_id in enumerate(["card_nov", "card_dec", "card_jan"]):
+            link(store, f"sp_m{n}", card_id, T1)
+        assert listed(store, "2026-12") == ["card_dec"]
+        assert listed(store, "2026-11") == ["card_nov"]
+        assert listed(store, "2027-01") == ["card_jan"]
+
+    def test_a_new_expiry_moves_the_card_to_its_month_at_once(self, store: Any) -> None:
+        upsert_card(store, "card_renewed", T1)
+        link(store, "sp_r", "card_renewed", T1)
+        upsert_card(store, "card_renewed", T2, data__exp_year=2029)
+        assert listed(store) == []
+        assert listed(store, "2029-12") == ["card_renewed"]
+
+    def test_an_older_card_upsert_changes_nothing(self, store: Any) -> None:
+        upsert_card(store, "card_o", T2, data__in_wallet=False)
+        link(store, "sp_o", "card_o", T1)
+        assert upsert_card(store, "card_o", T1, data__in_wallet=True) is Outcome.IGNORED
+        assert listed(store) == []
+        assert store.card("org_demo", "card_o").card.state_at == "2026-11-22T10:00:00.000000000Z"
+
+    def test_an_older_upsert_after_a_delete_does_not_resurrect_the_card(self, store: Any) -> None:
+        link(store, "sp_z", "card_z", T1)
+        assert delete_card(store, "card_z", T3) is Outcome.ACCEPTED  # before any upsert
+        assert upsert_card(store, "card_z", T2) is Outcome.IGNORED
+        assert listed(store) == []
+        assert store.card("org_demo", "card_z").card.deleted is True
+
+    def test_an_older_schedule_upsert_does_not_move_the_link_back(self, store: Any) -> None:
+        upsert_card(store, "card_p", T1)
+        upsert_card(store, "card_q", T1)
+        link(store, "sp_pq", "card_q", T3)
+        assert link(store, "sp_pq", "card_p", T2) is Outcome.IGNORED
+        assert listed(store) == ["card_q"]
+
+    def test_an_older_end_does_not_unlink(self, store: Any) -> None:
+        upsert_card(store, "card_e", T1)
+        link(store, "sp_e", "card_e", T3)
+        assert end_payment(store, "sp_e", T2) is Outcome.IGNORED
+        assert listed(store) == ["card_e"]
+
+    def test_a_redelivered_card_event_has_one_effect(self, store: Any) -> None:
+        upsert_card(store, "card_r", T1)
+        link(store, "sp_rr", "card_r", T1)
+        body = factories.card_upserted(occurred_at=T2, data__card_id="card_r")
+        assert send(store, body, webhook_id="msg_card") is Outcome.ACCEPTED
+        version = store.card("org_demo", "card_r").version
+        again = factories.card_upserted(
+            occurred_at=T3, data__card_id="card_r", data__in_wallet=False
+        )
+        assert send(store, again, webhook_id="msg_card") is Outcome.ACCEPTED
+        assert store.card("org_demo", "card_r").version == version
+        assert listed(store) == ["card_r"]
+
+    def test_one_organization_or_all_and_pages(self, store: Any) -> None:
+        for n in range(5):
+            upsert_card(store, f"card_{n}", T1)
+            link(store, f"sp_p{n}", f"card_{n}", T1)
+        upsert_card(store, "card_x", T1, data__organization_id="org_other")
+        link(store, "sp_x", "card_x", T1, data__organization_id="org_other")
+        assert listed(store) == [f"card_{n}" for n in range(5)]
+        assert listed(store, organization_id="org_other") == ["card_x"]
+        assert listed(store, organization_id=None) == [f"card_{n}" for n in range(5)] + ["card_x"]
+        first = store.expiring("org_demo", MONTH, 2, None)
+        assert [c.card_id for c in first.items] == ["card_0", "card_1"]
+        second = store.expiring("org_demo", MONTH, 2, first.next)
+        assert [c.card_id for c in second.items] == ["card_2", "card_3"]
+        last = store.expiring("org_demo", MONTH, 2, second.next)
+        assert ([c.card_id for c in last.items], last.next) == (["card_4"], None)
+        exact = store.expiring("org_demo", MONTH, 5, None)
+        assert (len(exact.items), exact.next) == (5, None)
+
+    @pytest.mark.parametrize("order", [(0, 1, 2, 3, 4, 5), (5, 4, 3, 2, 1, 0), (3, 5, 0, 4, 2, 1)])
+    def test_every_order_of_the_same_deliveries_ends_the_same(
+        self, store: Any, order: tuple[int, ...]
+    ) -> None:
+        # The schedule moves A -> B while card B is deleted and re-added, delivered backwards.
+        events = [
+            factories.card_upserted(occurred_at=T1, data__card_id="card_A"),
+            factories.card_upserted(occurred_at=T1, data__card_id="card_B"),
+            factories.scheduled_payment_upserted(
+                occurred_at=T1,
+                data__scheduled_payment_id="sp_ord",
+                data__payment_method={"token": "t", "card_id": "card_A"},
+            ),
+            factories.scheduled_payment_upserted(
+                occurred_at=T2,
+                data__scheduled_payment_id="sp_ord",
+                data__payment_method={"token": "t", "card_id": "card_B"},
+            ),
+            factories.card_deleted(occurred_at=T3, data__card_id="card_B"),
+            factories.card_upserted(occurred_at=T4, data__card_id="card_B"),
+        ]
+        for index in order:
+            send(store, events[index])
+        assert listed(store) == ["card_B"]
+        assert store.card("org_demo", "card_A").linked_schedules == frozenset()

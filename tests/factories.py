@@ -154,3 +154,37 @@ def billing_delivery(
 ) -> Delivery:
     """A verified delivery to /webhooks/billing."""
     return Delivery("billing", webhook_id or f"msg_{next(_ids)}", received_at)
+
+
+def card_upserted(**overrides: Any) -> dict[str, Any]:
+    """A valid `card.upserted` body: a wallet card of org_demo expiring in December 2026."""
+    n = next(_ids)
+    body: dict[str, Any] = {
+        "type": "card.upserted",
+        "occurred_at": "2026-11-20T12:00:00Z",
+        "data": {
+            "organization_id": "org_demo",
+            "card_id": f"card_{n}",
+            "account_holder": {
+                "id": f"ah_{n}",
+                "name": "Éloïse Tremblay",
+                "email": "eloise@example.com",
+            },
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": 2026,
+            "in_wallet": True,
+        },
+    }
+    return _overridden(body, overrides)
+
+
+def card_deleted(**overrides: Any) -> dict[str, Any]:
+    """A valid `card.deleted` body; name the card with data__card_id."""
+    body: dict[str, Any] = {
+        "type": "card.deleted",
+        "occurred_at": "2026-11-21T12:00:00Z",
+        "data": {"organization_id": "org_demo", "card_id": f"card_{next(_ids)}"},
+    }
+    return _overridden(body, overrides)

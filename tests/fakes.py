@@ -5,10 +5,16 @@ from dataclasses import dataclass, field
 
 from payment_action_center.billing import (
     BillingChange,
+    Card,
+    CardDeleted,
+    CardRecord,
     Organization,
     ScheduledPayment,
     ScheduledPaymentEnded,
+    cards_touched,
+    plan,
 )
+from payment_action_center.cards import CardPosition, ExpiringPage, expiring_card
 from payment_action_center.errors import NotFound, StoreConflict
 from payment_action_center.listing import EntryFilter, Page, Position
 from payment_action_center.model import AuditEvent, BusEvent, Entry, Failure, Status
@@ -120,10 +126,13 @@ class InMemoryEntryStore:
 
 @dataclass
 class InMemoryBillingStore:
-    """Organizations and scheduled payments; a change applies unless the recorded state is newer."""
+    """Organizations, scheduled payments and card records; a change applies unless the recorded
+    state is newer, with the card records it touches (billing.plan), as the DynamoDB store does.
+    `expiring` lists what CardsByExpiry would hold, read at once."""
 
     organizations_by_id: dict[str, Organization] = field(default_factory=dict)
     scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
+    cards: dict[tuple[str, str], CardRecord] = field(default_factory=dict)
     deliveries: set[tuple[str, str]] = field(default_factory=set)
 
     def organization(self, organization_id: str) -> Organization | None:
@@ -141,24 +150,73 @@ class InMemoryBillingStore:
     ) -> ScheduledPayment | None:
         return self.scheduled_payments.get((organization_id, scheduled_payment_id))
 
+    def card(self, organization_id: str, card_id: str) -> CardRecord | None:
+        return self.cards.get((organization_id, card_id))
+
     def apply(self, change: BillingChange, delivery: Delivery) -> None:
         if isinstance(change, Organization):
             self._check(self.organizations_by_id.get(change.id), change, delivery)
             self.organizations_by_id[change.id] = change
-        elif isinstance(change, ScheduledPaymentEnded):
-            key = (change.organization_id, change.scheduled_payment_id)
-            current = self.scheduled_payments.get(key)
-            self._check(current, change, delivery)
-            self.scheduled_payments[key] = change.applied_to(current)
+            self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+            return
+        org = change.organization_id
+        current: ScheduledPayment | None = None
+        if isinstance(change, ScheduledPayment | ScheduledPaymentEnded):
+            payment_id = (
+                change.id if isinstance(change, ScheduledPayment) else change.scheduled_payment_id
+            )
+            current = self.scheduled_payments.get((org, payment_id))
+        records = {
+            card_id: self.cards.get((org, card_id)) or CardRecord.new(org, card_id)
+            for card_id in cards_touched(change, current)
+        }
+        planned = plan(change, current, records)
+        if isinstance(change, Card | CardDeleted):
+            record = next(iter(records.values()))
+            self._check(record.card, change, delivery)
         else:
-            key = (change.organization_id, change.id)
-            self._check(self.scheduled_payments.get(key), change, delivery)
-            self.scheduled_payments[key] = change
+            self._check(current, change, delivery)
+        assert planned is not None
+        if planned.state is not None:
+            self.scheduled_payments[(org, planned.state.id)] = planned.state
+        for record in planned.cards:
+            self.cards[(org, record.card_id)] = record
         self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def expiring(
+        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
+    ) -> ExpiringPage:
+        listed = sorted(
+            (
+                record
+                for (org, _), record in self.cards.items()
+                if record.expiry_month == month
+                and (organization_id is None or org == organization_id)
+            ),
+            key=lambda r: f"{r.organization_id}#{r.card_id}",
+        )
+        if after is not None:
+            start = f"{after.organization_id}#{after.card_id}"
+            listed = [r for r in listed if f"{r.organization_id}#{r.card_id}" > start]
+        page, more = listed[:limit], len(listed) > limit
+        items = []
+        for record in page:
+            payments = {
+                sid: payment
+                for sid in record.linked_schedules
+                if (payment := self.scheduled_payments.get((record.organization_id, sid)))
+            }
+            card = expiring_card(record, month, payments)
+            assert card is not None
+            items.append(card)
+        last = page[-1] if more and page else None
+        return ExpiringPage(
+            items, None if last is None else CardPosition(last.organization_id, last.card_id)
+        )
 
     def _check(
         self,
-        current: Organization | ScheduledPayment | None,
+        current: Organization | ScheduledPayment | Card | None,
         change: BillingChange,
         delivery: Delivery,
     ) -> None:

@@ -66,14 +66,14 @@ def test_an_invalid_event_is_400_with_its_reasons(post_webhook: PostWebhook) -> 
     assert {"data.time_zone", "data.locale"} <= {e["loc"] for e in answer.json()["errors"]}
 
 
-def test_card_events_are_ignored_for_now(post_webhook: PostWebhook) -> None:
+def test_an_incomplete_card_event_is_400(post_webhook: PostWebhook) -> None:
     body = {
         "type": "card.upserted",
         "occurred_at": "2026-11-22T10:00:00Z",
         "data": {"organization_id": new_org(), "card_id": "card_1"},
     }
     answer = post_webhook("billing", body)
-    assert (answer.status_code, answer.json()) == (200, {"status": "ignored"})
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_payload")
 
 
 def test_the_payments_secret_is_401_on_the_billing_endpoint(post_webhook: PostWebhook) -> None:

@@ -427,7 +427,10 @@ def test_an_unknown_schedule_is_404(toy: Toy, api: Api) -> None:
 
 
 class StubSandbox:
-    """The layer's SandboxProcessor API (calls, settle), for the toy stack."""
+    """The layer's SandboxProcessor API (calls, settle, reopen), for the toy stack."""
+
+    def __init__(self) -> None:
+        self.reopened: list[tuple[str, str]] = []
 
     CALL = {
         "operation": "charge",
@@ -449,6 +452,9 @@ class StubSandbox:
             "occurred_at": occurred_at,
             "data": {"retry_of": transaction_id},
         }
+
+    def reopen(self, transaction_id: str, outcome: str) -> None:
+        self.reopened.append((transaction_id, outcome))
 
 
 @pytest.fixture
@@ -491,6 +497,7 @@ def test_settle_says_so_when_the_webhook_is_refused(toy: Toy, stub_sandbox: Stub
     answer = toy.api.settle("txn_refused", "succeeded")
     assert answer.status_code == 502
     assert answer.json()["code"] == "delivery_refused"
+    assert stub_sandbox.reopened == [("txn_refused", "succeeded")]  # pending again
 
 
 # ----------------------------------------------------------------------------- the real stack

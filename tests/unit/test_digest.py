@@ -229,10 +229,15 @@ def test_the_hourly_run_reads_in_batches_not_one_organization_at_a_time(world: W
                 organization_item(replace(model, id=org, time_zone=zone), model.state_at)
             ),
         )
-        client.put_item(
+        client.put_item(  # the keys a failure-log row carries for the FailuresByDay index
             TableName=TABLE,
             Item=to_attributes(
-                {"pk": "FAILDAY#2026-11-25", "sk": f"ORG#{org}", "organization_id": org}
+                {
+                    "pk": f"ORG#{org}#FAILURES",
+                    "sk": "2026-11-25T05:00:00Z#txn_x#0001",
+                    "failday_pk": "FAILDAY#2026-11-25",
+                    "failday_sk": f"{org}#2026-11-25T05#txn_x",
+                }
             ),
         )
     calls: list[str] = []

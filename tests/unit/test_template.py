@@ -240,7 +240,7 @@ def test_table_is_protected_and_outlives_the_stack(template):
     assert "TableName" not in props
 
 
-def test_table_has_the_open_entries_cards_by_expiry_and_pending_retries_indexes(template):
+def test_table_has_its_four_indexes(template):
     props = template["Resources"]["Table"]["Properties"]
     indexes = {
         index["IndexName"]: (
@@ -253,6 +253,7 @@ def test_table_has_the_open_entries_cards_by_expiry_and_pending_retries_indexes(
         "OpenEntries": ([("open_pk", "HASH"), ("open_sk", "RANGE")], "ALL"),
         "CardsByExpiry": ([("expiry_pk", "HASH"), ("expiry_sk", "RANGE")], "ALL"),
         "PendingRetries": ([("pending_pk", "HASH"), ("pending_sk", "RANGE")], "ALL"),
+        "FailuresByDay": ([("failday_pk", "HASH"), ("failday_sk", "RANGE")], "KEYS_ONLY"),
     }
     assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == [
         ("pk", "HASH"),

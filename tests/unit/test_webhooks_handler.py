@@ -40,7 +40,7 @@ def test_a_signed_failure_is_accepted_and_stored(webhooks: ModuleType) -> None:
     status, body = deliver(webhooks, as_json(factories.payment_failed()))
     assert (status, body) == (200, {"status": "accepted"})
     entities = sorted(i["entity"]["S"] for i in table_items())
-    assert entities == ["audit", "delivery", "entry", "failure", "failure_day"]
+    assert entities == ["audit", "delivery", "entry", "failure"]
 
 
 def test_a_new_failure_costs_one_write_request(webhooks: ModuleType) -> None:

@@ -1,19 +1,34 @@
-"""What a billing-platform event does (design §4.1): organization settings, scheduled payments.
+"""What a billing-platform event does (design §4.1): organization settings, scheduled payments
+and wallet cards.
 
 The platform sends whole states, possibly out of order. A state is replaced only by an event that
 is not older (`occurred_at` at full precision; an equal one applies), so every ordering of the
-same deliveries ends in the same state. Card events come with the expiring-cards slice.
+same deliveries ends in the same state.
+
+Cards and scheduled payments meet on the card record (one per card id): the card's state as last
+sent (None while only scheduled payments naming it are known: a stub) and the ids of the active
+scheduled payments whose `payment_method.card_id` is that card. `plan` says, for one change, the
+new state and every card record it touches; the stores write them together.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, assert_never
 from urllib.parse import quote
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, AnyHttpUrl, EmailStr, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    EmailStr,
+    Field,
+    Strict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 from payment_action_center.errors import StoreConflict
 from payment_action_center.events import (
@@ -102,7 +117,169 @@ class ScheduledPaymentEnded:
         return replace(current, active=False, state_at=self.state_at)
 
 
-type BillingChange = Organization | ScheduledPayment | ScheduledPaymentEnded
+@dataclass(frozen=True)
+class Card:
+    """A saved card as the billing platform last sent it. Deleted, it stays (deleted=True) with
+    what was known; deleted before any upsert arrived, it is a tombstone with no details."""
+
+    organization_id: str
+    id: str
+    account_holder: AccountHolder | None
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    in_wallet: bool
+    deleted: bool
+    state_at: str
+
+    @property
+    def expiry_month(self) -> str | None:
+        """ "YYYY-MM", the month the card expires at the end of."""
+        if self.exp_year is None or self.exp_month is None:
+            return None
+        return f"{self.exp_year:04d}-{self.exp_month:02d}"
+
+
+@dataclass(frozen=True)
+class CardDeleted:
+    """`card.deleted`: the card stays known, deleted, as of `state_at`."""
+
+    organization_id: str
+    card_id: str
+    state_at: str
+
+    def applied_to(self, current: Card | None) -> Card:
+        if current is None:
+            # A tombstone, so that an older upsert arriving later cannot bring it back.
+            return Card(
+                organization_id=self.organization_id,
+                id=self.card_id,
+                account_holder=None,
+                brand=None,
+                last4=None,
+                exp_month=None,
+                exp_year=None,
+                in_wallet=False,
+                deleted=True,
+                state_at=self.state_at,
+            )
+        return replace(current, deleted=True, state_at=self.state_at)
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """What is kept per card id: its state (None for a stub, when only scheduled payments naming
+    it are known), the active scheduled payments linked to it, and a version that grows by one
+    on every write (0: not stored yet) for optimistic concurrency."""
+
+    organization_id: str
+    card_id: str
+    card: Card | None
+    linked_schedules: frozenset[str]
+    version: int
+
+    @property
+    def expiry_month(self) -> str | None:
+        """The month under which the card is listed, or None while it does not qualify: it must
+        be known, in the wallet, not deleted, and linked to at least one active scheduled
+        payment (design §1)."""
+        card = self.card
+        if card is None or card.deleted or not card.in_wallet or not self.linked_schedules:
+            return None
+        return card.expiry_month
+
+    @staticmethod
+    def new(organization_id: str, card_id: str) -> "CardRecord":
+        return CardRecord(organization_id, card_id, None, frozenset(), 0)
+
+
+type BillingChange = Organization | ScheduledPayment | ScheduledPaymentEnded | Card | CardDeleted
+type CardChange = Card | CardDeleted
+type ScheduledPaymentChange = ScheduledPayment | ScheduledPaymentEnded
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one card or scheduled-payment change writes: the new state (for a card change, the
+    card record carries it), and the card records touched, each at its next version."""
+
+    state: ScheduledPayment | None
+    cards: tuple[CardRecord, ...]
+
+
+def linked_card(payment: ScheduledPayment | None) -> str | None:
+    """The card an active scheduled payment is linked to, if any."""
+    if payment is None or not payment.active or payment.payment_method is None:
+        return None
+    return payment.payment_method.card_id
+
+
+def cards_touched(
+    change: CardChange | ScheduledPaymentChange, current: ScheduledPayment | None
+) -> list[str]:
+    """The card ids whose records a change may rewrite (current: the scheduled payment's
+    recorded state, for a scheduled-payment change)."""
+    match change:
+        case Card():
+            return [change.id]
+        case CardDeleted():
+            return [change.card_id]
+        case ScheduledPayment() | ScheduledPaymentEnded():
+            ids = [linked_card(current), linked_card(change_state(change, current))]
+            return list(dict.fromkeys(i for i in ids if i is not None))
+        case _:
+            assert_never(change)
+
+
+def change_state(
+    change: ScheduledPaymentChange, current: ScheduledPayment | None
+) -> ScheduledPayment:
+    if isinstance(change, ScheduledPaymentEnded):
+        return change.applied_to(current)
+    return change
+
+
+def is_stale(change: BillingChange, current_state_at: str | None) -> bool:
+    return current_state_at is not None and current_state_at > change.state_at
+
+
+def plan(
+    change: CardChange | ScheduledPaymentChange,
+    current: ScheduledPayment | None,
+    records: Mapping[str, CardRecord],
+) -> Plan | None:
+    """The writes of a change, given the recorded scheduled payment (for a scheduled-payment
+    change) and the card records of `cards_touched` (CardRecord.new for unknown ones).
+    None when the recorded state is newer: a stale event changes nothing."""
+    match change:
+        case Card() | CardDeleted():
+            card_id = change.id if isinstance(change, Card) else change.card_id
+            record = records[card_id]
+            if is_stale(change, None if record.card is None else record.card.state_at):
+                return None
+            card = change if isinstance(change, Card) else change.applied_to(record.card)
+            return Plan(None, (replace(record, card=card, version=record.version + 1),))
+        case ScheduledPayment() | ScheduledPaymentEnded():
+            if is_stale(change, None if current is None else current.state_at):
+                return None
+            state = change_state(change, current)
+            after = linked_card(state)
+            written: list[CardRecord] = []
+            for card_id in cards_touched(change, current):
+                record = records[card_id]
+                links = set(record.linked_schedules) - {state.id}
+                if card_id == after:
+                    links.add(state.id)
+                if frozenset(links) != record.linked_schedules:
+                    written.append(
+                        replace(
+                            record, linked_schedules=frozenset(links), version=record.version + 1
+                        )
+                    )
+            return Plan(state, tuple(written))
+        case _:
+            assert_never(change)
 
 
 class BillingStore(Protocol):
@@ -116,9 +293,14 @@ class BillingStore(Protocol):
         self, organization_id: str, scheduled_payment_id: str
     ) -> ScheduledPayment | None: ...
 
+    def card(self, organization_id: str, card_id: str) -> CardRecord | None:
+        """The card record (a stub while only scheduled payments naming the card are known)."""
+        ...
+
     def apply(self, change: BillingChange, delivery: Delivery) -> None:
         """Write the change and the delivery marker atomically, unless the recorded state is
-        newer than the change.
+        newer than the change. A card or scheduled-payment change also rewrites, in the same
+        transaction, the card records it touches (`plan`), each only if unchanged since read.
 
         Raises StoreConflict naming what failed ("state": a newer state is recorded;
         "delivery": this webhook-id took effect before), or DeliveryInFlight when a concurrent
@@ -132,8 +314,6 @@ def handle_billing_event(store: BillingStore, delivery: Delivery, body: dict[str
     envelope = parse(Envelope, body)
     event_model = _EVENTS.get(envelope.type)
     if event_model is None:
-        if envelope.type.startswith("card."):
-            return Result(Outcome.IGNORED, "card events are not handled yet")
         return Result(Outcome.IGNORED, f"unknown event type {envelope.type}")
     change = parse(event_model, body).change()
     try:
@@ -225,6 +405,29 @@ class ScheduledPaymentRef(WireModel):
     scheduled_payment_id: Id
 
 
+ExpMonth = Annotated[int, Strict(), Field(ge=1, le=12)]
+# Four digits: 26 for 2026 is refused, not guessed.
+ExpYear = Annotated[int, Strict(), Field(ge=1000, le=9999)]
+Last4 = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+Brand = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class CardData(WireModel):
+    organization_id: Id
+    card_id: Id
+    account_holder: AccountHolderIn
+    brand: Brand
+    last4: Last4
+    exp_month: ExpMonth
+    exp_year: ExpYear
+    in_wallet: Annotated[bool, Strict()]
+
+
+class CardRef(WireModel):
+    organization_id: Id
+    card_id: Id
+
+
 class BillingEvent(WireModel):
     occurred_at: Instant
 
@@ -280,7 +483,35 @@ class ScheduledPaymentEndedEvent(BillingEvent):
         )
 
 
+class CardUpserted(BillingEvent):
+    data: CardData
+
+    def change(self) -> Card:
+        data = self.data
+        return Card(
+            organization_id=data.organization_id,
+            id=data.card_id,
+            account_holder=data.account_holder.domain(),
+            brand=data.brand,
+            last4=data.last4,
+            exp_month=data.exp_month,
+            exp_year=data.exp_year,
+            in_wallet=data.in_wallet,
+            deleted=False,
+            state_at=self.occurred_at,
+        )
+
+
+class CardDeletedEvent(BillingEvent):
+    data: CardRef
+
+    def change(self) -> CardDeleted:
+        return CardDeleted(self.data.organization_id, self.data.card_id, self.occurred_at)
+
+
 _EVENTS: dict[str, type[BillingEvent]] = {
+    "card.upserted": CardUpserted,
+    "card.deleted": CardDeletedEvent,
     "organization.upserted": OrganizationUpserted,
     "scheduled_payment.upserted": ScheduledPaymentUpserted,
     "scheduled_payment.ended": ScheduledPaymentEndedEvent,

@@ -22,12 +22,14 @@ class DynamoDigestStore:
     # --- FailureLog ---------------------------------------------------------------------------
 
     def organizations_with_failures(self, day: str) -> list[str]:
+        """The day's failure-log rows on the FailuresByDay index (keys only), by organization."""
         items = self._query(
+            IndexName=keys.FAILDAY_INDEX,
             KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeNames={"#pk": keys.FAILDAY_PK},
             ExpressionAttributeValues=to_attributes({":pk": keys.failure_day(day)}),
         )
-        return [str(item["organization_id"]) for item in items]
+        return list(dict.fromkeys(str(item[keys.FAILDAY_SK]).split("#", 1)[0] for item in items))
 
     def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
         """A range on the organization's failure log: only the window's rows are read."""

@@ -192,17 +192,8 @@ def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
         "holder_name": entry.account_holder.name,
         "payment_id": entry.payment_id,
         "failure_code": entry.failure.code,
-        keys.TTL: expires_at,
-    }
-
-
-def failure_day_item(entry: Entry, expires_at: int) -> dict[str, Any]:
-    """The organization had a failure that (UTC) day: the digest finds it without a scan."""
-    return {
-        keys.PK: keys.failure_day(entry.failed_at[:10]),
-        keys.SK: keys.org(entry.organization_id),
-        "entity": "failure_day",
-        "organization_id": entry.organization_id,
+        keys.FAILDAY_PK: keys.failure_day(entry.failed_at[:10]),
+        keys.FAILDAY_SK: f"{entry.organization_id}#{entry.failed_at}#{entry.id}",
         keys.TTL: expires_at,
     }
 

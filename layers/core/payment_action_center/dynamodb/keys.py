@@ -10,8 +10,8 @@ tests/unit/test_table_keys.py checks the two agree.
   scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
   sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>         (its current state)
   sandbox call   pk SANDBOX#CALLS              sk <received_at>#<call id>   (every call, in order)
-  failure day    pk FAILDAY#<UTC date>         sk ORG#<org>          (who had failures that day:
-                                                                        the digest's index)
+  failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>, failday_sk <org>#<failed_at>#<id>
+                 (on the failure-log rows: which organizations the digest looks at)
   preferences    pk ORG#<org>                  sk PREFS#<user sub>
   digest sent    pk DIGEST#<org>#<local date>  sk RCPT#<address>     (once per day and recipient)
   outbox event   pk OUTBOX                     sk <at>#<event id>    (written with its change,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 PK, SK = "pk", "sk"
 OPEN_INDEX, OPEN_PK, OPEN_SK = "OpenEntries", "open_pk", "open_sk"
 EXPIRY_INDEX, EXPIRY_PK, EXPIRY_SK = "CardsByExpiry", "expiry_pk", "expiry_sk"
+FAILDAY_INDEX, FAILDAY_PK, FAILDAY_SK = "FailuresByDay", "failday_pk", "failday_sk"
 PENDING_INDEX, PENDING_PK, PENDING_SK = "PendingRetries", "pending_pk", "pending_sk"
 PENDING_PARTITION = "RETRY_PENDING"
 TTL = "expires_at"
@@ -105,3 +106,25 @@ def digest(organization_id: str, local_date: str) -> str:
 
 def recipient(address: str) -> str:
     return f"RCPT#{address}"
+
+
+# Cards (issue 5):
+#   card           pk ORG#<org>   sk CARD#<card id>
+#   CardsByExpiry: expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id>  (only while the card is
+#                  in the wallet, not deleted, and linked to an active scheduled payment)
+
+
+def card(card_id: str) -> str:
+    return f"CARD#{card_id}"
+
+
+def expiry(month: str) -> str:
+    return f"EXPIRY#{month}"
+
+
+def expiry_sort(organization_id: str, card_id: str) -> str:
+    return f"{organization_id}#{card_id}"
+
+
+def expiry_sort_prefix(organization_id: str) -> str:
+    return f"{organization_id}#"

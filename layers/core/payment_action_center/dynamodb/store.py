@@ -14,7 +14,6 @@ from payment_action_center.dynamodb.items import (
     audit_item,
     entry_from,
     entry_item,
-    failure_day_item,
     failure_log_item,
     outbox_from,
     outbox_item,
@@ -58,7 +57,6 @@ class DynamoEntryStore:
             ("failure_log", self._put_new(failure_log_item(entry, expires))),
             ("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))),
         ]
-        self._mark_failure_day(entry, expires)
         transact(self._client, [role for role, _ in writes], [write for _, write in writes])
 
     def transition(
@@ -82,7 +80,6 @@ class DynamoEntryStore:
         if log_failure:
             expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
             writes.append(("failure_log", self._put_new(failure_log_item(entry, expires))))
-            self._mark_failure_day(entry, expires)
         if entry.status is Status.RECOVERED:
             writes.append(
                 ("payment", self._put_new(recovered_payment_item(entry, entry.updated_at)))
@@ -200,15 +197,6 @@ class DynamoEntryStore:
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return put_new(self._table, item)
-
-    def _mark_failure_day(self, entry: Entry, expires: int) -> None:
-        """The digest's index row, written on its own before the transaction: every failure of
-        an organization that day writes the same item, and inside the transactions concurrent
-        failures would conflict. A row whose transaction then fails only costs the digest an
-        empty read."""
-        self._client.put_item(
-            TableName=self._table, Item=to_attributes(failure_day_item(entry, expires))
-        )
 
 
 def query_all(client: Any, table: str, **request: Any) -> list[dict[str, Any]]:
