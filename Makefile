@@ -81,7 +81,7 @@ test: install lint validate build  ## Everything: lint, mypy, sam validate --lin
 
 .PHONY: bench
 bench: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Benchmarks: request and item counts, ratios
-	$(PY) -m bench
+	PYTHONPATH=layers/core:. $(PY) -m bench
 
 .PHONY: clean
 clean:
