@@ -2,6 +2,7 @@
 
 import hmac
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -22,7 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, StringConstraints
 
-from payment_action_center import digest, preferences, retries, timestamps
+from payment_action_center import cards, digest, preferences, retries, timestamps
 from payment_action_center.adapters import Adapters
 from payment_action_center.auth import caller_from_claims
 from payment_action_center.dynamodb.store import DynamoEntryStore
@@ -33,7 +34,9 @@ from payment_action_center.listing import (
     MAX_LIMIT,
     EntryFilter,
     decode_cursor,
+    decode_opaque,
     encode_cursor,
+    encode_opaque,
 )
 from payment_action_center.model import Caller, EntryType, Method, Status
 from payment_action_center.preferences import Locale
@@ -41,6 +44,8 @@ from payment_action_center.settings import Settings
 from payment_action_center.views import (
     AuditEventView,
     ErrorView,
+    ExpiringCardsPage,
+    ExpiringCardView,
     TransactionDetail,
     TransactionPage,
     TransactionView,
@@ -252,6 +257,34 @@ def payment_method_link(id: EntryId) -> PaymentMethodLink:
     """Where to change the payment method of an installment or subscription."""
     return PaymentMethodLink(
         url=retries.payment_method_link(store(), adapters.billing, caller(), id)
+    )
+
+
+@app.get("/expiring-cards")
+@tracer.capture_method(capture_response=False)
+def expiring_cards(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> ExpiringCardsPage:
+    """Wallet cards linked to scheduled payments that expire next month (organization's time)."""
+    who = caller()
+    organization = adapters.billing.organization(who.org_id)
+    zone = organization.time_zone if organization else "UTC"
+    month = cards.next_month(datetime.now(UTC), zone)
+    fingerprint = f"{who.org_id}#{month}"
+    after = None
+    if cursor:
+        organization_id, card_id = decode_opaque(cursor, fingerprint, 2)
+        after = cards.CardPosition(organization_id, card_id)
+    page = adapters.billing.expiring(who.org_id, month, limit, after)
+    following = page.next
+    return ExpiringCardsPage(
+        items=[ExpiringCardView.of(card) for card in page.items],
+        next_cursor=(
+            encode_opaque(fingerprint, following.organization_id, following.card_id)
+            if following
+            else None
+        ),
     )
 
 

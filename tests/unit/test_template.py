@@ -46,13 +46,13 @@ SES_IDENTITIES = "ses:identity/*"
 SES_CONFIGURATION_SET = "ses:configuration-set/${SesConfigurationSet} if HasSesConfigurationSet"
 EXPECTED_GRANTS = {
     "WebhooksFunction": {
-        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"},
         "EventBus": {"events:PutEvents"},
         "PaymentsWebhookSecret": {"secretsmanager:GetSecretValue"},
         "BillingWebhookSecret": {"secretsmanager:GetSecretValue"},
     },
     "ApiFunction": {
-        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"},
+        "Table": TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"},
         "Table/index/*": {"dynamodb:Query"},
         "RetryQueue": {"sqs:SendMessage"},
         "EventBus": {"events:PutEvents"},

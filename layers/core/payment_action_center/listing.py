@@ -80,28 +80,38 @@ class Page:
 
 
 def encode_cursor(position: Position, fingerprint: str) -> str:
-    raw = json.dumps([fingerprint, position.failed_at, position.entry_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_opaque(fingerprint, position.failed_at, position.entry_id)
 
 
 def decode_cursor(cursor: str, fingerprint: str) -> Position:
     """The position a cursor names; InvalidCursor for anything this service did not issue."""
+    failed_at, entry_id = decode_opaque(cursor, fingerprint, 2)
+    if not (_ENTRY_ID.fullmatch(entry_id) and _is_canonical(failed_at)):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return Position(failed_at=failed_at, entry_id=entry_id)
+
+
+def encode_opaque(fingerprint: str, *parts: str) -> str:
+    """A URL-safe cursor: the fingerprint of the query it belongs to, then the position."""
+    raw = json.dumps([fingerprint, *parts], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_opaque(cursor: str, fingerprint: str, size: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        issued_for, failed_at, entry_id = json.loads(raw)
+        decoded = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, RecursionError) as error:
         raise InvalidCursor("the cursor is not one this API issued") from error
     if not (
-        isinstance(issued_for, str)
-        and isinstance(failed_at, str)
-        and isinstance(entry_id, str)
-        and _ENTRY_ID.fullmatch(entry_id)
-        and _is_canonical(failed_at)
+        isinstance(decoded, list)
+        and len(decoded) == size + 1
+        and all(isinstance(part, str) for part in decoded)
     ):
         raise InvalidCursor("the cursor is not one this API issued")
-    if issued_for != fingerprint:
+    if decoded[0] != fingerprint:
         raise InvalidCursor("the cursor was issued for another query: repeat the same filters")
-    return Position(failed_at=failed_at, entry_id=entry_id)
+    return list(decoded[1:])
 
 
 def _is_canonical(instant: str) -> bool:

@@ -4,6 +4,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from payment_action_center.cards import ExpiringCard
 from payment_action_center.model import (
     Action,
     AuditEvent,
@@ -114,3 +115,51 @@ class TransactionPage(BaseModel):
 class ErrorView(BaseModel):
     code: str
     message: str
+
+
+class ScheduledAtStakeView(BaseModel):
+    scheduled_payment_id: str
+    kind: str
+    next_payment_at: str | None
+    amount: int | None = Field(description="minor units")
+    currency: str | None
+
+
+class ExpiringCardView(BaseModel):
+    card_id: str
+    account_holder: AccountHolderView
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    scheduled_payments: list[ScheduledAtStakeView]
+
+    @classmethod
+    def of(cls, card: ExpiringCard) -> Self:
+        return cls(
+            card_id=card.card_id,
+            account_holder=AccountHolderView(
+                id=card.account_holder.id,
+                name=card.account_holder.name,
+                email=card.account_holder.email,
+            ),
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            scheduled_payments=[
+                ScheduledAtStakeView(
+                    scheduled_payment_id=p.scheduled_payment_id,
+                    kind=p.kind.value,
+                    next_payment_at=display(p.next_payment_at) if p.next_payment_at else None,
+                    amount=p.amount,
+                    currency=p.currency,
+                )
+                for p in card.scheduled_payments
+            ],
+        )
+
+
+class ExpiringCardsPage(BaseModel):
+    items: list[ExpiringCardView]
+    next_cursor: str | None = Field(description="opaque; null on the last page")
