@@ -79,6 +79,18 @@ EXPECTED_GRANTS = {
         SES_IDENTITIES: SES_SEND,
         SES_CONFIGURATION_SET: SES_SEND,
     },
+    "CardExpiryScanFunction": {
+        "Table": TABLE_READS | {"dynamodb:BatchGetItem"},
+        "Table/index/*": {"dynamodb:Query"},
+        "CardNoticeQueue": {"sqs:SendMessage"},
+    },
+    # Put/UpdateItem: the send record (at most one notice per card and expiry month).
+    "CardNoticeSenderFunction": {
+        "Table": TABLE_READS | {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "Table/index/*": {"dynamodb:Query"},
+        SES_IDENTITIES: SES_SEND,
+        SES_CONFIGURATION_SET: SES_SEND,
+    },
 }
 # The one condition a grant carries: SES sends only from the digest's From address.
 FROM_THE_DIGEST_SENDER = {"StringEquals": {"ses:FromAddress": {"Ref": "DigestSenderEmail"}}}
@@ -87,6 +99,7 @@ SETTING_GRANTS = {
     "RETRY_QUEUE_URL": ("RetryQueue", "sqs:SendMessage"),
     "EVENT_BUS_NAME": ("EventBus", "events:PutEvents"),
     "DIGEST_QUEUE_URL": ("DigestQueue", "sqs:SendMessage"),
+    "CARD_NOTICE_QUEUE_URL": ("CardNoticeQueue", "sqs:SendMessage"),
     "UNSUBSCRIBE_SECRET_ARN": ("UnsubscribeSecret", "secretsmanager:GetSecretValue"),
 }
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -459,7 +472,11 @@ def dead_letter_queues(template: dict[str, Any]) -> set[str]:
     return found
 
 
-QUEUE_CONSUMERS = {"RetryWorkerFunction": "RetryQueue", "DigestSenderFunction": "DigestQueue"}
+QUEUE_CONSUMERS = {
+    "RetryWorkerFunction": "RetryQueue",
+    "DigestSenderFunction": "DigestQueue",
+    "CardNoticeSenderFunction": "CardNoticeQueue",
+}
 
 
 def test_each_queue_has_its_one_consumer(template):
@@ -474,7 +491,11 @@ def test_each_queue_has_its_one_consumer(template):
 
 # BatchSize and MaximumBatchingWindowInSeconds (absent: 0) of each consumer. A digest send takes
 # longer than a retry: smaller batches, so one slow organization holds up fewer others.
-BATCHING = {"RetryWorkerFunction": (10, 1), "DigestSenderFunction": (5, None)}
+BATCHING = {
+    "RetryWorkerFunction": (10, 1),
+    "DigestSenderFunction": (5, None),
+    "CardNoticeSenderFunction": (5, None),
+}
 
 
 def test_queue_consumers_report_batch_item_failures_with_bounded_concurrency(template):
@@ -513,6 +534,22 @@ def test_every_queue_is_encrypted_and_unnamed(template):
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
         assert "QueueName" not in queue["Properties"], name  # dev and prod share an account
+
+
+def test_the_card_expiry_scan_runs_daily_and_queues_one_message_per_organization(template):
+    ((name, schedule),) = [
+        (n, s) for n, s in events_of_type(template, "ScheduleV2") if n == "CardExpiryScanFunction"
+    ]
+    # Daily: a card that starts qualifying later in the month is notified the next day.
+    assert schedule["ScheduleExpression"] == {"Ref": "CardExpiryScanSchedule"}
+    assert template["Parameters"]["CardExpiryScanSchedule"]["Default"] == "cron(0 13 * * ? *)"
+    assert queue_of(template, schedule["DeadLetterConfig"]["Arn"])[0] == (
+        "CardExpiryScheduleDeadLetterQueue"
+    )
+    props = functions(template)[name]
+    assert props["Environment"]["Variables"] == {
+        "CARD_NOTICE_QUEUE_URL": {"Ref": "CardNoticeQueue"}
+    }
 
 
 def test_every_schedule_retries_then_dead_letters(template):
@@ -639,6 +676,8 @@ def test_every_dead_letter_queue_alarms_as_soon_as_it_holds_a_message(template):
         "WatchdogDeadLetterQueue",
         "DigestDeadLetterQueue",
         "DigestScheduleDeadLetterQueue",
+        "CardNoticeDeadLetterQueue",
+        "CardExpiryScheduleDeadLetterQueue",
     }
     for queue in queues:
         alarm = watched[queue]
@@ -766,9 +805,15 @@ def check_digest_request(body: dict[str, Any]) -> None:
     assert datetime.strptime(body["local_date"], "%Y-%m-%d")
 
 
+def check_card_notice_request(body: dict[str, Any]) -> None:
+    assert set(body) == {"organization_id", "now"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["now"])
+
+
 QUEUE_BODIES = {
     "RetryWorkerFunction": check_retry_request,
     "DigestSenderFunction": check_digest_request,
+    "CardNoticeSenderFunction": check_card_notice_request,
 }
 
 

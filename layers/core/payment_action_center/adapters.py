@@ -8,7 +8,7 @@ from botocore.config import Config
 
 from payment_action_center.aws import EventBridgePublisher, SesMailer, SqsQueue
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.dynamodb.digest_store import DynamoDigestStore
+from payment_action_center.dynamodb.digest_store import DynamoCardNoticeLedger, DynamoDigestStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.processors import PaymentProcessor
 from payment_action_center.processors.choice import ProcessorName, processor_for
@@ -25,6 +25,7 @@ class Adapters:
         event_bus_name: str | None = None,
         retry_queue_url: str | None = None,
         digest_queue_url: str | None = None,
+        card_notice_queue_url: str | None = None,
         processor: ProcessorName | None = None,
         ses_configuration_set: str | None = None,
     ) -> None:
@@ -32,6 +33,7 @@ class Adapters:
         self._bus = event_bus_name
         self._queue = retry_queue_url
         self._digest_queue = digest_queue_url
+        self._card_notice_queue = card_notice_queue_url
         self._processor = processor
         self._configuration_set = ses_configuration_set
 
@@ -65,6 +67,15 @@ class Adapters:
     def digest_queue(self) -> SqsQueue:
         assert self._digest_queue is not None, "this function has no DIGEST_QUEUE_URL"
         return SqsQueue(boto3.client("sqs"), self._digest_queue)
+
+    @cached_property
+    def card_notices(self) -> DynamoCardNoticeLedger:
+        return DynamoCardNoticeLedger(self.dynamodb, self._table)
+
+    @cached_property
+    def card_notice_queue(self) -> SqsQueue:
+        assert self._card_notice_queue is not None, "this function has no CARD_NOTICE_QUEUE_URL"
+        return SqsQueue(boto3.client("sqs"), self._card_notice_queue)
 
     @cached_property
     def mailer(self) -> SesMailer:

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from payment_action_center.card_notices import CardNoticeWork
 from payment_action_center.digest import DigestWork, MailerError, MailerOutcomeUnknown
 from payment_action_center.model import BusEvent
 from payment_action_center.ports import PublishFailed
@@ -15,19 +16,19 @@ SOURCE = "payment-action-center"
 
 
 class SqsQueue:
-    """A work queue: RetryWork or DigestWork, anything with a JSON body()."""
+    """A work queue: RetryWork, DigestWork or CardNoticeWork, anything with a JSON body()."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
         self._url = queue_url
 
-    def send(self, work: RetryWork | DigestWork) -> None:
+    def send(self, work: RetryWork | DigestWork | CardNoticeWork) -> None:
         try:
             self._client.send_message(QueueUrl=self._url, MessageBody=work.body())
         except (BotoCoreError, ClientError) as error:
             raise QueueUnavailable(str(error)) from error
 
-    def send_all(self, work: Sequence[RetryWork | DigestWork]) -> None:
+    def send_all(self, work: Sequence[RetryWork | DigestWork | CardNoticeWork]) -> None:
         """SendMessageBatch, ten a request; entries SQS did not take are sent again."""
         for start in range(0, len(work), 10):
             entries = [

@@ -170,3 +170,67 @@ def _preferences(item: dict[str, Any]) -> Preferences:
         locale=item["locale"],
         updated_at=item["updated_at"],
     )
+
+
+NOTICE_LEDGER_DAYS = 100
+
+
+class DynamoCardNoticeLedger:
+    """The expiring card notices' ledger: one row per organization, expiry month and card."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def claim(self, organization_id: str, month: str, card_id: str) -> bool:
+        now = timestamps.now()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_attributes(
+                    {
+                        keys.PK: keys.card_notice(organization_id, month),
+                        keys.SK: keys.card_notice_card(card_id),
+                        "entity": "card_notice",
+                        "status": "sending",
+                        "claimed_at": now,
+                        keys.TTL: timestamps.epoch_seconds(now) + NOTICE_LEDGER_DAYS * 86400,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
+                ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
+                ExpressionAttributeValues=to_attributes({":failed": "failed"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def sent(self, organization_id: str, month: str, card_id: str) -> None:
+        self._mark(organization_id, month, card_id, "sent", None)
+
+    def release(self, organization_id: str, month: str, card_id: str, error: str) -> None:
+        self._mark(organization_id, month, card_id, "failed", error[:500])
+
+    def _mark(
+        self, organization_id: str, month: str, card_id: str, status: str, error: str | None
+    ) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_attributes(
+                {
+                    keys.PK: keys.card_notice(organization_id, month),
+                    keys.SK: keys.card_notice_card(card_id),
+                }
+            ),
+            UpdateExpression="SET #status = :status, #at = :at, #error = :error",
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#at": f"{status}_at",
+                "#error": "error",
+            },
+            ExpressionAttributeValues=to_attributes(
+                {":status": status, ":at": timestamps.now(), ":error": error or ""}
+            ),
+        )

@@ -128,3 +128,11 @@ def expiry_sort(organization_id: str, card_id: str) -> str:
 
 def expiry_sort_prefix(organization_id: str) -> str:
     return f"{organization_id}#"
+
+
+def card_notice(organization_id: str, month: str) -> str:
+    return f"CARDNOTICE#{organization_id}#{month}"
+
+
+def card_notice_card(card_id: str) -> str:
+    return f"CARD#{card_id}"

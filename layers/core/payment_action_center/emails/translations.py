@@ -11,7 +11,7 @@ keyed by CLDR plural category (Babel's `Locale.plural_form`); "other" is the fal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from payment_action_center.model import EntryType
+from payment_action_center.model import EntryType, PaymentKind
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,67 @@ DIGEST: Mapping[str, DigestWording] = {
             "notifications."
         ),
         preferences="Manage email preferences",
+        colon=":",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CardNoticeWording:
+    subject: str
+    greeting: str
+    intro: str
+    card: str
+    expires: str
+    at_stake: str
+    kinds: Mapping[PaymentKind, str]
+    next_date: str
+    amount: str
+    update: str
+    why: str
+    colon: str
+
+
+CARD_NOTICE: Mapping[str, CardNoticeWording] = {
+    "fr-CA": CardNoticeWording(
+        subject="Votre carte de crédit expire bientôt",
+        greeting="Bonjour {name},",
+        intro=(
+            "La carte de crédit enregistrée dans votre portefeuille chez {organization} expire "
+            "le mois prochain. Des paiements planifiés y sont portés : mettez-la à jour pour "
+            "éviter un échec de paiement."
+        ),
+        card="Carte",
+        expires="Expiration",
+        at_stake="Paiements planifiés sur cette carte",
+        kinds={
+            PaymentKind.INSTALLMENT: "Versement",
+            PaymentKind.SUBSCRIPTION: "Paiement d’abonnement",
+        },
+        next_date="Prochain paiement",
+        amount="Montant",
+        update="Mettre à jour ma carte",
+        why="Vous recevez ce courriel parce qu’une carte de votre portefeuille expire bientôt.",
+        colon="\u00a0:",
+    ),
+    "en-CA": CardNoticeWording(
+        subject="Your credit card expires soon",
+        greeting="Hello {name},",
+        intro=(
+            "The credit card saved in your wallet with {organization} expires next month. "
+            "Scheduled payments are charged to it: update it to avoid a failed payment."
+        ),
+        card="Card",
+        expires="Expires",
+        at_stake="Scheduled payments on this card",
+        kinds={
+            PaymentKind.INSTALLMENT: "Installment",
+            PaymentKind.SUBSCRIPTION: "Subscription payment",
+        },
+        next_date="Next payment",
+        amount="Amount",
+        update="Update my card",
+        why="You receive this email because a card in your wallet expires soon.",
         colon=":",
     ),
 }

@@ -1,0 +1,79 @@
+"""Sends one organization's expiring card notices (a message from the card notice queue).
+
+Cards already notified for their expiry month are skipped by the ledger; a notice SES refused is
+released and the message is reported failed, so SQS delivers it again and only that card is
+retried. An unknown outcome keeps the claim: at most one notice per card and expiry month.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from payment_action_center import card_notices
+from payment_action_center.adapters import Adapters
+from payment_action_center.settings import Settings
+
+
+class CardNoticeSenderSettings(Settings):
+    sender: str = Field(alias="DIGEST_SENDER_EMAIL", min_length=3)
+    configuration_set: str = Field(alias="SES_CONFIGURATION_SET", default="")
+
+
+class NoticesFailed(Exception):
+    pass
+
+
+settings = CardNoticeSenderSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method(capture_response=False)
+def send(record: SQSRecord) -> dict[str, Any]:
+    work = card_notices.CardNoticeWork.parse(record.body)
+    logger.append_keys(org_id=work.organization_id)
+    report = card_notices.send_notices(
+        work,
+        billing=adapters.billing,
+        cards=adapters.billing,
+        ledger=adapters.card_notices,
+        mailer=adapters.mailer,
+        sender=settings.sender,
+    )
+    metrics.add_metric(name="CardNoticeSent", unit=MetricUnit.Count, value=len(report.sent))
+    metrics.add_metric(name="CardNoticeFailed", unit=MetricUnit.Count, value=len(report.failed))
+    logger.info(
+        "card notices sent",
+        extra={
+            "month": report.month,
+            "sent": len(report.sent),
+            "failed": len(report.failed),
+            "skipped": len(report.skipped),
+            "already_sent": len(report.already_sent),
+            "unknown": len(report.unknown),
+        },
+    )
+    if report.failed:
+        raise NoticesFailed(f"{len(report.failed)} notices to retry")
+    return {"sent": len(report.sent)}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=send, processor=batch, context=context
+    )
