@@ -105,57 +105,16 @@ class DynamoDigestStore:
     # --- DigestLedger -------------------------------------------------------------------------
 
     def claim(self, organization_id: str, local_date: str, address: str) -> bool:
-        now = timestamps.now()
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_attributes(
-                    {
-                        keys.PK: keys.digest(organization_id, local_date),
-                        keys.SK: keys.recipient(address.lower()),
-                        "entity": "digest_recipient",
-                        "status": "sending",
-                        "claimed_at": now,
-                        keys.TTL: timestamps.epoch_seconds(now) + LEDGER_DAYS * 86400,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
-                ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
-                ExpressionAttributeValues=to_attributes({":failed": "failed"}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        return claim_send(self._client, self._table, key, "digest_recipient", LEDGER_DAYS)
 
     def sent(self, organization_id: str, local_date: str, address: str) -> None:
-        self._mark(organization_id, local_date, address, "sent", None)
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        mark_send(self._client, self._table, key, "sent", None)
 
     def release(self, organization_id: str, local_date: str, address: str, error: str) -> None:
-        self._mark(organization_id, local_date, address, "failed", error[:500])
-
-    def _mark(
-        self, organization_id: str, local_date: str, address: str, status: str, error: str | None
-    ) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=to_attributes(
-                {
-                    keys.PK: keys.digest(organization_id, local_date),
-                    keys.SK: keys.recipient(address.lower()),
-                }
-            ),
-            UpdateExpression="SET #status = :status, #at = :at, #error = :error",
-            ExpressionAttributeNames={
-                "#status": "status",
-                "#at": f"{status}_at",
-                "#error": "error",
-            },
-            ExpressionAttributeValues=to_attributes(
-                {":status": status, ":at": timestamps.now(), ":error": error or ""}
-            ),
-        )
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        mark_send(self._client, self._table, key, "failed", error[:500])
 
     def _query(self, **request: Any) -> list[dict[str, Any]]:
         return query_all(self._client, self._table, **request)
@@ -183,54 +142,55 @@ class DynamoCardNoticeLedger:
         self._table = table_name
 
     def claim(self, organization_id: str, month: str, card_id: str) -> bool:
-        now = timestamps.now()
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_attributes(
-                    {
-                        keys.PK: keys.card_notice(organization_id, month),
-                        keys.SK: keys.card_notice_card(card_id),
-                        "entity": "card_notice",
-                        "status": "sending",
-                        "claimed_at": now,
-                        keys.TTL: timestamps.epoch_seconds(now) + NOTICE_LEDGER_DAYS * 86400,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
-                ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
-                ExpressionAttributeValues=to_attributes({":failed": "failed"}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        return claim_send(self._client, self._table, key, "card_notice", NOTICE_LEDGER_DAYS)
 
     def sent(self, organization_id: str, month: str, card_id: str) -> None:
-        self._mark(organization_id, month, card_id, "sent", None)
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        mark_send(self._client, self._table, key, "sent", None)
 
     def release(self, organization_id: str, month: str, card_id: str, error: str) -> None:
-        self._mark(organization_id, month, card_id, "failed", error[:500])
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        mark_send(self._client, self._table, key, "failed", error[:500])
 
-    def _mark(
-        self, organization_id: str, month: str, card_id: str, status: str, error: str | None
-    ) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=to_attributes(
+
+def claim_send(client: Any, table: str, key: tuple[str, str], entity: str, ttl_days: int) -> bool:
+    """At most once per key: a row claimed "sending" before the send; only a send that
+    failed ("failed") may be claimed again."""
+    now = timestamps.now()
+    try:
+        client.put_item(
+            TableName=table,
+            Item=to_attributes(
                 {
-                    keys.PK: keys.card_notice(organization_id, month),
-                    keys.SK: keys.card_notice_card(card_id),
+                    keys.PK: key[0],
+                    keys.SK: key[1],
+                    "entity": entity,
+                    "status": "sending",
+                    "claimed_at": now,
+                    keys.TTL: timestamps.epoch_seconds(now) + ttl_days * 86400,
                 }
             ),
-            UpdateExpression="SET #status = :status, #at = :at, #error = :error",
-            ExpressionAttributeNames={
-                "#status": "status",
-                "#at": f"{status}_at",
-                "#error": "error",
-            },
-            ExpressionAttributeValues=to_attributes(
-                {":status": status, ":at": timestamps.now(), ":error": error or ""}
-            ),
+            ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
+            ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
+            ExpressionAttributeValues=to_attributes({":failed": "failed"}),
         )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_send(
+    client: Any, table: str, key: tuple[str, str], status: str, error: str | None
+) -> None:
+    client.update_item(
+        TableName=table,
+        Key=to_attributes({keys.PK: key[0], keys.SK: key[1]}),
+        UpdateExpression="SET #status = :status, #at = :at, #error = :error",
+        ExpressionAttributeNames={"#status": "status", "#at": f"{status}_at", "#error": "error"},
+        ExpressionAttributeValues=to_attributes(
+            {":status": status, ":at": timestamps.now(), ":error": error or ""}
+        ),
+    )
