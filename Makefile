@@ -13,10 +13,15 @@ SAM := $(TOOLS)/bin/sam
 # `sam build` resolves python3.13 on PATH; pyenv's shim needs the version named.
 SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
 DDB_JAR_STAMP := local/node_modules/.installed
+# The local gateway's port: the same variable the local stack reads (local/config.py).
+GATEWAY_PORT := $(or $(PAC_GATEWAY_PORT),3000)
+# The stage `make deploy` deploys: a [<ENV>.deploy.parameters] section of samconfig.toml.
+ENV ?= dev
 
 .PHONY: help
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk -F':.*## ' -v port=$(GATEWAY_PORT) '{gsub(/<port>/, port, $$2); printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: check-python
 check-python:
@@ -42,7 +47,7 @@ $(DDB_JAR_STAMP): local/package.json local/package-lock.json | check-python
 install: $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP)  ## Install whatever is missing (venvs, DynamoDB Local)
 
 .PHONY: dev
-dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data on http://127.0.0.1:3000
+dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data on http://127.0.0.1:<port>
 	$(PY) -m local.stack --demo
 
 .PHONY: lint
@@ -56,23 +61,39 @@ validate: $(TOOLS)/.installed  ## sam validate --lint (cfn-lint inside)
 	$(SAM_ENV) $(SAM) validate --lint
 
 .PHONY: build
-build: $(TOOLS)/.installed  ## sam build (python3.13, arm64, no container)
-	$(SAM_ENV) $(SAM) build --build-dir build/sam --cached --cache-dir build/sam-cache
+build: $(TOOLS)/.installed  ## sam build (python3.13, arm64, no container) into build/sam (samconfig.toml)
+	$(SAM_ENV) $(SAM) build
+
+# Checked when the Makefile is read, before anything is built.
+ifneq ($(filter deploy,$(MAKECMDGOALS)),)
+ifeq ($(filter $(ENV),dev prod),)
+$(error ENV must be dev or prod (a section of samconfig.toml), not "$(ENV)")
+endif
+endif
+
+.PHONY: deploy
+deploy: build  ## Build, then deploy the built template: make deploy ENV=dev|prod (docs/deploy.md)
+	$(SAM_ENV) $(SAM) deploy --config-env $(ENV)
+
+.PHONY: send-event
+send-event: $(VENV)/.installed  ## Sign a sample webhook with the local secret and post it: make send-event EVENT=events/<file>.json
+	$(if $(EVENT),,$(error name the sample: make send-event EVENT=events/<file>.json))
+	PYTHONPATH=layers/core:. $(PY) -m tools.send_event $(EVENT) $(ARGS)
 
 .PHONY: openapi
 openapi: $(VENV)/.installed  ## Regenerate openapi.json from the code
 	$(PY) -m tools.openapi > openapi.json
 
 .PHONY: unit
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed  ## Unit tests only (moto, fakes, no network)
 	$(PY) -m pytest tests/unit -q
 
 .PHONY: integration
-integration: $(VENV)/.installed $(DDB_JAR_STAMP)
+integration: $(VENV)/.installed $(DDB_JAR_STAMP) build  ## Integration tests only (DynamoDB Local; a deploy of the build to moto)
 	$(PY) -m pytest tests/integration -q
 
 .PHONY: e2e
-e2e: $(VENV)/.installed $(DDB_JAR_STAMP)
+e2e: $(VENV)/.installed $(DDB_JAR_STAMP)  ## End-to-end tests only (the local stack over HTTP)
 	$(PY) -m pytest tests/e2e -q
 
 .PHONY: test
@@ -84,5 +105,5 @@ bench: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Benchmarks: request and item coun
 	PYTHONPATH=layers/core:. $(PY) -m bench
 
 .PHONY: clean
-clean:
+clean:  ## Remove build output and tool caches (keeps the virtualenvs and DynamoDB Local)
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

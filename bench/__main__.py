@@ -1,4 +1,5 @@
-"""`make bench`: counts and ratios that hold on a noisy machine (design §6), on DynamoDB Local.
+"""`make bench`: counts and ratios that hold on a noisy machine (docs/contract.md §6), on DynamoDB
+Local.
 
 - Expiring cards: N cards of which 50 qualify for a month; the read of the section touches
   about 50 items, whatever N (items read / qualifying cards, and items read / all cards).

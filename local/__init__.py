@@ -1,4 +1,4 @@
 """The local stack: the real handlers behind a local API Gateway, against DynamoDB Local and moto.
 
-Laptop only: nothing in this package is deployed (design §5).
+Laptop only: nothing in this package is deployed (docs/contract.md §5).
 """

@@ -1,8 +1,14 @@
 """Demo data for organization org_demo, delivered through the real webhook path: each event is
-signed as the payment processor or the billing platform would sign it and POSTed to the gateway."""
+signed as the payment processor or the billing platform would sign it and POSTed to the gateway.
+
+The failures are dated relative to the start-up, some of them over the 24 hours before it and the
+newest at the start-up itself, so that the digest run at the next 07:00 in org_demo's time zone
+(README, local stack) finds failures wherever that 07:00 falls; older ones fill the table.
+"""
 
 import json
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,11 +44,17 @@ class Failure:
     amount: int  # cents
     code: str
     message: str
-    token: str  # the sandbox processor decides a retry's outcome by it (design §5)
-    hours_ago: float
+    token: str  # the sandbox processor decides a retry's outcome by it (README, retries)
+    hours_ago: float  # before the start-up
 
 
 FAILURES = [
+    Failure("installment", "credit_card", "Gabriel Gagnon", 8250, "card_declined",
+            "Carte refusée", "tok_success", 0),
+    Failure("one_time", "echeck", "Léa Fortin", 3200, "nsf",
+            "Provision insuffisante", "tok_echeck_pending", 0.05),  # 3 minutes
+    Failure("subscription", "credit_card", "William Poirier", 2499, "expired_card",
+            "Carte expirée", "tok_success", 0.75),
     Failure("refund", "credit_card", "Éloïse Tremblay", 4500, "insufficient_funds",
             "Fonds insuffisants dans le compte marchand", "tok_success", 2),
     Failure("one_time", "echeck", "François Côté", 8900, "nsf",
@@ -142,12 +154,20 @@ def deliver(
 
 
 def load(
-    gateway_url: str, *, org_id: str = config.DEMO_ORG_ID, now: datetime | None = None
+    gateway_url: str,
+    *,
+    org_id: str = config.DEMO_ORG_ID,
+    now: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Deliver the demo organization and its failures; the status each delivery answered."""
+    """Deliver the demo organization and its failures; the status each delivery answered.
+
+    `headers` go with every delivery (the gateway's loader pass while the stack is starting).
+    """
     now = now or datetime.now(UTC)
     outcomes = []
     with requests.Session() as session:
+        session.headers.update(headers or {})
         organization = {
             "type": "organization.upserted",
             "occurred_at": rfc3339(now - timedelta(days=30)),

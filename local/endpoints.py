@@ -1,4 +1,4 @@
-"""The local-only endpoints of the gateway (design §5): never deployed, a fixed contract.
+"""The local-only endpoints of the gateway (README, local stack): never deployed, a fixed contract.
 
 Each is a function of the running stack and the request, answering (status, JSON body), registered
 under "METHOD /path" with @endpoint. Raise gateway.BadRequest for a 400.
@@ -53,6 +53,13 @@ def token(stack: "LocalStack", request: LocalRequest) -> Reply:
         raise BadRequest("; ".join(problems))
     minted = auth.mint_token(body["org_id"], body["sub"], body["email"], groups)
     return 200, {"token": minted}
+
+
+@endpoint("GET /_local/health")
+def health(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """200 {"status": "ready"}: reached only once the stack is ready. While it loads its demo
+    data, the gateway answers this as every request: 503, code `starting` (local/gateway.py)."""
+    return 200, {"status": "ready"}
 
 
 @endpoint("GET /_local/webhook-secrets")

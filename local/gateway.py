@@ -2,18 +2,40 @@
 
 Routes come from template.yaml; a route with the JWT authorizer needs a token the authorizer would
 accept (local/auth.py). Paths under /_local/ are the local-only endpoints (local/endpoints.py).
+The request target is read as UTF-8, raw or percent-encoded, as API Gateway reads it.
+
+Gateway-level errors: the answers given before or instead of a function's. Each has API Gateway's
+status and exact `message`, plus a `code` as every handler error has, so that a client written
+against either shape works (docs/local-gateway.md compares them with AWS, which sends no `code`):
+
+    400 bad_request             a malformed request, or a path or query that is not UTF-8
+    401 unauthorized            no token, or one the JWT authorizer refuses (+ www-authenticate)
+    404 not_found               no route for this method and path (TRACE, CONNECT... have none)
+    413 payload_too_large       a body over 10 MB ("Request Entity Too Large")
+    500 internal_error          the function raised, failed its init, or its process died
+    503 service_unavailable     the function ran past its Timeout
+    503 starting                the stack is still loading its demo data (+ retry-after: 1)
+
+What http.server itself refuses (a request line or headers too long, an HTTP version it cannot
+speak) has the same shape: the status's phrase as `message`, in snake case as `code`.
+
+Each request makes one console line (method, target, status, milliseconds, and why for a 401 or a
+5xx); a client that leaves before its answer is written makes a debug line, not a traceback.
 """
 
 import base64
+import hmac
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -26,6 +48,11 @@ from local.workers import FunctionError, FunctionTimeout
 log = logging.getLogger("local.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
+# While the stack loads its demo data, only requests with this header, the gateway's random pass
+# as value, get through (local/demo.py's deliveries); the functions never see it.
+LOADER_HEADER = "x-pac-local-loader"
+# The client went away before its answer was written: nothing to answer, nothing to report.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 type Reply = tuple[int, Any]  # status and a JSON-serialisable body
 type Invoke = Callable[[str, dict[str, Any]], Any]
@@ -60,6 +87,38 @@ type LocalEndpoint = Callable[[LocalRequest], Reply]
 
 
 @dataclass(frozen=True)
+class Target:
+    """The request target as API Gateway reads it: UTF-8, whether sent raw or percent-encoded."""
+
+    path: str  # as sent, percent-encoding kept: rawPath, and what routes match
+    query: str  # as sent: rawQueryString
+    parameters: list[tuple[str, str]]  # the query decoded, in order
+
+    @classmethod
+    def of(cls, request_target: str) -> "Target":
+        """UnicodeDecodeError if the target is not UTF-8, raw or once percent-decoded.
+
+        http.server gives the request line as Latin-1 text: its bytes are what the client sent.
+        """
+        url = urlsplit(request_target.encode("latin-1").decode("utf-8"))
+        target = cls(
+            path=url.path or "/",
+            query=url.query,
+            parameters=parse_qsl(url.query, keep_blank_values=True, errors="strict"),
+        )
+        target.decoded_path()  # refused now rather than when the event is built
+        return target
+
+    def decoded_path(self) -> str:
+        return unquote(self.path, errors="strict")
+
+
+def readable_target(request_target: str) -> str:
+    """The target for a console line: UTF-8 where it is, never an error."""
+    return request_target.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
 class CompiledRoute:
     route: Route
     pattern: re.Pattern[str]
@@ -85,7 +144,11 @@ class CompiledRoute:
 
 
 class Gateway:
-    """`with Gateway(routes, authorizers, invoke, local_endpoints, port=3000) as api:` api.url"""
+    """`with Gateway(routes, authorizers, invoke, local_endpoints, port=3000) as api:` api.url
+
+    `starting=True`: every request answers 503 (code `starting`) until `open()`, except those
+    carrying `loader_headers` (the demo loader's deliveries).
+    """
 
     def __init__(
         self,
@@ -96,6 +159,7 @@ class Gateway:
         *,
         port: int = config.DEFAULT_PORTS["gateway"],
         host: str = "127.0.0.1",
+        starting: bool = False,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
@@ -112,10 +176,34 @@ class Gateway:
         self.host, self.port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._loader_pass = secrets.token_urlsafe(24)  # per gateway: nobody outside can guess it
+        self._open = threading.Event()
+        if not starting:
+            self._open.set()
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def loader_headers(self) -> dict[str, str]:
+        """The header that lets a request through while the gateway is starting."""
+        return {LOADER_HEADER: self._loader_pass}
+
+    @property
+    def ready(self) -> bool:
+        return self._open.is_set()
+
+    def open(self) -> None:
+        """Serve everyone from now on."""
+        self._open.set()
+
+    def admits(self, loader_pass: str | None) -> bool:
+        """Open to everyone, or a request of the loader (its LOADER_HEADER, if any)."""
+        if self._open.is_set():
+            return True
+        given = (loader_pass or "").encode("latin-1", "replace")
+        return hmac.compare_digest(given, self._loader_pass.encode())
 
     def start(self) -> None:
         gateway = self
@@ -160,7 +248,7 @@ class Gateway:
         for compiled, call in self._local_patterns:
             found = compiled.route.method == method and compiled.pattern.fullmatch(path)
             if found:
-                return call, {k: unquote(v) for k, v in found.groupdict().items()}
+                return call, {k: unquote(v, errors="strict") for k, v in found.groupdict().items()}
         return None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -169,7 +257,8 @@ class Gateway:
                 continue
             found = compiled.pattern.fullmatch(path)
             if found:
-                return compiled.route, {k: unquote(v) for k, v in found.groupdict().items()}
+                parameters = {k: unquote(v, errors="strict") for k, v in found.groupdict().items()}
+                return compiled.route, parameters
         return None
 
 
@@ -178,6 +267,7 @@ class Response:
     status: int
     headers: Sequence[tuple[str, str]]
     body: bytes
+    note: str = ""  # why, for the console line; never sent
 
     @classmethod
     def json(cls, status: int, body: Any, headers: Sequence[tuple[str, str]] = ()) -> "Response":
@@ -185,16 +275,32 @@ class Response:
         return cls(status, [("content-type", "application/json"), *headers], data)
 
 
-NOT_FOUND = Response.json(404, {"message": "Not Found"})
-UNAUTHORIZED = Response.json(
-    401,
-    {"code": "unauthorized", "message": "Unauthorized"},
-    [("www-authenticate", 'Bearer error="invalid_token"')],
-)
-INTERNAL_ERROR = Response.json(500, {"message": "Internal Server Error"})
-UNAVAILABLE = Response.json(503, {"message": "Service Unavailable"})
-TOO_LARGE = Response.json(413, {"message": "Request Entity Too Large"})
-BAD_REQUEST = Response.json(400, {"message": "Bad Request"})
+# status -> (code, API Gateway's message); other statuses: the phrase, and the phrase as code.
+GATEWAY_ERROR_WORDS = {
+    400: ("bad_request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    404: ("not_found", "Not Found"),
+    413: ("payload_too_large", "Request Entity Too Large"),  # RFC 9110 says "Content Too Large"
+    500: ("internal_error", "Internal Server Error"),
+    503: ("service_unavailable", "Service Unavailable"),
+}
+
+
+def gateway_error(status: int, code: str = "", headers: Sequence[tuple[str, str]] = ()) -> Response:
+    """A gateway-level error: API Gateway's status and `message`, and a `code` (see above)."""
+    phrase = HTTPStatus(status).phrase
+    default = (re.sub(r"\W+", "_", phrase).lower(), phrase)
+    known_code, message = GATEWAY_ERROR_WORDS.get(status, default)
+    return Response.json(status, {"message": message, "code": code or known_code}, headers)
+
+
+BAD_REQUEST = gateway_error(400)
+UNAUTHORIZED = gateway_error(401, headers=[("www-authenticate", 'Bearer error="invalid_token"')])
+NOT_FOUND = gateway_error(404)
+TOO_LARGE = gateway_error(413)
+INTERNAL_ERROR = gateway_error(500)
+UNAVAILABLE = gateway_error(503)
+STARTING = gateway_error(503, "starting", headers=[("retry-after", "1")])
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -202,19 +308,51 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
     server_version = "local-api-gateway"
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except CLIENT_GONE as gone:
+            log.debug("gateway: the client left before its answer was written (%s)", gone)
+
     def do_request(self) -> None:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         try:
             response = self.answer(request_id)
         except Exception:
-            log.exception("gateway: %s %s failed", self.command, self.path)
+            log.exception("gateway: %s %s failed", self.command, readable_target(self.path))
             response = INTERNAL_ERROR
+        self.log_answer(response, started)
         self.send(response, request_id)
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status, elapsed)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method with no do_<METHOD> 501 in HTML. An HTTP API's routes take
+        # seven methods (and ANY of them): no route matches another, hence its 404.
+        if name.startswith("do_"):
+            return self.refuse_method
+        raise AttributeError(name)
+
+    def refuse_method(self) -> None:
+        self.close_connection = True  # its body, if any, is not read
+        self.log_answer(NOT_FOUND, time.perf_counter())
+        self.send(NOT_FOUND, str(uuid.uuid4()))
+
+    def log_answer(self, response: Response, started: float) -> None:
+        """The request's one console line. Logged before the answer is written: once the client
+        has its answer, the line is there (tests read it)."""
+        elapsed = (time.perf_counter() - started) * 1000
+        why = f": {response.note}" if response.note else ""
+        target = readable_target(self.path)
+        log.info("%s %s -> %d (%.0f ms)%s", self.command, target, response.status, elapsed, why)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses before any route is looked up (a request line or headers too
+        long, an unknown HTTP version), in the gateway's JSON shape instead of its HTML page."""
+        self.close_connection = True
+        log.info("%r -> %d (%s)", self.requestline, code, message or HTTPStatus(code).phrase)
+        self.send(gateway_error(code), str(uuid.uuid4()))
 
     def answer(self, request_id: str) -> Response:
         try:
@@ -224,22 +362,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return BAD_REQUEST
         if body is None:
             return TOO_LARGE
-        url = urlsplit(self.path)
-        path = url.path or "/"
-        local = self.gateway.local_endpoint(self.command, path)
+        if not self.gateway.admits(self.headers.get(LOADER_HEADER)):
+            return STARTING
+        try:
+            target = Target.of(self.path)
+        except UnicodeDecodeError:
+            return replace(BAD_REQUEST, note="the path or the query is not UTF-8")
+        return self.route(target, body, request_id)
+
+    def route(self, target: Target, body: bytes, request_id: str) -> Response:
+        local = self.gateway.local_endpoint(self.command, target.path)
         if local is not None:
-            return self.call_local(*local, path=path, query=url.query, body=body)
-        matched = self.gateway.match(self.command, path)
+            return self.call_local(*local, target=target, body=body)
+        matched = self.gateway.match(self.command, target.path)
         if matched is None:
             return NOT_FOUND
-        return self.call_function(*matched, query=url.query, body=body, request_id=request_id)
+        return self.call_function(*matched, target=target, body=body, request_id=request_id)
 
     def call_function(
         self,
         route: Route,
         path_parameters: dict[str, str],
         *,
-        query: str,
+        target: Target,
         body: bytes,
         request_id: str,
     ) -> Response:
@@ -250,19 +395,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     self.headers.get("authorization"), self.gateway.authorizers[route.authorizer]
                 )
             except auth.Unauthorized as refused:
-                log.info("gateway: 401 for %s %s: %s", self.command, self.path, refused)
-                return UNAUTHORIZED
+                return replace(UNAUTHORIZED, note=str(refused))
         event = self.event(
-            route, path_parameters, query=query, body=body, claims=claims, request_id=request_id
+            route, path_parameters, target=target, body=body, claims=claims, request_id=request_id
         )
         try:
             result = self.gateway.invoke(route.function_id, event)
         except FunctionTimeout as error:
-            log.error("gateway: %s", error)
-            return UNAVAILABLE
+            return replace(UNAVAILABLE, note=str(error))
         except FunctionError as error:
-            log.error("gateway: %s", error)
-            return INTERNAL_ERROR
+            return replace(INTERNAL_ERROR, note=str(error))
         return function_response(result)
 
     def read_body(self) -> bytes | None:
@@ -286,20 +428,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
         return body
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers as HTTP API passes them on: names in lower case, repeats comma-joined,
+        without the loader's pass."""
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            if key != LOADER_HEADER:
+                headers[key] = f"{headers[key]},{value}" if key in headers else value
+        return headers
+
     def call_local(
         self,
         endpoint: LocalEndpoint,
         path_parameters: dict[str, str],
         *,
-        path: str,
-        query: str,
+        target: Target,
         body: bytes,
     ) -> Response:
         request = LocalRequest(
             method=self.command,
-            path=path,
-            query=dict(parse_qsl(query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            path=target.path,
+            query=dict(target.parameters),
+            headers={k.lower(): v for k, v in self.headers.items() if k.lower() != LOADER_HEADER},
             body=body,
             path_parameters=path_parameters,
         )
@@ -314,16 +465,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         route: Route,
         path_parameters: dict[str, str],
         *,
-        query: str,
+        target: Target,
         body: bytes,
         claims: dict[str, str] | None,
         request_id: str,
     ) -> dict[str, Any]:
         """The payload format 2.0 event API Gateway would send for this request."""
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        headers = self.request_headers()
         cookie = headers.pop("cookie", None)
         headers.setdefault("x-forwarded-for", self.client_address[0])
         headers.setdefault("x-forwarded-proto", "http")
@@ -336,7 +484,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "domainPrefix": "local",
             "http": {
                 "method": self.command,
-                "path": unquote(urlsplit(self.path).path),
+                "path": target.decoded_path(),
                 "protocol": self.request_version,
                 "sourceIp": self.client_address[0],
                 "userAgent": headers.get("user-agent", ""),
@@ -352,8 +500,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": route.key,
-            "rawPath": urlsplit(self.path).path,
-            "rawQueryString": query,
+            "rawPath": target.path,
+            "rawQueryString": target.query,
             "headers": headers,
             "requestContext": context,
             "isBase64Encoded": False,
@@ -361,7 +509,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if cookie:
             event["cookies"] = [c.strip() for c in cookie.split(";") if c.strip()]
         parameters: dict[str, str] = {}
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in target.parameters:
             parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
         if parameters:
             event["queryStringParameters"] = parameters

@@ -8,7 +8,8 @@ Protocol, one JSON object per line: at start the worker says {"ready": true} (or
 "error": ...} and exits); then for each {"event", "request_id", "deadline_ms"} read, it answers
 {"result": ...} or {"error": {"errorType", "errorMessage", "stackTrace"}}. The protocol runs on the
 pipes first given as stdin and stdout, moved to other descriptors at start: whatever the handler
-prints (Powertools logs JSON to stdout) goes to stderr and cannot corrupt it.
+prints (Powertools logs JSON to stdout) goes to stderr and cannot corrupt it. local/workers.py
+reads that stderr and shows what the console needs (local/console.py).
 """
 
 import importlib
@@ -19,8 +20,18 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any, BinaryIO
+
+# Powertools' @metrics.log_metrics warns at every invocation that adds no metric. In Lambda that
+# is a line in CloudWatch; here it would be a warning with its source line on the console at every
+# request. Silenced in the worker only: the functions' code is as deployed.
+NO_METRICS_WARNING = "No application metrics to publish"
+
+
+def silence_local_noise() -> None:
+    warnings.filterwarnings("ignore", message=NO_METRICS_WARNING, category=UserWarning)
 
 
 def exit_with_parent(on_exit: Callable[[], object] = lambda: None, interval: float = 1.0) -> None:
@@ -100,6 +111,7 @@ def main() -> int:
     os.dup2(2, 1)  # print() and stdout logging now land on stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the stack; it stops us
     exit_with_parent()
+    silence_local_noise()
 
     try:
         handler = load(handler_name)

@@ -1,9 +1,14 @@
-"""The local stack (design §5): `python -m local.stack [--demo]`, which `make dev` runs.
+"""The local stack (README, local stack): `python -m local.stack [--demo]`, which `make dev` runs.
 
 DynamoDB Local and a moto server on loopback, the template's resources created there, the gateway
 routing HTTP to the real handlers in worker processes, the SQS event sources polling their queues
 into the functions, a tap on the event buses, and the schedules run on demand. `LocalStack` is the
 same as a context manager, for the e2e tests.
+
+With demo data, the stack is ready once the data is in: until then the gateway answers every
+request but the loader's 503 (code `starting`, local/gateway.py), GET /_local/health included.
+The console shows the banner, one line per request and the functions' warnings and errors
+(local/console.py); the banner comes again when the stack is ready, so it is the last thing shown.
 """
 
 import argparse
@@ -15,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from local import auth, config, demo, endpoints, scheduler
+from local import auth, config, console, demo, endpoints, scheduler
 from local import dynamodb as dynamodb_local
 from local.dynamodb import DynamoDBLocal
 from local.eventbus import EventsTap
@@ -112,11 +117,36 @@ class LocalStack:
         return Endpoints(dynamodb=self.dynamodb.endpoint, aws=self.moto.endpoint, gateway=self.url)
 
     def start(self) -> None:
+        """Start everything; with `demo`, return once the demo data is in and the stack ready."""
+        self.launch()
+        if self.demo:
+            self.load_demo()
+
+    def launch(self) -> None:
+        """Start the services and the gateway; with `demo`, the gateway answers 503 (starting)
+        to all but the loader until `load_demo`."""
         try:
             self._start()
         except BaseException:
             self.stop()
             raise
+
+    def load_demo(self) -> None:
+        """Deliver the demo data through the gateway with its loader pass, then open the gateway
+        to everyone: the stack is ready."""
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not running")
+        try:
+            self.demo_outcomes = demo.load(self.url, headers=self.gateway.loader_headers)
+        except BaseException:
+            self.stop()
+            raise
+        self.gateway.open()
+
+    @property
+    def ready(self) -> bool:
+        """Running and serving everyone (GET /_local/health answers 200)."""
+        return self.gateway is not None and self.gateway.ready
 
     def _start(self) -> None:
         taken = [
@@ -176,10 +206,9 @@ class LocalStack:
             endpoints.bound(self),
             port=self.ports["gateway"],
             host=self.host,
+            starting=self.demo,
         )
         self.gateway.start()
-        if self.demo:
-            self.demo_outcomes = demo.load(self.url)
 
     def stop(self) -> None:
         """Stop everything this stack started; safe to call twice or after a failed start."""
@@ -270,10 +299,11 @@ class LocalStack:
 
 
 def banner(stack: LocalStack) -> str:
-    token = auth.mint_token(**DEMO_ADMIN)  # type: ignore[arg-type]
+    """What `make dev` prints once the gateway listens, and again once the stack is ready."""
+    state = "running" if stack.ready else "starting"
     lines = [
         "",
-        "Payment Action Center: local stack running (laptop only; nothing here is AWS)",
+        f"Payment Action Center: local stack {state} (laptop only; nothing here is AWS)",
         f"  API (gateway)    {stack.url}",
         f"  DynamoDB Local   {stack.dynamodb.endpoint}   table {config.TABLE_NAME}",
         f"  moto server      {stack.moto.endpoint}   SES, SQS, EventBridge, Scheduler, Secrets",
@@ -284,9 +314,12 @@ def banner(stack: LocalStack) -> str:
         "",
         *local_endpoints(stack),
     ]
+    if not stack.ready:
+        return "\n".join([*lines, *loading(stack)])
     if stack.demo:
         failures = len(demo.FAILURES)
         lines += [f"Demo data: {failures} failed payments of {config.DEMO_ORG_ID} delivered.", ""]
+    token = auth.mint_token(**DEMO_ADMIN)  # type: ignore[arg-type]
     lines += [
         f"Token: billing_admin of {config.DEMO_ORG_ID}, valid"
         f" {config.TOKEN_LIFETIME_SECONDS // 3600} h (more: POST {stack.url}/_local/token):",
@@ -298,6 +331,15 @@ def banner(stack: LocalStack) -> str:
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+def loading(stack: LocalStack) -> list[str]:
+    return [
+        f"Loading the demo data ({len(demo.FAILURES)} failed payments of {config.DEMO_ORG_ID}):"
+        " until it is in, every request answers 503 (Retry-After: 1).",
+        f"GET {stack.url}/_local/health answers 200 once the stack is ready;"
+        " this banner is printed again then.",
+    ]
 
 
 def local_endpoints(stack: LocalStack) -> list[str]:
@@ -313,6 +355,7 @@ def local_endpoints(stack: LocalStack) -> list[str]:
         ("GET  /_local/events", "events put on the event bus, oldest first"),
         ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
         ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),
+        ("GET  /_local/health", '200 {"status": "ready"} once ready (503 while starting)'),
     ]
     width = max(len(route) for route, _ in listed)
     lines = [
@@ -338,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="load the org_demo demo data")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    console.configure()
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
     signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly on SIGTERM as on Ctrl-C
 
@@ -349,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print("Starting DynamoDB Local, the moto server and the gateway...", flush=True)
     try:
-        stack.start()
+        stack.launch()
+        if stack.demo:
+            print(banner(stack), flush=True)
+            stack.load_demo()
         print(banner(stack), flush=True)
         while True:
             signal.pause()

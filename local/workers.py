@@ -3,6 +3,7 @@
 A function's module state (Powertools' resolver keeps the current event on a module global), its
 environment and its `app` module are its own, as in Lambda. Each function has a pool of up to
 MAX_WORKERS_PER_FUNCTION processes, started on demand (a cold start) and reused (warm starts).
+What a worker prints reaches the console through local/console.py (its warnings and errors).
 """
 
 import contextlib
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from local import config
+from local import config, console
 from local.template import Function
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lambda_worker.py"
@@ -102,7 +103,17 @@ class Worker:
             env=dict(function.environment),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
+        assert self._process.stderr is not None
+        self._output = threading.Thread(
+            target=console.forward,
+            args=(self._process.stderr, function.name),
+            kwargs={"verbose": console.verbose()},
+            name=f"output-{function.name}",
+            daemon=True,
+        )
+        self._output.start()
 
     def wait_ready(self, timeout: float) -> None:
         reply = self._receive(timeout, "Runtime.InitTimeout", "the handler's import (init)")
@@ -187,6 +198,9 @@ class Worker:
             if pipe is not None and not pipe.closed:
                 with contextlib.suppress(BrokenPipeError):
                     pipe.close()
+        # Its last words (a traceback) are on the console before the stop returns; a process it
+        # started that still holds the pipe must not hold the stop up.
+        self._output.join(timeout=2)
 
 
 class Pool:

@@ -1,4 +1,5 @@
-"""Print the HTTP API's OpenAPI document, generated from the code (`make openapi`)."""
+"""Print the OpenAPI document, generated from the code (`make openapi`): the HTTP API's routes
+and, under `webhooks`, the signed events the webhooks function receives."""
 
 import os
 import sys

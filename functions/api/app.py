@@ -1,12 +1,15 @@
-"""The Action Center's HTTP API for billing admins (design §4.2); JWT checked by API Gateway."""
+"""The Action Center's HTTP API for billing admins (docs/contract.md §4.2); JWT checked by API
+Gateway."""
 
+import functools
 import hmac
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -21,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from payment_action_center import cards, digest, preferences, retries, timestamps
 from payment_action_center.adapters import Adapters
@@ -29,6 +32,7 @@ from payment_action_center.auth import caller_from_claims
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import Conflict, DomainError, InvalidQuery
 from payment_action_center.http import domain_error_response, error_response, json_response
+from payment_action_center.json_bodies import JsonApiResolver, validation_error_response
 from payment_action_center.listing import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -63,7 +67,8 @@ settings = ApiSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayHttpResolver(enable_validation=True)
+# Bodies are read as JSON whatever their declared content type (curl's default is a form).
+app = JsonApiResolver()
 
 _error_content = {"application/json": {"schema": ErrorView.model_json_schema()}}
 EntryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_~.-]{1,128}$")]
@@ -218,12 +223,16 @@ def retry(
 
 
 class DismissRequest(BaseModel):
+    # A misspelled key ("reson") is refused, not dismissed without a reason.
+    model_config = ConfigDict(extra="forbid")
+
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
 @app.post(
     "/transactions/<id>/dismiss",
     responses={
+        400: {"description": "the body is not JSON (invalid_json)", "content": _error_content},
         403: {"description": "not a billing admin", "content": _error_content},
         404: {"description": "no such transaction", "content": _error_content},
         409: {"description": "not failed", "content": _error_content},
@@ -315,7 +324,12 @@ def get_notification_preferences() -> NotificationPreferences:
     )
 
 
-@app.put("/me/notification-preferences")
+@app.put(
+    "/me/notification-preferences",
+    responses={
+        400: {"description": "the body is not JSON (invalid_json)", "content": _error_content}
+    },
+)
 @tracer.capture_method(capture_response=False)
 def put_notification_preferences(
     wanted: Annotated[preferences.PreferencesChange, Body()],
@@ -324,13 +338,27 @@ def put_notification_preferences(
     return NotificationPreferences.of(preferences.change(adapters.digests, caller(), wanted))
 
 
-@app.post("/me/notification-preferences/unsubscribe", include_in_schema=False)
+class Unsubscribed(BaseModel):
+    status: Literal["unsubscribed"]
+
+
+@app.post(
+    "/me/notification-preferences/unsubscribe",
+    responses={
+        200: {
+            "description": "no digest for this admin any more (also when already out)",
+            "content": {"application/json": {"schema": Unsubscribed.model_json_schema()}},
+        },
+        403: {"description": "the link's signature does not match", "content": _error_content},
+    },
+)
 def unsubscribe(
     o: Annotated[str, Query(max_length=128)],
     u: Annotated[str, Query(max_length=256)],
     s: Annotated[str, Query(max_length=128)],
 ) -> Response[Any]:
-    """One-click unsubscribe (RFC 8058) from the List-Unsubscribe header: the link is signed."""
+    """One-click unsubscribe (RFC 8058) from the digest's List-Unsubscribe header. No JWT: the
+    link is signed (`s`) for the organization (`o`) and the admin (`u`)."""
     key = str(parameters.get_secret(settings.unsubscribe_secret_arn, max_age=300)).encode()
     if not hmac.compare_digest(digest.sign(key, o, u), s):
         return error_response(403, "forbidden", "this unsubscribe link is not valid")
@@ -342,19 +370,37 @@ def unsubscribe(
     return json_response(200, {"status": "unsubscribed"})
 
 
-@app.get("/openapi.json", include_in_schema=False)
+@app.get(
+    "/openapi.json",
+    responses={200: {"description": "this document", "content": {"application/json": {}}}},
+)
 def openapi() -> Response[Any]:
+    """This OpenAPI 3.1 document: every route, and the webhooks under `webhooks`."""
     return Response(200, "application/json", openapi_document())
 
 
+# The routes template.yaml opens without the JWT authorizer (Auth: NONE), besides the webhooks.
+PUBLIC_ROUTES = {"/openapi.json": "get", "/me/notification-preferences/unsubscribe": "post"}
+
+
+@functools.cache
 def openapi_document() -> str:
-    return app.get_openapi_json_schema(
-        title="Payment Action Center API",
-        version="1.0.0",
-        description="Failed payments of an organization and what its billing admins do.",
-        security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
-        security=[{"jwt": []}],
+    # Imported here: the webhooks' schemas are built only when the document is asked for.
+    from payment_action_center.webhook_docs import with_webhooks  # noqa: PLC0415
+
+    generated = json.loads(
+        app.get_openapi_json_schema(
+            title="Payment Action Center API",
+            version="1.0.0",
+            description="Failed payments of an organization and what its billing admins do.",
+            security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
+            security=[{"jwt": []}],
+        )
     )
+    # Powertools leaves out an empty `security` (no token), so the JWT default would apply.
+    for path, method in PUBLIC_ROUTES.items():
+        generated["paths"][path][method]["security"] = []
+    return with_webhooks(json.dumps(generated))
 
 
 @app.exception_handler(DomainError)
@@ -364,12 +410,7 @@ def refuse(error: DomainError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response[Any]:
-    problems = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in error.errors()
-    ]
-    fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in problems)
-    return error_response(422, "validation_error", f"invalid: {fields}", errors=problems)
+    return validation_error_response(error)
 
 
 @app.not_found
@@ -377,7 +418,10 @@ def no_route(_: Exception) -> Response[Any]:
     return json_response(404, {"code": "not_found", "message": "no such route"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# clear_state: org_id and user_id (caller) belong to one request, not to the next one.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -33,7 +33,7 @@ metrics = Metrics()
 adapters = Adapters(settings.table_name, card_notice_queue_url=settings.card_notice_queue_url)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

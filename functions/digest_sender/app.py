@@ -83,7 +83,7 @@ def send(record: SQSRecord) -> dict[str, Any]:
     return {"sent": len(report.sent)}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

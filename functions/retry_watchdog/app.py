@@ -16,14 +16,12 @@ from pydantic import Field
 
 from payment_action_center import retries, timestamps
 from payment_action_center.adapters import Adapters
-from payment_action_center.processors.choice import ProcessorName
-from payment_action_center.settings import Settings
+from payment_action_center.processors.choice import ProcessorSettings
 
 
-class WatchdogSettings(Settings):
+class WatchdogSettings(ProcessorSettings):
     retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
-    processor: ProcessorName = Field(alias="PROCESSOR")
     credit_card_minutes: int = Field(alias="PENDING_DEADLINE_CREDIT_CARD_MINUTES", ge=1)
     echeck_hours: int = Field(alias="PENDING_DEADLINE_ECHECK_HOURS", ge=1)
 
@@ -46,7 +44,7 @@ adapters = Adapters(
 )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

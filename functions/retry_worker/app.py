@@ -22,13 +22,11 @@ from pydantic import Field
 from payment_action_center import retries
 from payment_action_center.adapters import Adapters
 from payment_action_center.errors import NotFound
-from payment_action_center.processors.choice import ProcessorName
-from payment_action_center.settings import Settings
+from payment_action_center.processors.choice import ProcessorSettings
 
 
-class WorkerSettings(Settings):
+class WorkerSettings(ProcessorSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
-    processor: ProcessorName = Field(alias="PROCESSOR")
 
 
 settings = WorkerSettings.from_env()
@@ -60,7 +58,7 @@ def retry(record: SQSRecord) -> str:
     return outcome
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Signed webhooks in: the payment processor and the billing platform (design §4.1)."""
+"""Signed webhooks in: the payment processor and the billing platform (docs/contract.md §4.1)."""
 
 import base64
 from typing import Any
@@ -77,7 +77,7 @@ def payments() -> Response[Any]:
         },
     )
     metrics.add_metric(name=f"PaymentEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
-    return json_response(200, {"status": result.outcome.value})
+    return json_response(200, result.answer())
 
 
 @app.post("/webhooks/billing")
@@ -90,7 +90,7 @@ def billing() -> Response[Any]:
         extra={"event_type": body.get("type"), "outcome": result.outcome, "reason": result.reason},
     )
     metrics.add_metric(name=f"BillingEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
-    return json_response(200, {"status": result.outcome.value})
+    return json_response(200, result.answer())
 
 
 @app.exception_handler(DomainError)
@@ -105,7 +105,10 @@ def no_route(_: Exception) -> Response[Any]:
     return json_response(404, {"code": "not_found", "message": "no such route"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# clear_state: a delivery's webhook_id must not label the next request (a refused one, say).
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class Api:
     def post(self, path: str, token: str | None = None, **kwargs: Any) -> Any:
         return self.request("POST", path, token, **kwargs)
 
-    # The local-only endpoints of design §5 (each asserts its 200).
+    # The local-only endpoints of docs/contract.md §5 (each asserts its 200).
 
     def run_schedule(self, name: str, now: str | None = None) -> dict[str, Any]:
         """POST /_local/schedules/<name>: the run, fan-out included, is over when it returns."""

@@ -1,4 +1,4 @@
-"""Issue 3 end to end on the local stack: retry (through SQS, the worker and the sandbox),
+"""End to end on the local stack: retry (through SQS, the worker and the sandbox),
 dismiss, change payment method, settlement webhooks and the watchdog, over HTTP."""
 
 import uuid

@@ -1,5 +1,5 @@
 """Billing-platform webhooks end to end: signed events POSTed to the local gateway, applied to
-DynamoDB Local by the real handler (design §4.1)."""
+DynamoDB Local by the real handler (docs/contract.md §4.1)."""
 
 import uuid
 
@@ -31,7 +31,8 @@ def test_an_older_event_after_a_newer_one_is_ignored(post_webhook: PostWebhook) 
     assert post_webhook("billing", newer).json() == {"status": "accepted"}
     answer = post_webhook("billing", older)
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ignored"}
+    assert answer.json()["status"] == "ignored"
+    assert answer.json()["reason"].startswith("stale: ")
 
 
 def test_a_scheduled_payment_ended_before_its_upsert_stays_ended(
@@ -45,7 +46,8 @@ def test_a_scheduled_payment_ended_before_its_upsert_stays_ended(
         data__organization_id=org, data__scheduled_payment_id="sp_e2e"
     )
     assert post_webhook("billing", ended).json() == {"status": "accepted"}
-    assert post_webhook("billing", upsert).json() == {"status": "ignored"}
+    ignored = post_webhook("billing", upsert).json()
+    assert ignored["status"] == "ignored" and ignored["reason"].startswith("stale: ")
 
 
 def test_redelivery_of_a_webhook_id_answers_accepted(post_webhook: PostWebhook) -> None:

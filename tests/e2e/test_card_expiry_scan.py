@@ -1,6 +1,6 @@
-"""Issue 5 end to end: a wallet card and a scheduled payment on it via the billing webhooks, the
-daily scan fires in the month before the card expires, the notice is in the outbox — once, with
-the card-update link (design §1, §4.3, §5)."""
+"""Expiring cards end to end: a wallet card and a scheduled payment on it via the billing
+webhooks, the daily scan fires in the month before the card expires, the notice is in the outbox
+— once, with the card-update link (docs/contract.md §1, §4.3, §5)."""
 
 import uuid
 

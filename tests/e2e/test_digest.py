@@ -1,5 +1,6 @@
-"""Issue 4 end to end: failures in, the hourly schedule fires, the digest is in the outbox — once,
-in each recipient's language, with the right rows and links (design §4.3, §5)."""
+"""The daily digest end to end: failures in, the hourly schedule fires, the digest is in the
+outbox — once, in each recipient's language, with the right rows and links (docs/contract.md
+§4.3, §5)."""
 
 import uuid
 

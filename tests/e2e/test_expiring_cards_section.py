@@ -1,5 +1,5 @@
 """GET /expiring-cards over HTTP on the local stack: the section follows the billing webhooks at
-once (design §4.2)."""
+once (docs/contract.md §4.2)."""
 
 import uuid
 from datetime import UTC, datetime

@@ -1,5 +1,6 @@
-"""Issue 2 end to end: a signed failure webhook lands in DynamoDB Local and a billing admin sees
-it in the table, over HTTP through the local gateway (design §4.1, §4.2)."""
+"""Failures in, table out, end to end: a signed failure webhook lands in DynamoDB Local and a
+billing admin sees it in the table, over HTTP through the local gateway (docs/contract.md §4.1,
+§4.2)."""
 
 import json
 import uuid
@@ -48,7 +49,7 @@ def test_redelivery_and_resent_failure_make_one_entry(
     other_id = post_webhook("payments", body)
     assert [r.status_code for r in (first, again, other_id)] == [200, 200, 200]
     assert again.json() == {"status": "accepted"}
-    assert other_id.json() == {"status": "ignored"}
+    assert other_id.json() == {"status": "ignored", "reason": "this failure is already recorded"}
     assert len(api.get("/transactions", token(org_id=org)).json()["items"]) == 1
 
 

@@ -1,4 +1,4 @@
-"""GET /_local/outbox (design §5): what SES, the moto server, accepted, oldest first, as
+"""GET /_local/outbox (docs/contract.md §5): what SES, the moto server, accepted, oldest first, as
 {"to": [bare addresses], "subject", "html", "text"}; the senders the template implies verified at
 start; an HttpApi's URL standing for the gateway. A throwaway template and a handler that sends
 through SES v2 with boto3, as the digest does; then the real template's digest wiring."""

@@ -135,7 +135,7 @@ def test_unknown_route_and_unknown_method_are_404(api: Api, token: MintToken) ->
     for method, path in [("GET", "/nowhere"), ("DELETE", "/transactions"), ("GET", "/_local/x")]:
         answer = api.request(method, path, token=token())
         assert answer.status_code == 404, (method, path)
-        assert answer.json() == {"message": "Not Found"}
+        assert answer.json() == {"message": "Not Found", "code": "not_found"}
 
 
 # ----------------------------------------------------------------------------- wiring
@@ -153,7 +153,7 @@ def test_webhooks_are_verified_with_the_local_secrets_from_secrets_manager(
 def test_demo_data_is_delivered_through_the_webhooks(stack: LocalStack, token: MintToken) -> None:
     outcomes = demo.load(stack.url, org_id="org_demo_e2e")
     assert len(outcomes) == len(demo.FAILURES) + 1
-    assert outcomes[0] in {"accepted", "ignored"}  # the organization, applied by a later issue
+    assert outcomes[0] in {"accepted", "ignored"}  # ignored when a newer state of it is stored
     assert set(outcomes[1:]) == {"accepted"}
 
 
@@ -429,7 +429,7 @@ def test_a_handler_that_raises_is_a_500_and_its_worker_lives_on(
     for _ in range(2):
         answer = api.get("/boom")
         assert answer.status_code == 500
-        assert answer.json() == {"message": "Internal Server Error"}
+        assert answer.json() == {"message": "Internal Server Error", "code": "internal_error"}
     assert workers.pools["Boom"].cold_starts == 1
 
 
@@ -437,7 +437,7 @@ def test_a_module_that_fails_at_import_is_a_500(toy: tuple[Api, Workers]) -> Non
     api, _ = toy
     answer = api.get("/broken")
     assert answer.status_code == 500
-    assert answer.json() == {"message": "Internal Server Error"}
+    assert answer.json() == {"message": "Internal Server Error", "code": "internal_error"}
 
 
 def test_a_handler_past_its_timeout_is_killed_and_answered_503(toy: tuple[Api, Workers]) -> None:
@@ -445,7 +445,7 @@ def test_a_handler_past_its_timeout_is_killed_and_answered_503(toy: tuple[Api, W
     started = time.monotonic()
     answer = api.get("/hang")
     assert answer.status_code == 503
-    assert answer.json() == {"message": "Service Unavailable"}
+    assert answer.json() == {"message": "Service Unavailable", "code": "service_unavailable"}
     assert 2 <= time.monotonic() - started < 10
     assert not workers.pools["Hang"]._workers  # the hung process is gone
 

@@ -1,4 +1,4 @@
-"""Issue 3 on DynamoDB Local: conditional transitions under races, the PendingRetries index,
+"""Retries on DynamoDB Local: conditional transitions under races, the PendingRetries index,
 the outbox, and the sandbox processor's ledger."""
 
 import threading

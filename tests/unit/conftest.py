@@ -54,6 +54,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         queue = boto3.client("sqs").create_queue(QueueName="pac-unit-retries")["QueueUrl"]
         monkeypatch.setenv("RETRY_QUEUE_URL", queue)
         monkeypatch.setenv("PROCESSOR", "sandbox")
+        monkeypatch.setenv("STAGE", "dev")
         unsubscribe = secrets.create_secret(Name="unsubscribe", SecretString=UNSUBSCRIBE_KEY)["ARN"]
         monkeypatch.setenv("UNSUBSCRIBE_SECRET_ARN", unsubscribe)
         digests = boto3.client("sqs").create_queue(QueueName="pac-unit-digests")["QueueUrl"]

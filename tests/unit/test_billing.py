@@ -1,4 +1,5 @@
-"""Billing-platform events (design §4.1): what validates, what is ignored, and the store contract
+"""Billing-platform events (docs/contract.md §4.1): what validates, what is ignored, and the store
+contract
 on the in-memory fake and on moto."""
 
 from collections.abc import Iterator

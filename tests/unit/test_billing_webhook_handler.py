@@ -65,7 +65,11 @@ def test_a_stale_event_answers_ignored_and_changes_nothing(webhooks: ModuleType)
     send(webhooks, newer, webhook_id="msg_newer")
     before = table_items()
     older = factories.organization_upserted(occurred_at="2026-11-21T00:00:00Z", data__name="A")
-    assert send(webhooks, older, webhook_id="msg_older") == (200, {"status": "ignored"})
+    status, answer = send(webhooks, older, webhook_id="msg_older")
+    assert (status, answer["status"]) == (200, "ignored")
+    assert answer["reason"] == (
+        "stale: a state newer than 2026-11-21T00:00:00.000000000Z is recorded"
+    )
     assert table_items() == before
 
 
@@ -75,7 +79,9 @@ def test_an_end_then_an_older_upsert_stays_ended(webhooks: ModuleType) -> None:
         occurred_at="2026-11-20T00:00:00Z", data__scheduled_payment_id="sp_1"
     )
     assert send(webhooks, ended, webhook_id="msg_end") == (200, {"status": "accepted"})
-    assert send(webhooks, upsert, webhook_id="msg_up") == (200, {"status": "ignored"})
+    status, answer = send(webhooks, upsert, webhook_id="msg_up")
+    assert (status, answer["status"]) == (200, "ignored")
+    assert answer["reason"].startswith("stale: ")
     assert webhooks.adapters.billing.scheduled_payment("org_demo", "sp_1").active is False
 
 
@@ -117,9 +123,32 @@ def test_a_billing_event_that_does_not_validate_is_400_with_reasons(
     assert table_items() == []
 
 
-def test_unknown_types_are_ignored(webhooks: ModuleType) -> None:
-    body = {"type": "customer.created", "occurred_at": "2026-11-24T10:00:00Z", "data": {}}
-    assert send(webhooks, body) == (200, {"status": "ignored"})
+def test_unknown_types_are_ignored_naming_the_known_types(webhooks: ModuleType) -> None:
+    body = {"type": "card.updated", "occurred_at": "2026-11-24T10:00:00Z", "data": {}}
+    assert send(webhooks, body) == (
+        200,
+        {
+            "status": "ignored",
+            "reason": "unknown event type 'card.updated'",
+            "known_types": [
+                "card.deleted",
+                "card.upserted",
+                "organization.upserted",
+                "scheduled_payment.ended",
+                "scheduled_payment.upserted",
+            ],
+        },
+    )
+    assert table_items() == []
+
+
+def test_a_payment_event_on_the_billing_endpoint_is_ignored_as_unknown(
+    webhooks: ModuleType,
+) -> None:
+    status, answer = send(webhooks, factories.payment_failed())
+    assert (status, answer["status"]) == (200, "ignored")
+    assert answer["reason"] == "unknown event type 'payment.failed'"
+    assert "payment.failed" not in answer["known_types"]
     assert table_items() == []
 
 

@@ -1,4 +1,5 @@
-"""The expiring card notice (issue 5): once per card and expiry month, wallet cards only, a
+"""The expiring card notice (docs/contract.md §4.3): once per card and expiry month, wallet cards
+only, a
 refused send retried without sending twice, December → January, escaping. On moto."""
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
-"""Cards (issue 5): card.upserted / card.deleted validation, the CardsByExpiry maintenance and
+"""Cards (docs/contract.md §1): card.upserted / card.deleted validation, the CardsByExpiry
+maintenance and
 the expiring read on the in-memory fake and on moto, next_month, and lost races."""
 
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
-"""The daily digest: who is due when, the exact window, once per day and recipient (issue 4).
+"""The daily digest: who is due when, the exact window, once per day and recipient
+(docs/contract.md §4.3).
 Runs the DynamoDB adapters on moto with a recording mailer."""
 
 from dataclasses import dataclass, field, replace

@@ -1,4 +1,5 @@
-"""The daily digest email (design §4.3): wording, Babel formatting, links, escaping, MIME."""
+"""The daily digest email (docs/contract.md §4.3): wording, Babel formatting, links, escaping,
+MIME."""
 
 import email
 import email.policy

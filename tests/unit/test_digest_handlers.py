@@ -56,7 +56,6 @@ def test_an_admin_opts_in_and_reads_it_back(api: ModuleType) -> None:
         '{"failed_transactions_digest": true, "locale": "de-DE"}',
         '{"locale": "fr-CA"}',
         '{"failed_transactions_digest": "yes", "locale": "fr-CA"}',
-        "not json",
     ],
 )
 def test_bad_preferences_are_422_and_change_nothing(api: ModuleType, body: str) -> None:

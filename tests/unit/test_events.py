@@ -1,4 +1,5 @@
-"""Validation of processor events (design §4.1): each rule is a 400 whose reasons name the field."""
+"""Validation of processor events (docs/contract.md §4.1): each rule is a 400 whose reasons name
+the field."""
 
 from typing import Any
 

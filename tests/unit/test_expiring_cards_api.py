@@ -1,4 +1,4 @@
-"""GET /expiring-cards through the real handler on moto (design §4.2)."""
+"""GET /expiring-cards through the real handler on moto (docs/contract.md §4.2)."""
 
 from datetime import UTC, datetime
 from types import ModuleType

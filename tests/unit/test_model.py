@@ -28,7 +28,7 @@ URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 ids = st.from_regex(r"[A-Za-z0-9_.:~-]{1,128}", fullmatch=True)
 
 
-# --- what enters the Action Center (design §1) ------------------------------------------------
+# --- what enters the Action Center (docs/contract.md §1) ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_different_payments_have_different_entry_ids(
     assert (entry_id_for(*first) == entry_id_for(*second)) == (first == second)
 
 
-# --- what an admin can do with an entry (design §2, §4.2) -------------------------------------
+# --- what an admin can do with an entry (docs/contract.md §2, §4.2) -------------------------------
 
 SCHEDULED = [EntryType.INSTALLMENT, EntryType.SUBSCRIPTION]
 ONE_OFF = [EntryType.CREDIT_CARD_REFUND, EntryType.ECHECK_PAYMENT]

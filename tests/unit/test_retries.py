@@ -1,4 +1,5 @@
-"""Retry, dismiss, change payment method and the watchdog, on in-memory fakes (issue 3)."""
+"""Retry, dismiss, change payment method and the watchdog, on in-memory fakes (docs/contract.md
+§2)."""
 
 from datetime import timedelta
 from typing import Any

@@ -1,4 +1,4 @@
-"""Standard Webhooks v1 verification (design §4.1): every failure is the same 401."""
+"""Standard Webhooks v1 verification (docs/contract.md §4.1): every failure is the same 401."""
 
 import base64
 import string
@@ -341,3 +341,73 @@ def test_json_object_body_is_read() -> None:
         "type": "payment.failed",
         "data": {},
     }
+
+
+# ----------------------------------------------------------------------------- key rotation
+# During a rotation the secret holds the new key and the old one (docs/deploy.md).
+
+ROTATED_SECRET = "whsec_" + base64.b64encode(b"test-payments-secret-rotated-32!").decode()
+
+
+@pytest.mark.parametrize("separator", [" ", "\n", "  \n "])
+@pytest.mark.parametrize("signing_key", [PAYMENTS_SECRET, ROTATED_SECRET])
+def test_during_a_rotation_either_key_is_accepted(separator: str, signing_key: str) -> None:
+    both = ROTATED_SECRET + separator + PAYMENTS_SECRET
+    delivery = verify(both, BODY, signed(secret=signing_key), endpoint="payments", received_at="t")
+    assert delivery.webhook_id == "msg_2pQ9xk"
+
+
+def test_after_a_rotation_the_old_key_is_refused() -> None:
+    with pytest.raises(WebhookRejected):
+        verify(
+            ROTATED_SECRET,
+            BODY,
+            signed(secret=PAYMENTS_SECRET),
+            endpoint="payments",
+            received_at="t",
+        )
+
+
+def test_a_delivery_signed_with_neither_key_of_a_rotation_is_refused() -> None:
+    both = f"{ROTATED_SECRET} {PAYMENTS_SECRET}"
+    with pytest.raises(WebhookRejected):
+        verify(both, BODY, signed(secret=BILLING_SECRET), endpoint="payments", received_at="t")
+
+
+def test_an_empty_secret_is_an_operator_error_not_a_refusal() -> None:
+    with pytest.raises(ValueError, match="no signing key"):
+        verify("  \n", BODY, signed(), endpoint="payments", received_at="t")
+
+
+@pytest.mark.parametrize(
+    ("second_key", "problem"),
+    [
+        ("whsec_", "key 2 of the webhook secret has 0 bytes"),
+        ("AA==", "key 2 of the webhook secret has 1 bytes"),  # a 1-byte key is guessable
+        ("whsec_not*base64!", "key 2 of the webhook secret is not base64"),
+        ("whsec_" + base64.b64encode(bytes(65)).decode(), "key 2 of the webhook secret has 65"),
+    ],
+    ids=["empty", "one byte", "not base64", "too long"],
+)
+def test_a_malformed_key_in_a_rotation_fails_loudly_and_verifies_nothing(
+    second_key: str, problem: str
+) -> None:
+    # Even a delivery signed with that very key is not let in: the secret is refused as a whole.
+    signed_with_it = signed(secret=second_key) if second_key == "AA==" else signed()
+    with pytest.raises(ValueError, match=problem):
+        verify(
+            f"{PAYMENTS_SECRET} {second_key}",
+            BODY,
+            signed_with_it,
+            endpoint="payments",
+            received_at="t",
+        )
+
+
+def test_the_generated_secret_of_the_stack_is_a_valid_key() -> None:
+    # template.yaml: GenerateSecretString of 44 letters and digits, shared as whsec_<value>.
+    generated = "Q9x2" * 11
+    delivery = verify(
+        generated, BODY, signed(secret="whsec_" + generated), endpoint="payments", received_at="t"
+    )
+    assert delivery.endpoint == "payments"

@@ -64,23 +64,48 @@ def test_the_same_failure_under_a_new_webhook_id_makes_no_second_entry(
 ) -> None:
     body = factories.payment_failed()
     deliver(webhooks, as_json(body), webhook_id="msg_a")
-    assert deliver(webhooks, as_json(body), webhook_id="msg_b") == (200, {"status": "ignored"})
+    assert deliver(webhooks, as_json(body), webhook_id="msg_b") == (
+        200,
+        {"status": "ignored", "reason": "this failure is already recorded"},
+    )
     assert sum(i["entity"]["S"] == "entry" for i in table_items()) == 1
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        factories.payment_failed(
-            data__kind="one_time", data__method="credit_card", data__scheduled_payment_id=None
+        (
+            factories.payment_failed(
+                data__kind="one_time", data__method="credit_card", data__scheduled_payment_id=None
+            ),
+            "one_time by credit_card is not tracked",
         ),
-        factories.refund_failed(data__method="echeck"),
-        {"type": "customer.created", "occurred_at": "2026-11-24T10:00:00Z", "data": {}},
+        (factories.refund_failed(data__method="echeck"), "refund by echeck is not tracked"),
     ],
-    ids=["card checkout failure", "echeck refund", "unknown type"],
+    ids=["card checkout failure", "echeck refund"],
 )
-def test_untracked_failures_and_unknown_types_are_ignored(webhooks: ModuleType, body: Any) -> None:
-    assert deliver(webhooks, as_json(body)) == (200, {"status": "ignored"})
+def test_untracked_failures_are_ignored_saying_why(
+    webhooks: ModuleType, body: Any, reason: str
+) -> None:
+    assert deliver(webhooks, as_json(body)) == (200, {"status": "ignored", "reason": reason})
+    assert table_items() == []
+
+
+def test_a_misspelled_type_is_ignored_naming_the_known_types(webhooks: ModuleType) -> None:
+    body = factories.payment_failed(type="payment.faild")
+    assert deliver(webhooks, as_json(body)) == (
+        200,
+        {
+            "status": "ignored",
+            "reason": "unknown event type 'payment.faild'",
+            "known_types": [
+                "payment.failed",
+                "payment.succeeded",
+                "refund.failed",
+                "refund.succeeded",
+            ],
+        },
+    )
     assert table_items() == []
 
 

@@ -1,4 +1,5 @@
-"""What a billing-platform event does (design §4.1): organization settings, scheduled payments
+"""What a billing-platform event does (docs/contract.md §4.1): organization settings, scheduled
+payments
 and wallet cards.
 
 The platform sends whole states, possibly out of order. A state is replaced only by an event that
@@ -43,7 +44,7 @@ from payment_action_center.events import (
     WireModel,
     parse,
 )
-from payment_action_center.intake import Outcome, Result
+from payment_action_center.intake import Outcome, Result, unknown_type
 from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
 from payment_action_center.ports import Delivery
 
@@ -183,7 +184,7 @@ class CardRecord:
     def expiry_month(self) -> str | None:
         """The month under which the card is listed, or None while it does not qualify: it must
         be known, in the wallet, not deleted, and linked to at least one active scheduled
-        payment (design §1)."""
+        payment (docs/contract.md §1)."""
         card = self.card
         if card is None or card.deleted or not card.in_wallet or not self.linked_schedules:
             return None
@@ -312,9 +313,9 @@ class BillingStore(Protocol):
 def handle_billing_event(store: BillingStore, delivery: Delivery, body: dict[str, Any]) -> Result:
     """Validate and apply one verified event from the billing platform."""
     envelope = parse(Envelope, body)
-    event_model = _EVENTS.get(envelope.type)
+    event_model = BILLING_EVENTS.get(envelope.type)
     if event_model is None:
-        return Result(Outcome.IGNORED, f"unknown event type {envelope.type}")
+        return unknown_type(envelope.type, BILLING_EVENTS)
     change = parse(event_model, body).change()
     try:
         store.apply(change, delivery)
@@ -509,7 +510,7 @@ class CardDeletedEvent(BillingEvent):
         return CardDeleted(self.data.organization_id, self.data.card_id, self.occurred_at)
 
 
-_EVENTS: dict[str, type[BillingEvent]] = {
+BILLING_EVENTS: dict[str, type[BillingEvent]] = {
     "card.upserted": CardUpserted,
     "card.deleted": CardDeletedEvent,
     "organization.upserted": OrganizationUpserted,

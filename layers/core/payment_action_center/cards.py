@@ -1,4 +1,5 @@
-"""Expiring cards (design §1, §4.2): wallet cards linked to active scheduled payments that expire
+"""Expiring cards (docs/contract.md §1, §4.2): wallet cards linked to active scheduled payments
+that expire
 in a given month, read from the sparse CardsByExpiry index and checked against the current state.
 
 The index is maintained by the billing webhooks (billing.plan); this module says what a reader

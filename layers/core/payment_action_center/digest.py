@@ -1,4 +1,5 @@
-"""The daily digest (design §4.3): once a day, in the 07:00 hour of each organization's time
+"""The daily digest (docs/contract.md §4.3): once a day, in the 07:00 hour of each organization's
+time
 zone, every failure of the last 24 hours, to the billing contact and the admins who opted in.
 
 The hourly run reads only the organizations that had failures in the window (one index row per

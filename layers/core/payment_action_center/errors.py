@@ -62,6 +62,12 @@ class InvalidPayload(DomainError):
         self.problems = list(problems)
 
 
+class InvalidJson(DomainError):
+    """A request body that is not JSON text: nothing in it can be read."""
+
+    code = "invalid_json"
+
+
 class WebhookRejected(DomainError):
     """The delivery failed verification: nothing about it can be trusted."""
 

@@ -1,4 +1,5 @@
-"""Bodies of the webhooks in (design §4.1), as pydantic models: validation is the schema."""
+"""Bodies of the webhooks in (docs/contract.md §4.1), as pydantic models: validation is the
+schema."""
 
 from typing import Annotated, Any, Self
 

@@ -1,4 +1,4 @@
-"""HTTP edges shared by the functions: errors as `{"code", "message"}` (design §4.2).
+"""HTTP edges shared by the functions: errors as `{"code", "message"}` (docs/contract.md §4.2).
 
 This is an adapter for the Powertools event handler; the domain never imports it.
 """
@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from payment_action_center import errors
 
 STATUS: dict[type[errors.DomainError], HTTPStatus] = {
+    errors.InvalidJson: HTTPStatus.BAD_REQUEST,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,

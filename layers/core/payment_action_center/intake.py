@@ -1,5 +1,6 @@
-"""What a processor event does to the Action Center (design §1, §2)."""
+"""What a processor event does to the Action Center (docs/contract.md §1, §2)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,24 @@ class Result:
     outcome: Outcome
     reason: str | None = None
     entry_id: str | None = None
+    known_types: tuple[str, ...] = ()
+
+    def answer(self) -> dict[str, Any]:
+        """What the sender is told: accepted, or ignored and why. Neither is worth a retry."""
+        if self.outcome is Outcome.ACCEPTED:
+            return {"status": self.outcome.value}
+        told: dict[str, Any] = {"status": self.outcome.value, "reason": self.reason}
+        if self.known_types:
+            told["known_types"] = list(self.known_types)
+        return told
+
+
+def unknown_type(event_type: str, known: Iterable[str]) -> Result:
+    """Ignored, so that the sender does not retry it, but naming the types the endpoint takes:
+    a misspelled `type` (payment.faild) shows in the answer instead of passing unnoticed."""
+    return Result(
+        Outcome.IGNORED, f"unknown event type {event_type!r}", known_types=tuple(sorted(known))
+    )
 
 
 def handle_payment_event(
@@ -38,7 +57,7 @@ def handle_payment_event(
     """Validate, classify and apply one verified event from the payment processor."""
     envelope = parse(Envelope, body)
     if envelope.type not in PAYMENT_EVENT_TYPES:
-        return Result(Outcome.IGNORED, f"unknown event type {envelope.type}")
+        return unknown_type(envelope.type, PAYMENT_EVENT_TYPES)
     event = parse(PaymentEvent, body)
     if event.data.retry_of is not None:
         return settle_retry(store, publisher, delivery, event)

@@ -228,7 +228,7 @@ class Entry:
         """The next version of the entry."""
         return replace(self, updated_at=at, version=self.version + 1, **changes)
 
-    # --- the lifecycle of design §2 -----------------------------------------------------------
+    # --- the lifecycle of docs/contract.md §2 -----------------------------------------------------
 
     def start_retry(self, by: Actor, at: str) -> "Entry":
         if self.status is not Status.FAILED:

@@ -1,4 +1,4 @@
-"""An admin's notification preferences (design §4.2): opting in to the daily digest."""
+"""An admin's notification preferences (docs/contract.md §4.2): opting in to the daily digest."""
 
 from dataclasses import dataclass
 from typing import Literal, Protocol

@@ -1,4 +1,4 @@
-"""Retrying a failed transaction, safe with money (design §2, issue 3).
+"""Retrying a failed transaction, safe with money (docs/contract.md §2).
 
 One conditional write moves `failed` → `retry_pending`; the work goes through a queue; the
 worker marks the charge as sent before it calls the processor under an idempotency key made of

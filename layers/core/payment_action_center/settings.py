@@ -18,6 +18,7 @@ class Settings(BaseModel):
             return cls.model_validate(dict(os.environ))
         except ValidationError as error:
             wrong = ", ".join(
-                f"{e['loc'][0]} ({e['msg']})" for e in error.errors(include_url=False)
+                f"{e['loc'][0]} ({e['msg']})" if e["loc"] else e["msg"]
+                for e in error.errors(include_url=False)
             )
             raise RuntimeError(f"{cls.__name__}: missing or invalid settings: {wrong}") from None

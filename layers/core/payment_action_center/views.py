@@ -1,4 +1,5 @@
-"""What the HTTP API returns (design §4.2): pydantic models, so the OpenAPI document follows."""
+"""What the HTTP API returns (docs/contract.md §4.2): pydantic models, so the OpenAPI document
+follows."""
 
 from typing import Literal, Self
 

@@ -1,1 +1,2 @@
-"""DynamoDB adapters: the one table of design §3 (its keys are declared in template.yaml)."""
+"""DynamoDB adapters: the one table of docs/contract.md §3 (its keys are declared in
+template.yaml)."""

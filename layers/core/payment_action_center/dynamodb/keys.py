@@ -108,7 +108,7 @@ def recipient(address: str) -> str:
     return f"RCPT#{address}"
 
 
-# Cards (issue 5):
+# Cards (docs/contract.md §1, expiring cards):
 #   card           pk ORG#<org>   sk CARD#<card id>
 #   CardsByExpiry: expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id>  (only while the card is
 #                  in the wallet, not deleted, and linked to an active scheduled payment)

@@ -1,4 +1,5 @@
-"""The expiring card notice (design §4.3), to the account holder, in the organization's locale.
+"""The expiring card notice (docs/contract.md §4.3), to the account holder, in the organization's
+locale.
 
 Same environment as the digest: the HTML template is autoescaped and every value is first
 stripped of control characters; amounts and dates are formatted by Babel.

@@ -1,4 +1,4 @@
-"""The daily digest of failed transactions (design §4.3), in the recipient's locale.
+"""The daily digest of failed transactions (docs/contract.md §4.3), in the recipient's locale.
 
 Amounts and dates are formatted by Babel for the locale, dates in the organization's time zone.
 The HTML template is autoescaped; in both parts every value is first stripped of control

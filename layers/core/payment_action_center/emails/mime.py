@@ -1,4 +1,4 @@
-"""An email as an RFC 5322 message, for SES v2's `Content.Raw` (design §4.3).
+"""An email as an RFC 5322 message, for SES v2's `Content.Raw` (docs/contract.md §4.3).
 
 Raw, not `Content.Simple`, so that the message carries our own headers (List-Unsubscribe) and
 both parts reach the recipient as built (moto keeps only the HTML of a Simple message).

@@ -1,4 +1,5 @@
-"""The payment processor port: charge, refund, status. Small on purpose (issue 3)."""
+"""The payment processor port: charge, refund, status. Small on purpose: each processor adapter
+implements these three."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,7 +29,7 @@ class ChargeRequest:
     amount: int
     currency: str
     idempotency_key: str
-    # Echoed back by the processor in its settlement webhook (design §4.1 payment events).
+    # Echoed back by the processor in its settlement webhook (docs/contract.md §4.1 payment events).
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""The sandbox processor (design §5): the processor everywhere but production.
+"""The sandbox processor (docs/contract.md §5): the processor everywhere but production.
 
 It decides by payment method token, keeps its ledger in the service's table (one item per
 idempotency key, so a repeated request never charges twice) and logs every call it receives.
@@ -119,7 +119,7 @@ class SandboxProcessor:
         )
         return from_attributes(response["Item"]) if "Item" in response else None
 
-    # --- what the local stack uses (design §5) ----------------------------------------------
+    # --- what the local stack uses (docs/contract.md §5) ------------------------------------------
 
     def calls(self) -> list[dict[str, Any]]:
         """Every call received, oldest first, as GET /_local/sandbox/charges lists them."""
