@@ -147,7 +147,8 @@ def iam_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
     found = []
     for name, f in of_type(template, "AWS::Serverless::Function").items():
         for policy in f["Properties"].get("Policies", []):
-            found += [(name, s) for s in statements(policy)]
+            if "Statement" in policy:  # a managed policy ({"Ref"}) is read as a resource below
+                found += [(name, s) for s in statements(policy)]
     for name, role in of_type(template, "AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
             found += [(name, s) for s in statements(policy["PolicyDocument"])]
@@ -301,10 +302,33 @@ def test_table_definition_is_literal_for_the_local_stack(template):
 # ----------------------------------------------------------------------------- IAM
 
 
+def policy_documents(template: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """A function's policies: inline statements, or a managed policy of this template."""
+    documents = []
+    for policy in template["Resources"][name]["Properties"].get("Policies", []):
+        if set(policy) == {"Ref"}:
+            managed = template["Resources"][policy["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", (name, policy)
+            documents.append(managed["Properties"]["PolicyDocument"])
+        else:
+            documents.append(policy)
+    return documents
+
+
 def test_functions_get_permissions_by_statement_not_by_policy_template(template):
     for name, f in of_type(template, "AWS::Serverless::Function").items():
         for policy in f["Properties"].get("Policies", []):
-            assert isinstance(policy, dict) and set(policy) == {"Statement"}, name
+            assert isinstance(policy, dict), name
+            assert set(policy) == {"Statement"} or set(policy) == {"Ref"}, name
+
+
+def test_the_email_senders_share_one_send_statement(template):
+    users = [
+        name
+        for name, f in of_type(template, "AWS::Serverless::Function").items()
+        if {"Ref": "SendEmailPolicy"} in f["Properties"].get("Policies", [])
+    ]
+    assert sorted(users) == ["CardNoticeSenderFunction", "DigestSenderFunction"]
 
 
 def test_no_iam_statement_grants_every_action_or_every_resource(template):
@@ -351,7 +375,7 @@ def resource_label(resource: Any) -> str:
 
 def function_grants(template: dict[str, Any], name: str) -> dict[str, set[str]]:
     grants: dict[str, set[str]] = {}
-    for policy in template["Resources"][name]["Properties"].get("Policies", []):
+    for policy in policy_documents(template, name):
         for statement in statements(policy):
             assert statement["Effect"] == "Allow", name
             if "Condition" in statement:
