@@ -141,12 +141,17 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def sends_email(function: Document) -> bool:
-    """Whether a function's policies (statements, not policy templates) grant an SES send."""
+def sends_email(template: Document, function: Document) -> bool:
+    """Whether a function's policies (statements, or a managed policy of the template, not
+    policy templates) grant an SES send."""
     for policy in (function.get("Properties") or {}).get("Policies") or []:
         if not isinstance(policy, dict):
             continue
-        for statement in _as_list(policy.get("Statement") or []):
+        document = policy
+        if set(policy) == {"Ref"}:
+            managed = (template.get("Resources") or {}).get(policy["Ref"]) or {}
+            document = (managed.get("Properties") or {}).get("PolicyDocument") or {}
+        for statement in _as_list(document.get("Statement") or []):
             actions = _as_list(statement.get("Action") or [])
             if statement.get("Effect") == "Allow" and SES_SEND_ACTIONS & set(actions):
                 return True
@@ -167,7 +172,7 @@ def sender_addresses(template: Document, values: LocalValues) -> Iterator[str]:
     defaults = (template.get("Globals") or {}).get("Function") or {}
     default_variables = (defaults.get("Environment") or {}).get("Variables") or {}
     for function in resources(template, "AWS::Serverless::Function").values():
-        if not sends_email(function):
+        if not sends_email(template, function):
             continue
         own = ((function.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
         for value in {**default_variables, **own}.values():
