@@ -78,7 +78,7 @@ deploy: build  ## Build, then deploy the built template: make deploy ENV=dev|pro
 .PHONY: send-event
 send-event: $(VENV)/.installed  ## Sign a sample webhook with the local secret and post it: make send-event EVENT=events/<file>.json
 	$(if $(EVENT),,$(error name the sample: make send-event EVENT=events/<file>.json))
-	PYTHONPATH=layers/core:. $(PY) -m tools.send_event $(EVENT) $(ARGS)
+	$(PY) -m tools.send_event $(EVENT) $(ARGS)
 
 .PHONY: openapi
 openapi: $(VENV)/.installed  ## Regenerate openapi.json from the code

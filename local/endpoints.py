@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from local import auth, config, demo, scheduler
 from local.gateway import BadRequest, LocalEndpoint, LocalRequest, Reply
-from local.sandbox import SandboxMissing
 from local.workers import FunctionError, FunctionTimeout
 
 if TYPE_CHECKING:
@@ -112,10 +111,7 @@ def events(stack: "LocalStack", request: LocalRequest) -> Reply:
 @endpoint("GET /_local/sandbox/charges")
 def sandbox_charges(stack: "LocalStack", request: LocalRequest) -> Reply:
     """Every call the sandbox processor received, oldest first."""
-    try:
-        return 200, {"charges": stack.sandbox.calls()}
-    except SandboxMissing as error:
-        return 501, {"code": "not_implemented", "message": str(error)}
+    return 200, {"charges": stack.sandbox.calls()}
 
 
 SETTLE_OUTCOMES = ("succeeded", "failed")
@@ -138,8 +134,6 @@ def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
         raise BadRequest("; ".join(problems))
     try:
         answer = stack.sandbox.settle(transaction_id, outcome)
-    except SandboxMissing as error:
-        return 501, {"code": "not_implemented", "message": str(error)}
     except demo.DeliveryRefused as error:
         return 502, {"code": "delivery_refused", "message": str(error)}
     if answer is None:

@@ -32,7 +32,6 @@ from local.resources import Endpoints, provision
 from local.sandbox import Sandbox
 from local.services import LocalServiceError, free_port, port_is_free
 from local.template import (
-    ROOT,
     TEMPLATE_PATH,
     LocalValues,
     Schedule,
@@ -185,11 +184,9 @@ class LocalStack:
         }
         self.workers = Workers(runtimes)
         self.schedules = schedules(template)
-        layer_dirs = dict.fromkeys(d for f in template_functions.values() for d in f.layer_dirs)
         self._sandbox = Sandbox(
             dynamodb_local.client(self.dynamodb.endpoint),
             self.values.refs.get("Table", config.TABLE_NAME),
-            [*layer_dirs, ROOT / "layers" / "core"],
             self.url,
         )
         # Clients are made here, in one thread: boto3's default session is not thread-safe.

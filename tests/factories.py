@@ -1,4 +1,5 @@
-"""One factory per kind of thing the tests build: events, entries, deliveries."""
+"""One factory per kind of thing the tests build: events, entries, deliveries, processor
+requests."""
 
 import copy
 import itertools
@@ -6,7 +7,8 @@ from typing import Any
 
 from payment_action_center import intake
 from payment_action_center.events import PaymentEvent, parse
-from payment_action_center.model import Entry
+from payment_action_center.model import Entry, Method
+from payment_action_center.processors import ChargeRequest, Operation
 from payment_action_center.webhooks import Delivery
 
 _ids = itertools.count(1)
@@ -76,6 +78,32 @@ def entry(**overrides: Any) -> Entry:
     made = intake.new_entry(event, received_at="2026-11-24T15:30:01.000000000Z")
     assert made is not None
     return made
+
+
+def charge_request(
+    idempotency_key: str,
+    token: str = "tok_success",
+    *,
+    operation: Operation = Operation.CHARGE,
+    transaction_id: str = "txn_x",
+) -> ChargeRequest:
+    """A retry's e-check charge (or refund) as the worker sends it to the processor."""
+    return ChargeRequest(
+        operation=operation,
+        transaction_id=transaction_id,
+        token=token,
+        method=Method.ECHECK,
+        amount=500,
+        currency="CAD",
+        idempotency_key=idempotency_key,
+        metadata={
+            "organization_id": "org_demo",
+            "kind": "subscription",
+            "account_holder": {"id": "ah_1", "name": "Zoé", "email": "zoe@example.com"},
+            "scheduled_payment_id": "sp_1",
+            "invoice_items": [{"invoice_id": "inv_1", "item_id": "i1", "amount": 500}],
+        },
+    )
 
 
 # ------------------------------------------------------------------ billing platform events

@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from payment_action_center.billing import (
     BillingChange,
@@ -26,6 +28,7 @@ from payment_action_center.processors import (
     ProcessorUnavailable,
 )
 from payment_action_center.retries import QueueUnavailable, RetryWork
+from payment_action_center.sending import MailerError, MailerOutcomeUnknown
 
 
 @dataclass
@@ -288,3 +291,51 @@ class ScriptedProcessor:
     def charges(self) -> int:
         """Distinct charges made (a repeated key is the same charge)."""
         return len(self.ledger)
+
+
+@dataclass
+class RecordingMailer:
+    """SES: keeps what was sent; an address in `refuse` is refused (MailerError), one in
+    `no_answer` gets no answer (MailerOutcomeUnknown), as SesMailer reports them."""
+
+    sent: list[tuple[str, bytes]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    no_answer: set[str] = field(default_factory=set)
+
+    def send(self, sender: str, to: str, message: bytes) -> None:
+        if to in self.refuse:
+            raise MailerError("Throttling: maximum sending rate exceeded")
+        if to in self.no_answer:
+            raise MailerOutcomeUnknown("Read timeout")
+        self.sent.append((to, message))
+
+    def to(self) -> list[str]:
+        return sorted(to for to, _ in self.sent)
+
+    def message(self, n: int = 0) -> EmailMessage:
+        parsed = message_from_bytes(self.sent[n][1], policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [(to, str(self.message(n)["Subject"])) for n, (to, _) in enumerate(self.sent)]
+
+
+@dataclass
+class InMemorySendLedger:
+    """The send ledger with the rules of dynamodb/digest_store.py's claim_send: a claim holds
+    ("sending") until the send is marked sent, or released ("failed") to be claimed again."""
+
+    rows: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def claim(self, organization_id: str, period: str, key: str) -> bool:
+        if self.rows.get((organization_id, period, key), "failed") != "failed":
+            return False
+        self.rows[(organization_id, period, key)] = "sending"
+        return True
+
+    def sent(self, organization_id: str, period: str, key: str) -> None:
+        self.rows[(organization_id, period, key)] = "sent"
+
+    def release(self, organization_id: str, period: str, key: str, error: str) -> None:
+        self.rows[(organization_id, period, key)] = "failed"

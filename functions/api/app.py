@@ -42,8 +42,7 @@ from payment_action_center.listing import (
     encode_cursor,
     encode_opaque,
 )
-from payment_action_center.model import Caller, EntryType, Method, Status
-from payment_action_center.preferences import Locale
+from payment_action_center.model import DEFAULT_LOCALE, Caller, EntryType, Locale, Method, Status
 from payment_action_center.settings import Settings
 from payment_action_center.views import (
     AuditEventView,
@@ -309,9 +308,7 @@ class NotificationPreferences(BaseModel):
 def default_locale(organization_id: str) -> Locale:
     """The organization's locale until the admin picks one."""
     organization = adapters.billing.organization(organization_id)
-    if organization is not None and organization.locale == "en-CA":
-        return "en-CA"
-    return preferences.DEFAULT_LOCALE
+    return organization.locale if organization is not None else DEFAULT_LOCALE
 
 
 @app.get("/me/notification-preferences")

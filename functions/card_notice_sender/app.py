@@ -8,7 +8,6 @@ retried. An unknown outcome keeps the claim: at most one notice per card and exp
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -20,6 +19,7 @@ from pydantic import Field
 
 from payment_action_center import card_notices
 from payment_action_center.adapters import Adapters
+from payment_action_center.sender_reports import SenderMetrics, conclude
 from payment_action_center.settings import Settings
 
 
@@ -28,16 +28,13 @@ class CardNoticeSenderSettings(Settings):
     configuration_set: str = Field(alias="SES_CONFIGURATION_SET", default="")
 
 
-class NoticesFailed(Exception):
-    pass
-
-
 settings = CardNoticeSenderSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+METRICS = SenderMetrics(sent="CardNoticeSent", failed="CardNoticeFailed")
 
 
 @tracer.capture_method(capture_response=False)
@@ -52,22 +49,7 @@ def send(record: SQSRecord) -> dict[str, Any]:
         mailer=adapters.mailer,
         sender=settings.sender,
     )
-    metrics.add_metric(name="CardNoticeSent", unit=MetricUnit.Count, value=len(report.sent))
-    metrics.add_metric(name="CardNoticeFailed", unit=MetricUnit.Count, value=len(report.failed))
-    logger.info(
-        "card notices sent",
-        extra={
-            "month": report.month,
-            "sent": len(report.sent),
-            "failed": len(report.failed),
-            "skipped": len(report.skipped),
-            "already_sent": len(report.already_sent),
-            "unknown": len(report.unknown),
-        },
-    )
-    if report.failed:
-        raise NoticesFailed(f"{len(report.failed)} notices to retry")
-    return {"sent": len(report.sent)}
+    return conclude(report, METRICS, what="card notices", logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context(clear_state=True)

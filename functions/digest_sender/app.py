@@ -7,7 +7,6 @@ the message is reported failed, so SQS delivers it again and only that recipient
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -20,6 +19,7 @@ from pydantic import Field
 
 from payment_action_center import digest
 from payment_action_center.adapters import Adapters
+from payment_action_center.sender_reports import SenderMetrics, conclude
 from payment_action_center.settings import Settings
 
 
@@ -30,16 +30,15 @@ class DigestSenderSettings(Settings):
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
 
 
-class RecipientsFailed(Exception):
-    pass
-
-
 settings = DigestSenderSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+METRICS = SenderMetrics(
+    sent="DigestSent", failed="DigestRecipientFailed", skipped="DigestRecipientSkipped"
+)
 
 
 def links() -> digest.Links:
@@ -61,26 +60,7 @@ def send(record: SQSRecord) -> dict[str, Any]:
         sender=settings.sender,
         links=links(),
     )
-    metrics.add_metric(name="DigestSent", unit=MetricUnit.Count, value=len(report.sent))
-    metrics.add_metric(
-        name="DigestRecipientFailed", unit=MetricUnit.Count, value=len(report.failed)
-    )
-    metrics.add_metric(
-        name="DigestRecipientSkipped", unit=MetricUnit.Count, value=len(report.skipped)
-    )
-    logger.info(
-        "digest sent",
-        extra={
-            "lines": report.lines,
-            "sent": len(report.sent),
-            "failed": len(report.failed),
-            "skipped": len(report.skipped),
-            "already_sent": len(report.already_sent),
-        },
-    )
-    if report.failed:
-        raise RecipientsFailed(f"{len(report.failed)} recipients to retry")
-    return {"sent": len(report.sent)}
+    return conclude(report, METRICS, what="digest", logger=logger, metrics=metrics)
 
 
 @logger.inject_lambda_context(clear_state=True)

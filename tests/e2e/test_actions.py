@@ -122,6 +122,7 @@ def test_an_echeck_retry_waits_for_the_settlement_webhook(
     assert api.settle(entry_id, "succeeded").status_code == 200
     assert entry(api, jwt, entry_id)["status"] == "recovered"
     assert api.settle(entry_id, "succeeded").status_code == 404  # nothing pending any more
+    assert [c["outcome"] for c in charges_for(api, entry_id)] == ["pending"]  # what it answered
     assert [e["detail_type"] for e in events_for(api, entry_id)] == ["PaymentRecovered"]
 
 

@@ -426,8 +426,8 @@ def test_an_unknown_schedule_is_404(toy: Toy, api: Api) -> None:
 # ----------------------------------------------------------------------------- sandbox
 
 
-class StubSandbox:
-    """The layer's SandboxProcessor API (calls, settle, reopen), for the toy stack."""
+class StubLedger:
+    """The sandbox ledger's API of local/sandbox.py (calls, settle, reopen), for the toy stack."""
 
     def __init__(self) -> None:
         self.reopened: list[tuple[str, str]] = []
@@ -458,20 +458,20 @@ class StubSandbox:
 
 
 @pytest.fixture
-def stub_sandbox(toy: Toy, monkeypatch: pytest.MonkeyPatch) -> StubSandbox:
-    stub = StubSandbox()
-    monkeypatch.setattr(toy.stack.sandbox, "processor", lambda: stub)
+def stub_ledger(toy: Toy, monkeypatch: pytest.MonkeyPatch) -> StubLedger:
+    stub = StubLedger()
+    monkeypatch.setattr(toy.stack.sandbox, "ledger", stub)
     return stub
 
 
-def test_sandbox_charges_are_the_processors_calls(toy: Toy, stub_sandbox: StubSandbox) -> None:
+def test_sandbox_charges_are_the_processors_calls(toy: Toy, stub_ledger: StubLedger) -> None:
     answer = toy.api.get("/_local/sandbox/charges")
     assert answer.status_code == 200
-    assert answer.json() == {"charges": [StubSandbox.CALL]}
+    assert answer.json() == {"charges": [StubLedger.CALL]}
 
 
 def test_settle_delivers_the_signed_webhook_and_answers_with_the_handlers_answer(
-    toy: Toy, stub_sandbox: StubSandbox
+    toy: Toy, stub_ledger: StubLedger
 ) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     answer = toy.api.settle("txn_pending", "failed")
@@ -486,18 +486,18 @@ def test_settle_delivers_the_signed_webhook_and_answers_with_the_handlers_answer
 
 
 def test_settle_is_404_when_the_sandbox_has_nothing_pending(
-    toy: Toy, stub_sandbox: StubSandbox
+    toy: Toy, stub_ledger: StubLedger
 ) -> None:
     answer = toy.api.settle("txn_none", "succeeded")
     assert answer.status_code == 404
     assert answer.json()["code"] == "not_found"
 
 
-def test_settle_says_so_when_the_webhook_is_refused(toy: Toy, stub_sandbox: StubSandbox) -> None:
+def test_settle_says_so_when_the_webhook_is_refused(toy: Toy, stub_ledger: StubLedger) -> None:
     answer = toy.api.settle("txn_refused", "succeeded")
     assert answer.status_code == 502
     assert answer.json()["code"] == "delivery_refused"
-    assert stub_sandbox.reopened == [("txn_refused", "succeeded")]  # pending again
+    assert stub_ledger.reopened == [("txn_refused", "succeeded")]  # pending again
 
 
 # ----------------------------------------------------------------------------- the real stack

@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 
 from payment_action_center.aws import SesMailer, SqsQueue
-from payment_action_center.digest import DigestWork, MailerError
+from payment_action_center.digest import DigestWork
 from payment_action_center.retries import QueueUnavailable
+from payment_action_center.sending import MailerError
 
 
 class StubSqs:

@@ -2,46 +2,23 @@
 only, a
 refused send retried without sending twice, December → January, escaping. On moto."""
 
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import boto3
 import pytest
 
-from payment_action_center import card_notices, digest, timestamps
+from payment_action_center import card_notices, sending, timestamps
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.digest_store import DynamoCardNoticeLedger
 from tests import factories
 from tests.billing_contract import link, send, upsert_card
+from tests.fakes import RecordingMailer
 from tests.unit.conftest import TABLE
 
 T = "2026-11-20T10:00:00Z"
 NOW = "2026-11-25T13:00:00Z"  # the month before December 2026
 SENDER = "no-reply@example.com"
-
-
-@dataclass
-class RecordingMailer:
-    sent: list[tuple[str, bytes]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    no_answer: set[str] = field(default_factory=set)
-
-    def send(self, sender: str, to: str, message: bytes) -> None:
-        if to in self.refuse:
-            raise digest.MailerError("Throttling: maximum sending rate exceeded")
-        if to in self.no_answer:
-            raise digest.MailerOutcomeUnknown("Read timeout")
-        self.sent.append((to, message))
-
-    def to(self) -> list[str]:
-        return sorted(to for to, _ in self.sent)
-
-    def message(self, n: int = 0) -> EmailMessage:
-        parsed = message_from_bytes(self.sent[n][1], policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -76,7 +53,7 @@ class World:
         )
         link(self.billing, f"sp_{card_id}", card_id, T)
 
-    def run(self, now: str = NOW) -> list[card_notices.Report]:
+    def run(self, now: str = NOW) -> list[sending.Report]:
         due = card_notices.due(timestamps.canonical(now), self.billing)
         return [
             card_notices.send_notices(
@@ -100,7 +77,7 @@ def test_each_card_is_notified_once_per_expiry_month_across_reruns(world: World)
     world.card("card_a", "a@example.com")
     world.card("card_b", "b@example.com")
     (report,) = world.run()
-    assert report.month == "2026-12"
+    assert report.period == "2026-12"
     assert sorted(report.sent) == ["card_a", "card_b"]
     world.run()
     world.run("2026-11-26T13:00:00Z")
@@ -158,7 +135,7 @@ def test_december_is_followed_by_january_of_the_next_year(world: World) -> None:
     world.card("card_jan", "jan@example.com", data__exp_month=1, data__exp_year=2027)
     world.card("card_dec", "dec@example.com", data__exp_month=12, data__exp_year=2026)
     (report,) = world.run("2026-12-10T13:00:00Z")
-    assert report.month == "2027-01"
+    assert report.period == "2027-01"
     assert world.mailer.to() == ["jan@example.com"]
     text, _ = parts(world.mailer.message())
     assert "01/2027" in text
@@ -171,7 +148,7 @@ def test_the_organization_time_zone_decides_next_month(world: World) -> None:
     # The scan reads UTC's next month (January): the Toronto organization is queued for it,
     # and the sender, in Toronto's November, sends December's card.
     (report,) = world.run("2026-12-01T03:00:00Z")
-    assert report.month == "2026-12"
+    assert report.period == "2026-12"
     assert world.mailer.to() == ["dec@example.com"]
 
 

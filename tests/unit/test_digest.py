@@ -2,44 +2,24 @@
 (docs/contract.md §4.3).
 Runs the DynamoDB adapters on moto with a recording mailer."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from typing import Any
 
 import boto3
 import pytest
 
-from payment_action_center import billing, digest, intake, preferences, timestamps
+from payment_action_center import billing, digest, intake, preferences, sending, timestamps
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore, organization_item
 from payment_action_center.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.dynamodb.store import DynamoEntryStore, to_attributes
 from payment_action_center.model import Caller
 from tests import factories
-from tests.fakes import RecordingPublisher
+from tests.fakes import RecordingMailer, RecordingPublisher
 from tests.unit.conftest import TABLE
 
 LINKS = digest.Links(api_url="https://api.example.com", unsubscribe_key=b"k")
-
-
-@dataclass
-class RecordingMailer:
-    sent: list[tuple[str, bytes]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    no_answer: set[str] = field(default_factory=set)
-
-    def send(self, sender: str, to: str, message: bytes) -> None:
-        if to in self.refuse:
-            raise digest.MailerError("Throttling: maximum sending rate exceeded")
-        if to in self.no_answer:
-            raise digest.MailerOutcomeUnknown("Read timeout")
-        self.sent.append((to, message))
-
-    def subjects(self) -> list[tuple[str, str]]:
-        return [
-            (to, str(message_from_bytes(raw, policy=policy.default)["Subject"]))
-            for to, raw in self.sent
-        ]
 
 
 class World:
@@ -71,7 +51,7 @@ class World:
             for w in digest.due(timestamps.canonical(now), self.digests, self.billing)
         ]
 
-    def send(self, org: str, window_end: str, local_date: str = "2026-11-25") -> digest.Report:
+    def send(self, org: str, window_end: str, local_date: str = "2026-11-25") -> sending.Report:
         work = digest.DigestWork(org, timestamps.canonical(window_end), local_date)
         return digest.send_digest(
             work,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payment_action_center.auth import caller_from_claims
-from payment_action_center.errors import Forbidden, Unauthorized
+from payment_action_center.errors import Conflict, Forbidden, Unauthorized
 from payment_action_center.model import (
     Action,
     Actor,
@@ -142,6 +142,24 @@ def test_pending_retry_of_a_one_off_offers_nothing(entry_type: EntryType) -> Non
 @pytest.mark.parametrize("status", [Status.RECOVERED, Status.DISMISSED])
 def test_closed_entry_offers_nothing(entry_type: EntryType, status: Status) -> None:
     assert replace(entry(), type=entry_type, status=status).actions == ()
+
+
+def test_every_type_is_either_a_scheduled_payment_or_a_one_off() -> None:
+    assert set(SCHEDULED) | set(ONE_OFF) == set(EntryType)
+
+
+@pytest.mark.parametrize("entry_type", ONE_OFF)
+def test_a_one_off_has_no_payment_method_to_change_and_says_why(entry_type: EntryType) -> None:
+    with pytest.raises(Conflict, match="main platform"):
+        replace(entry(), type=entry_type).require_payment_method_to_change()
+
+
+@pytest.mark.parametrize("entry_type", SCHEDULED)
+@pytest.mark.parametrize("status", list(Status))
+def test_a_scheduled_payment_has_a_payment_method_to_change_in_every_status(
+    entry_type: EntryType, status: Status
+) -> None:
+    replace(entry(), type=entry_type, status=status).require_payment_method_to_change()
 
 
 def test_only_failed_and_retry_pending_are_open() -> None:

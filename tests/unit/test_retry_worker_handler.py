@@ -7,10 +7,10 @@ from typing import Any
 import boto3
 import pytest
 
+from local.sandbox import SandboxLedger
 from payment_action_center import intake, retries
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.model import Caller, Status
-from payment_action_center.processors.sandbox import SandboxProcessor
 from tests import factories
 from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.lambdas import Context, cold_start
@@ -65,7 +65,8 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
 
 
 def charges() -> list[dict[str, Any]]:
-    return SandboxProcessor(boto3.client("dynamodb"), TABLE).calls()
+    """The calls the sandbox received, as GET /_local/sandbox/charges lists them."""
+    return SandboxLedger(boto3.client("dynamodb"), TABLE).calls()
 
 
 def test_a_retry_with_a_good_card_recovers_with_one_charge(worker: ModuleType) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from payment_action_center.card_notices import CardNoticeWork
-from payment_action_center.digest import DigestWork, MailerError, MailerOutcomeUnknown
+from payment_action_center.digest import DigestWork
 from payment_action_center.model import BusEvent
 from payment_action_center.ports import PublishFailed
 from payment_action_center.retries import QueueUnavailable, RetryWork
+from payment_action_center.sending import MailerError, MailerOutcomeUnknown
 
 SOURCE = "payment-action-center"
 

@@ -45,7 +45,7 @@ from payment_action_center.events import (
     parse,
 )
 from payment_action_center.intake import Outcome, Result, unknown_type
-from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.model import AccountHolder, Locale, Method, PaymentKind, PaymentMethod
 from payment_action_center.ports import Delivery
 
 HOLDER_PLACEHOLDER = "{account_holder_id}"
@@ -58,7 +58,7 @@ class Organization:
     id: str
     name: str
     billing_contact_email: str
-    locale: str
+    locale: Locale
     time_zone: str
     console_url: str
     upcoming_payments_url_template: str
@@ -374,7 +374,6 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 UrlTemplate = Annotated[str, AfterValidator(_url_template)]
 HolderUrlTemplate = Annotated[str, AfterValidator(_holder_url_template)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
-Locale = Literal["fr-CA", "en-CA"]
 
 
 class OrganizationData(WireModel):

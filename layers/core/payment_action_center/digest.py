@@ -4,9 +4,9 @@ zone, every failure of the last 24 hours, to the billing contact and the admins 
 
 The hourly run reads only the organizations that had failures in the window (one index row per
 organization and UTC day) and queues one unit of work per organization whose local hour is 7.
-Each unit reads only that organization's failure log for the window. A ledger row per
-organization, local date and recipient is claimed before sending: whatever reruns, retries or
-duplicate deliveries happen, nobody gets two; a recipient whose send failed is released and
+Each unit reads only that organization's failure log for the window, and sends once per
+organization, local date and recipient (payment_action_center/sending.py): whatever reruns,
+retries or duplicate deliveries happen, nobody gets two; a recipient whose send was refused is
 retried by the next delivery of the unit.
 """
 
@@ -15,19 +15,20 @@ import hmac
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Protocol, Self
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from email_validator import EmailNotValidError, validate_email
-
-from payment_action_center import timestamps
+from payment_action_center import sending, timestamps
 from payment_action_center.billing import BillingStore, Organization
-from payment_action_center.emails.digest import DigestLine, Email, render_digest
-from payment_action_center.emails.mime import mime_message
+from payment_action_center.emails.common import Email
+from payment_action_center.emails.digest import DigestLine, render_digest
+from payment_action_center.model import Locale
 from payment_action_center.preferences import Preferences, PreferencesStore
+from payment_action_center.sending import Mailer, Message, Report, SendLedger
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +71,6 @@ class FailureLog(Protocol):
         ...
 
 
-class DigestLedger(Protocol):
-    def claim(self, organization_id: str, local_date: str, address: str) -> bool:
-        """True when this run may send to the address (never sent, or a send that failed)."""
-        ...
-
-    def sent(self, organization_id: str, local_date: str, address: str) -> None: ...
-
-    def release(self, organization_id: str, local_date: str, address: str, error: str) -> None: ...
-
-
-class MailerError(Exception):
-    """The provider did not take the message (refused, throttled): sending again is safe."""
-
-
-class MailerOutcomeUnknown(Exception):
-    """No answer (a timeout, a dropped connection): the message may have gone. Not resent."""
-
-
-class Mailer(Protocol):
-    def send(self, sender: str, to: str, message: bytes) -> None:
-        """MailerError when the provider refused or throttled this one message."""
-        ...
-
-
 class DigestQueue(Protocol):
     def send_all(self, work: Sequence[DigestWork]) -> None: ...
 
@@ -128,18 +105,8 @@ def due(now: str, failures: FailureLog, billing: BillingStore) -> list[DigestWor
 @dataclass(frozen=True)
 class Recipient:
     address: str
-    locale: str
+    locale: Locale
     user_id: str | None  # None: the billing contact
-
-
-@dataclass
-class Report:
-    sent: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    already_sent: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -175,44 +142,26 @@ def send_digest(
     failures: FailureLog,
     billing: BillingStore,
     preferences: PreferencesStore,
-    ledger: DigestLedger,
+    ledger: SendLedger,
     mailer: Mailer,
     sender: str,
     links: Links,
 ) -> Report:
-    report = Report()
+    """Once per organization, local date and recipient; the report names recipients by address."""
+    report = Report(work.organization_id, work.local_date)
     organization = billing.organization(work.organization_id)
     if organization is None:
         return report
     lines = failures.failures(
         work.organization_id, after=timestamps.plus(work.window_end, -WINDOW), until=work.window_end
     )
-    report.lines = len(lines)
     if not lines:
         return report
-    for recipient in recipients(
-        organization, preferences.digest_subscribers(organization.id), report
-    ):
-        if not ledger.claim(organization.id, work.local_date, recipient.address):
-            report.already_sent.append(recipient.address)
-            continue
-        email = _email(organization, recipient, lines, work, links)
-        try:
-            mailer.send(
-                sender, recipient.address, mime_message(email, sender=sender, to=recipient.address)
-            )
-        except MailerError as error:
-            ledger.release(organization.id, work.local_date, recipient.address, str(error))
-            report.failed.append(recipient.address)
-            continue
-        except MailerOutcomeUnknown:
-            # At most once: the claim stays "sending" and this recipient is not tried again.
-            log.exception("digest outcome unknown", extra={"org": organization.id})
-            report.unknown.append(recipient.address)
-            continue
-        ledger.sent(organization.id, work.local_date, recipient.address)
-        report.sent.append(recipient.address)
-    return report
+    messages = [
+        Message(r.address, r.address, partial(_email, organization, r, lines, work, links))
+        for r in recipients(organization, preferences.digest_subscribers(organization.id), report)
+    ]
+    return sending.send_once(messages, report, ledger=ledger, mailer=mailer, sender=sender)
 
 
 def recipients(
@@ -224,9 +173,8 @@ def recipients(
         Recipient(s.email, s.locale, s.user_id) for s in subscribers
     ]
     for candidate in candidates:
-        try:
-            address = validate_email(candidate.address, check_deliverability=False).normalized
-        except EmailNotValidError:
+        address = sending.valid_address(candidate.address)
+        if address is None:
             log.warning("digest recipient skipped: not an address", extra={"org": organization.id})
             report.skipped.append(candidate.address)
             continue

@@ -51,6 +51,11 @@ class Role(StrEnum):
     BILLING_ADMIN = "billing_admin"
 
 
+# The languages the Action Center speaks: an organization's locale, an admin's digest, the emails.
+Locale = Literal["fr-CA", "en-CA"]
+DEFAULT_LOCALE: Locale = "fr-CA"
+
+
 _TRACKED: dict[tuple[PaymentKind, Method], EntryType] = {
     (PaymentKind.REFUND, Method.CREDIT_CARD): EntryType.CREDIT_CARD_REFUND,
     (PaymentKind.ONE_TIME, Method.ECHECK): EntryType.ECHECK_PAYMENT,
@@ -61,6 +66,20 @@ _TRACKED: dict[tuple[PaymentKind, Method], EntryType] = {
 }
 
 SCHEDULED_KINDS = frozenset({PaymentKind.INSTALLMENT, PaymentKind.SUBSCRIPTION})
+
+# Only an installment or a subscription has upcoming payments whose method the customer can
+# change (docs/contract.md §2); for every other type, what the admin can do instead.
+_CHANGES_PAYMENT_METHOD = frozenset({EntryType.INSTALLMENT, EntryType.SUBSCRIPTION})
+_NO_PAYMENT_METHOD_TO_CHANGE: dict[EntryType, str] = {
+    EntryType.CREDIT_CARD_REFUND: (
+        "A refund has no payment method to change. A failed refund usually means the merchant "
+        "account lacked funds: once it is funded, record a new refund in the main platform."
+    ),
+    EntryType.ECHECK_PAYMENT: (
+        "A one-time e-check payment is not linked to upcoming payments: retry it, or dismiss it "
+        "and take the payment another way in the main platform."
+    ),
+}
 
 
 def tracked_type(kind: PaymentKind, method: Method) -> EntryType | None:
@@ -220,9 +239,20 @@ class Entry:
         actions: list[Action] = []
         if self.status is Status.FAILED:
             actions += [Action.RETRY, Action.DISMISS]
-        if self.status.is_open and self.type in (EntryType.INSTALLMENT, EntryType.SUBSCRIPTION):
+        if self.status.is_open and self.changes_payment_method:
             actions.append(Action.CHANGE_PAYMENT_METHOD)
         return tuple(actions)
+
+    @property
+    def changes_payment_method(self) -> bool:
+        """Whether the customer can change the method of the payments to come, whatever the
+        status: an installment or a subscription."""
+        return self.type in _CHANGES_PAYMENT_METHOD
+
+    def require_payment_method_to_change(self) -> None:
+        """Conflict, saying what to do instead, when the entry has no payment method to change."""
+        if not self.changes_payment_method:
+            raise Conflict(_NO_PAYMENT_METHOD_TO_CHANGE[self.type])
 
     def changed(self, at: str, **changes: Any) -> "Entry":
         """The next version of the entry."""

@@ -1,16 +1,13 @@
 """An admin's notification preferences (docs/contract.md §4.2): opting in to the daily digest."""
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from payment_action_center import timestamps
 from payment_action_center.errors import InvalidQuery
-from payment_action_center.model import Caller
-
-Locale = Literal["fr-CA", "en-CA"]
-DEFAULT_LOCALE: Locale = "fr-CA"
+from payment_action_center.model import Caller, Locale
 
 
 @dataclass(frozen=True)

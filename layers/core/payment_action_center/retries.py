@@ -422,25 +422,13 @@ def _write(
 
 # --- change payment method ------------------------------------------------------------------
 
-_NO_LINK = {
-    EntryType.CREDIT_CARD_REFUND: (
-        "A refund has no payment method to change. A failed refund usually means the merchant "
-        "account lacked funds: once it is funded, record a new refund in the main platform."
-    ),
-    EntryType.ECHECK_PAYMENT: (
-        "A one-time e-check payment is not linked to upcoming payments: retry it, or dismiss it "
-        "and take the payment another way in the main platform."
-    ),
-}
-
 
 def payment_method_link(
     store: EntryStore, billing: "BillingStore", caller: Caller, entry_id: str
 ) -> str:
     """The customer's Upcoming payments page, where the method of a scheduled payment changes."""
     entry = store.get(caller.org_id, entry_id)
-    if entry.type in _NO_LINK:
-        raise Conflict(_NO_LINK[entry.type])
+    entry.require_payment_method_to_change()  # Conflict (409) for a refund or a one-time e-check
     organization = billing.organization(entry.organization_id)
     if organization is None:
         raise Conflict(

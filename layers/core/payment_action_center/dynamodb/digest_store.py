@@ -102,7 +102,7 @@ class DynamoDigestStore:
         )
         return [_preferences(item) for item in items]
 
-    # --- DigestLedger -------------------------------------------------------------------------
+    # --- SendLedger (sending.py) --------------------------------------------------------------
 
     def claim(self, organization_id: str, local_date: str, address: str) -> bool:
         key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))

@@ -8,8 +8,7 @@ tests/unit/test_table_keys.py checks the two agree.
   recovered pay. pk ORG#<org>                  sk PAYMENT#<new payment id>
   organization   pk ORG#<org>                  sk SETTINGS
   scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
-  sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>         (its current state)
-  sandbox call   pk SANDBOX#CALLS              sk <received_at>#<call id>   (every call, in order)
+  sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>        (expires_at: TTL)
   failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>, failday_sk <org>#<failed_at>#<id>
                  (on the failure-log rows: which organizations the digest looks at)
   preferences    pk ORG#<org>                  sk PREFS#<user sub>
@@ -35,7 +34,6 @@ PENDING_PARTITION = "RETRY_PENDING"
 TTL = "expires_at"
 SETTINGS = "SETTINGS"
 SANDBOX_CHARGES = "SANDBOX#CHARGES"
-SANDBOX_CALLS = "SANDBOX#CALLS"
 OUTBOX = "OUTBOX"
 
 

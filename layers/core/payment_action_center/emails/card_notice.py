@@ -1,8 +1,8 @@
 """The expiring card notice (docs/contract.md §4.3), to the account holder, in the organization's
 locale.
 
-Same environment as the digest: the HTML template is autoescaped and every value is first
-stripped of control characters; amounts and dates are formatted by Babel.
+The same environment as the digest (emails/common.py): the HTML template is autoescaped and every
+value is first stripped of control characters; amounts and dates are formatted by Babel.
 """
 
 from dataclasses import dataclass
@@ -15,11 +15,11 @@ from babel.dates import format_date
 
 from payment_action_center.billing import HOLDER_PLACEHOLDER, Organization
 from payment_action_center.cards import ExpiringCard
-from payment_action_center.emails.digest import (
+from payment_action_center.emails.common import (
     Email,
-    _environment,
-    _require_http_url,
     amount_in_words,
+    environment,
+    require_http_url,
 )
 from payment_action_center.emails.translations import CARD_NOTICE
 from payment_action_center.timestamps import canonical, to_datetime
@@ -46,7 +46,7 @@ def render_card_notice(*, organization: Organization, card: ExpiringCard) -> Ema
     if wording is None:
         raise ValueError(f"no card notice wording for locale {locale!r}")
     update_url = card_update_url(organization, card.account_holder.id)
-    _require_http_url(update_url)
+    require_http_url(update_url)
     babel_locale = Locale.parse(locale, sep="-")
     zone = ZoneInfo(organization.time_zone)
     context: dict[str, Any] = {
@@ -71,10 +71,10 @@ def render_card_notice(*, organization: Organization, card: ExpiringCard) -> Ema
         ],
         "update_url": update_url,
     }
-    environment = _environment()
+    templates = environment()
     return Email(
         subject=wording.subject,
-        html=environment.get_template("card_notice.html.j2").render(context),
-        text=environment.get_template("card_notice.txt.j2").render(context),
+        html=templates.get_template("card_notice.html.j2").render(context),
+        text=templates.get_template("card_notice.txt.j2").render(context),
         headers={},
     )

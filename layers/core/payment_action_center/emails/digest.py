@@ -1,36 +1,32 @@
 """The daily digest of failed transactions (docs/contract.md §4.3), in the recipient's locale.
 
 Amounts and dates are formatted by Babel for the locale, dates in the organization's time zone.
-The HTML template is autoescaped; in both parts every value is first stripped of control
-characters, so a name can neither inject markup nor break a line of the text part.
+The HTML is autoescaped and every value stripped of control characters (emails/common.py).
 """
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.nodes import EvalContext
-from jinja2.utils import pass_eval_context
-from markupsafe import Markup
+from babel.numbers import format_decimal
 
 from payment_action_center.billing import Organization
+from payment_action_center.emails.common import (
+    Email,
+    amount_in_words,
+    environment,
+    require_http_url,
+)
 from payment_action_center.emails.translations import DIGEST, DigestWording
 from payment_action_center.model import EntryType
 from payment_action_center.timestamps import canonical, to_datetime
 
 HOLDER_PARAMETER = "account_holder_id"
 SUPPORTED_LOCALES = tuple(DIGEST)
-_TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -44,14 +40,6 @@ class DigestLine:
     type: EntryType
     payment_id: str
     failed_at: str  # canonical instant
-
-
-@dataclass(frozen=True)
-class Email:
-    subject: str
-    html: str
-    text: str
-    headers: dict[str, str]
 
 
 def render_digest(
@@ -75,7 +63,7 @@ def render_digest(
     if max_rows < 0:
         raise ValueError("max_rows must not be negative")
     for url in (organization.console_url, preferences_url, unsubscribe_url):
-        _require_http_url(url)
+        require_http_url(url)
     babel_locale = Locale.parse(locale, sep="-")
     zone = ZoneInfo(organization.time_zone)
     ordered = sorted(lines, key=lambda line: canonical(line.failed_at), reverse=True)
@@ -92,11 +80,11 @@ def render_digest(
         "console_url": organization.console_url,
         "preferences_url": preferences_url,
     }
-    environment = _environment()
+    templates = environment()
     return Email(
         subject=wording.subject,
-        html=environment.get_template("digest.html.j2").render(context),
-        text=environment.get_template("digest.txt.j2").render(context),
+        html=templates.get_template("digest.html.j2").render(context),
+        text=templates.get_template("digest.txt.j2").render(context),
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -125,30 +113,6 @@ def local_time(instant: str, zone: ZoneInfo, locale: Locale) -> str:
     pattern = str(locale.datetime_formats["medium"]).format(time_pattern, date_pattern)
     return format_datetime(
         to_datetime(canonical(instant)), f"{pattern} z", tzinfo=zone, locale=locale
-    )
-
-
-def amount_in_words(amount: int, currency: str, locale: Locale) -> str:
-    """An amount in minor units, with the currency's own number of decimals."""
-    major = Decimal(amount).scaleb(-get_currency_precision(currency))
-    return format_currency(major, currency, locale=locale)
-
-
-# Line and paragraph separators become spaces, so that words stay apart on one line.
-_BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029")
-# Bidirectional overrides and isolates could make a name display as something else.
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_REMOVED_CATEGORIES = frozenset({"Cc", "Cs"})
-
-
-def clean(text: str) -> str:
-    """Text for one line of an email: control characters, lone surrogates and bidi overrides
-    removed, line breaks turned into spaces."""
-    return "".join(
-        " " if char in _BREAKS else char
-        for char in text
-        if char in _BREAKS
-        or (char not in _BIDI and unicodedata.category(char) not in _REMOVED_CATEGORIES)
     )
 
 
@@ -182,51 +146,3 @@ def _row(
 def _counted(phrases: Mapping[str, str], count: int, locale: Locale) -> str:
     phrase = phrases.get(locale.plural_form(count), phrases["other"])
     return phrase.format(count=format_decimal(count, locale=locale))
-
-
-def _require_http_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
-        raise ValueError(f"a URL must not hold spaces or control characters: {url!r}")
-
-
-def _finalize(value: object) -> object:
-    """Every value a template prints goes through here first."""
-    if isinstance(value, Markup):
-        return value
-    if isinstance(value, str):
-        return clean(value)
-    return value
-
-
-@pass_eval_context
-def _fill(eval_context: EvalContext, phrase: str, **values: object) -> str:
-    """A translated phrase with its placeholders filled: values escaped in HTML, cleaned in both."""
-    cleaned = {name: clean(str(value)) for name, value in values.items()}
-    if eval_context.autoescape:
-        return Markup.escape(phrase).format(**cleaned)
-    return phrase.format(**cleaned)
-
-
-@cache
-def _environment() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        # *.html.j2 is escaped; *.txt.j2 is not (it is no markup); anything else is, to be safe.
-        autoescape=select_autoescape(
-            enabled_extensions=("html.j2",),
-            disabled_extensions=("txt.j2",),
-            default_for_string=True,
-            default=True,
-        ),
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
-    environment.filters["fill"] = _fill
-    return environment

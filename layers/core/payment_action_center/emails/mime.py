@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from payment_action_center.emails.digest import Email
+from payment_action_center.emails.common import Email
 
 # CRLF line ends; headers folded only past RFC 5322's hard limit, because the default 78 would
 # turn a long List-Unsubscribe URL into encoded words that no mail client reads as a URL.
