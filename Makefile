@@ -51,10 +51,11 @@ dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data 
 	$(PY) -m local.stack --demo
 
 .PHONY: lint
-lint: $(VENV)/.installed  ## ruff (lint + format check) and mypy (strict on the layer)
+lint: $(VENV)/.installed  ## ruff (lint + format check), mypy (strict on the layer), import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=layers/core $(VENV)/bin/lint-imports
 
 .PHONY: validate
 validate: $(TOOLS)/.installed  ## sam validate --lint (cfn-lint inside)

@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.billing import Organization, ScheduledPayment, handle_billing_event
+from payment_action_center.billing import handle_billing_event
+from payment_action_center.billing_state import Organization, ScheduledPayment
 from payment_action_center.cards import ExpiringCard, ScheduledAtStake
-from payment_action_center.intake import Outcome
 from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.webhook_results import Outcome
 from tests import factories
 
 ORG_AT = "2026-11-20T12:00:00.000000000Z"

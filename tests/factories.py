@@ -8,7 +8,7 @@ from typing import Any
 from payment_action_center import intake
 from payment_action_center.events import PaymentEvent, parse
 from payment_action_center.model import Entry, Method
-from payment_action_center.processors import ChargeRequest, Operation
+from payment_action_center.ports import ChargeRequest, Operation
 from payment_action_center.webhooks import Delivery
 
 _ids = itertools.count(1)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from payment_action_center.billing import (
+from payment_action_center.billing_state import (
     BillingChange,
     Card,
     CardDeleted,
@@ -17,18 +17,22 @@ from payment_action_center.billing import (
     plan,
 )
 from payment_action_center.cards import CardPosition, ExpiringPage, expiring_card
-from payment_action_center.errors import NotFound, StoreConflict
+from payment_action_center.errors import NotFound
 from payment_action_center.listing import EntryFilter, Page, Position
 from payment_action_center.model import AuditEvent, BusEvent, Entry, Failure, Status
-from payment_action_center.ports import Delivery, PublishFailed
-from payment_action_center.processors import (
+from payment_action_center.ports import (
+    ChargeOutcome,
     ChargeRequest,
     ChargeResult,
-    Outcome,
+    Delivery,
+    MailerError,
+    MailerOutcomeUnknown,
     ProcessorUnavailable,
+    PublishFailed,
+    QueueUnavailable,
+    RetryWork,
+    StoreConflict,
 )
-from payment_action_center.retries import QueueUnavailable, RetryWork
-from payment_action_center.sending import MailerError, MailerOutcomeUnknown
 
 
 @dataclass
@@ -130,8 +134,8 @@ class InMemoryEntryStore:
 @dataclass
 class InMemoryBillingStore:
     """Organizations, scheduled payments and card records; a change applies unless the recorded
-    state is newer, with the card records it touches (billing.plan), as the DynamoDB store does.
-    `expiring` lists what CardsByExpiry would hold, read at once."""
+    state is newer, with the card records it touches (billing_state.plan), as the DynamoDB store
+    does. `expiring` lists what CardsByExpiry would hold, read at once."""
 
     organizations_by_id: dict[str, Organization] = field(default_factory=dict)
     scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
@@ -270,13 +274,13 @@ class ScriptedProcessor:
         self.calls.append(request)
         if request.idempotency_key in self.ledger:
             return self.ledger[request.idempotency_key]
-        step = self.script.pop(0) if self.script else Outcome.SUCCEEDED
+        step = self.script.pop(0) if self.script else ChargeOutcome.SUCCEEDED
         if step in ("timeout", "error"):
             raise ProcessorUnavailable(str(step))
         result = ChargeResult(
-            Outcome(step),
+            ChargeOutcome(step),
             payment_id=f"pay_new_{len(self.ledger) + 1}",
-            failure=Failure("card_declined", "Declined") if step == Outcome.FAILED else None,
+            failure=Failure("card_declined", "Declined") if step == ChargeOutcome.FAILED else None,
         )
         self.ledger[request.idempotency_key] = result
         return result

@@ -18,14 +18,33 @@ _cold_starts = itertools.count()
 
 
 def cold_start(function: str) -> ModuleType:
-    """Import functions/<function>/app.py under a fresh name: module state starts anew."""
+    """Import functions/<function>/app.py under a fresh name: module state starts anew.
+
+    As in Lambda, the function's directory is on sys.path while the handler imports, so app.py
+    imports its sibling modules (functions/api/transactions.py, …) by their plain names. Those are
+    then dropped from sys.modules: the next cold start imports them anew too (a Router, the
+    adapters), and another function's module of the same name is not taken for this one's.
+    """
+    directory = ROOT / "functions" / function
     name = f"_fn_{function}_{next(_cold_starts)}"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
+    spec = importlib.util.spec_from_file_location(name, directory / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(directory))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(directory))
+        for sibling in [n for n, m in sys.modules.items() if _defined_in(m, directory)]:
+            if sibling != name:
+                del sys.modules[sibling]
     return module
+
+
+def _defined_in(module: ModuleType | None, directory: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).parent == directory
 
 
 class Context:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from payment_action_center import intake
+from payment_action_center import intake, webhook_results
 from payment_action_center.errors import NotFound
 from payment_action_center.listing import EntryFilter, Position
 from payment_action_center.model import EntryType, Method, Status
@@ -13,7 +13,9 @@ from tests import factories
 from tests.fakes import RecordingPublisher
 
 
-def record(store: Any, *, webhook_id: str | None = None, **overrides: Any) -> intake.Result:
+def record(
+    store: Any, *, webhook_id: str | None = None, **overrides: Any
+) -> webhook_results.Result:
     body = factories.payment_failed(**overrides)
     return intake.handle_payment_event(
         store, RecordingPublisher(), factories.delivery(webhook_id), body
@@ -25,7 +27,7 @@ class StoreContract:
 
     def test_a_failure_becomes_an_open_entry_with_its_audit_event(self, store: Any) -> None:
         result = record(store, data__payment_id="pay_a")
-        assert result.outcome is intake.Outcome.ACCEPTED
+        assert result.outcome is webhook_results.Outcome.ACCEPTED
         entry, audit = store.get_with_audit("org_demo", result.entry_id)
         assert entry.status is Status.FAILED
         assert entry.attempts == 1
@@ -36,13 +38,13 @@ class StoreContract:
     def test_same_webhook_id_twice_has_one_effect(self, store: Any) -> None:
         first = record(store, webhook_id="msg_same", data__payment_id="pay_b")
         again = record(store, webhook_id="msg_same", data__payment_id="pay_b")
-        assert first.outcome is again.outcome is intake.Outcome.ACCEPTED
+        assert first.outcome is again.outcome is webhook_results.Outcome.ACCEPTED
         assert len(store.list_open("org_demo", EntryFilter(), 50, None).entries) == 1
 
     def test_same_failure_under_a_new_webhook_id_makes_no_second_entry(self, store: Any) -> None:
         record(store, data__payment_id="pay_c")
         again = record(store, data__payment_id="pay_c")
-        assert again.outcome is intake.Outcome.IGNORED
+        assert again.outcome is webhook_results.Outcome.IGNORED
         assert len(store.list_open("org_demo", EntryFilter(), 50, None).entries) == 1
 
     def test_another_organizations_entry_is_not_found(self, store: Any) -> None:

@@ -39,9 +39,10 @@ FAILURES = (
 
 def render(locale: str) -> str:
     sys.path.insert(0, str(ROOT / "layers" / "core"))
-    from payment_action_center.billing import Organization
-    from payment_action_center.emails import DigestLine, render_digest
+    from payment_action_center.billing_state import Organization
+    from payment_action_center.emails import render_digest
     from payment_action_center.model import EntryType
+    from payment_action_center.ports import DigestLine
     from payment_action_center.timestamps import canonical
 
     organization = Organization(

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import card_notices
+from payment_action_center import card_notices, ports
 from payment_action_center.adapters import Adapters
 from payment_action_center.sender_reports import SenderMetrics, conclude
 from payment_action_center.settings import Settings
@@ -39,7 +39,7 @@ METRICS = SenderMetrics(sent="CardNoticeSent", failed="CardNoticeFailed")
 
 @tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
-    work = card_notices.CardNoticeWork.parse(record.body)
+    work = ports.CardNoticeWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id)
     report = card_notices.send_notices(
         work,

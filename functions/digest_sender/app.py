@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import digest
+from payment_action_center import digest, ports
 from payment_action_center.adapters import Adapters
 from payment_action_center.sender_reports import SenderMetrics, conclude
 from payment_action_center.settings import Settings
@@ -48,7 +48,7 @@ def links() -> digest.Links:
 
 @tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
-    work = digest.DigestWork.parse(record.body)
+    work = ports.DigestWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id, local_date=work.local_date)
     report = digest.send_digest(
         work,

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import retries
+from payment_action_center import ports, retries
 from payment_action_center.adapters import Adapters
 from payment_action_center.errors import NotFound
 from payment_action_center.processors.choice import ProcessorSettings
@@ -45,7 +45,7 @@ adapters = Adapters(
 
 @tracer.capture_method(capture_response=False)
 def retry(record: SQSRecord) -> str:
-    work = retries.RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
+    work = ports.RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
     logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
     try:
         outcome = retries.run(

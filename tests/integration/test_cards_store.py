@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.billing import Card, CardRecord, ScheduledPayment, handle_billing_event
+from payment_action_center.billing import handle_billing_event
+from payment_action_center.billing_state import Card, CardRecord, ScheduledPayment
 from payment_action_center.dynamodb.billing_store import (
     DynamoBillingStore,
     card_item,
@@ -13,8 +14,8 @@ from payment_action_center.dynamodb.billing_store import (
 )
 from payment_action_center.dynamodb.store import to_attributes
 from payment_action_center.errors import DeliveryInFlight
-from payment_action_center.intake import Outcome
 from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.webhook_results import Outcome
 from tests import factories
 from tests.billing_contract import T1, T2, ExpiringCardsContract, link, upsert_card
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from payment_action_center import intake
+from payment_action_center import intake, webhook_results
 from payment_action_center.dynamodb.store import DynamoEntryStore
 from payment_action_center.errors import DeliveryInFlight
 from payment_action_center.listing import EntryFilter
@@ -47,7 +47,7 @@ def test_a_new_failure_is_one_write_request_and_a_page_is_one_query(
     result = intake.handle_payment_event(
         store, RecordingPublisher(), factories.delivery(), factories.payment_failed()
     )
-    assert result.outcome is intake.Outcome.ACCEPTED
+    assert result.outcome is webhook_results.Outcome.ACCEPTED
     assert calls == ["TransactWriteItems"]
 
     calls.clear()

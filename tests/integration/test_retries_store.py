@@ -11,9 +11,9 @@ from local.sandbox import SandboxLedger
 from payment_action_center import intake, retries, timestamps
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.errors import Conflict, StoreConflict
+from payment_action_center.errors import Conflict
 from payment_action_center.model import AuditEvent, Caller, Status
-from payment_action_center.processors import ChargeRequest
+from payment_action_center.ports import ChargeRequest, StoreConflict
 from payment_action_center.processors.sandbox import SandboxProcessor
 from tests import factories
 from tests.fakes import RecordingPublisher, RecordingQueue

@@ -95,7 +95,7 @@ def test_a_page_of_open_entries_costs_one_query(api: ModuleType) -> None:
     for day in range(1, 6):
         failure(occurred_at=f"2026-11-{day:02d}T10:00:00Z")
     calls: list[str] = []
-    api.store()._client.meta.events.register(
+    api.transactions.adapters.entries._client.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)
     )
     status, body = get(api, "/transactions", query={"limit": "2"})
@@ -309,3 +309,10 @@ def test_payment_method_link_by_type(api: ModuleType) -> None:
     assert status == 200 and "ah_7" in body["url"]
     status, body = link(refund)
     assert status == 409 and "new refund" in body["message"]
+
+
+def test_a_cold_start_shares_no_route_module_with_the_one_before(aws: dict[str, str]) -> None:
+    first, second = cold_start("api"), cold_start("api")
+    assert first.transactions is not second.transactions
+    assert first.transactions.router.api_resolver is first.app
+    assert second.transactions.router.api_resolver is second.app

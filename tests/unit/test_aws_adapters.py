@@ -5,9 +5,7 @@ from typing import Any
 import pytest
 
 from payment_action_center.aws import SesMailer, SqsQueue
-from payment_action_center.digest import DigestWork
-from payment_action_center.retries import QueueUnavailable
-from payment_action_center.sending import MailerError
+from payment_action_center.ports import DigestWork, MailerError, QueueUnavailable
 
 
 class StubSqs:

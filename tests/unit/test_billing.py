@@ -9,10 +9,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from payment_action_center.billing import Organization, ScheduledPayment, handle_billing_event
+from payment_action_center.billing import handle_billing_event
+from payment_action_center.billing_state import Organization, ScheduledPayment
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.errors import DeliveryInFlight, InvalidPayload, StoreConflict
-from payment_action_center.intake import Outcome
+from payment_action_center.errors import DeliveryInFlight, InvalidPayload
+from payment_action_center.ports import StoreConflict
+from payment_action_center.webhook_results import Outcome
 from tests import factories
 from tests.billing_contract import BillingStoreContract
 from tests.fakes import InMemoryBillingStore

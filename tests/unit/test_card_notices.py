@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from payment_action_center import card_notices, sending, timestamps
+from payment_action_center import card_notices, ports, sending, timestamps
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.digest_store import DynamoCardNoticeLedger
 from tests import factories
@@ -199,5 +199,5 @@ def test_names_are_escaped_in_html_and_kept_on_their_line_in_text(world: World) 
 
 
 def test_the_work_message_round_trips() -> None:
-    work = card_notices.CardNoticeWork("org_demo", timestamps.canonical(NOW))
-    assert card_notices.CardNoticeWork.parse(work.body()) == work
+    work = ports.CardNoticeWork("org_demo", timestamps.canonical(NOW))
+    assert ports.CardNoticeWork.parse(work.body()) == work

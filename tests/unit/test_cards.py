@@ -13,7 +13,7 @@ from payment_action_center.billing import handle_billing_event
 from payment_action_center.cards import next_month
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.errors import DeliveryInFlight, InvalidPayload
-from payment_action_center.intake import Outcome
+from payment_action_center.webhook_results import Outcome
 from tests import factories
 from tests.billing_contract import T1, T2, ExpiringCardsContract, link, listed, upsert_card
 from tests.fakes import InMemoryBillingStore

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from payment_action_center import billing, digest, intake, preferences, sending, timestamps
+from payment_action_center import billing, digest, intake, ports, preferences, sending, timestamps
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore, organization_item
 from payment_action_center.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.dynamodb.store import DynamoEntryStore, to_attributes
@@ -52,7 +52,7 @@ class World:
         ]
 
     def send(self, org: str, window_end: str, local_date: str = "2026-11-25") -> sending.Report:
-        work = digest.DigestWork(org, timestamps.canonical(window_end), local_date)
+        work = ports.DigestWork(org, timestamps.canonical(window_end), local_date)
         return digest.send_digest(
             work,
             failures=self.digests,

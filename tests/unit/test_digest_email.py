@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from babel.numbers import format_currency
 
-from payment_action_center.billing import Organization
-from payment_action_center.emails import DigestLine, Email, mime_message, render_digest
+from payment_action_center.billing_state import Organization
+from payment_action_center.emails import Email, mime_message, render_digest
 from payment_action_center.model import EntryType
+from payment_action_center.ports import DigestLine
 
 CONSOLE = "https://console.example.com/finance/payment-action-center?tab=failed"
 PREFERENCES = "https://console.example.com/account/email-preferences"

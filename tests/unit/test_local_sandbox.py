@@ -11,7 +11,7 @@ from local.sandbox import Sandbox, SandboxLedger
 from payment_action_center import timestamps
 from payment_action_center.dynamodb import keys
 from payment_action_center.events import PaymentEvent, parse
-from payment_action_center.processors import Operation, ProcessorUnavailable
+from payment_action_center.ports import Operation, ProcessorUnavailable
 from payment_action_center.processors.sandbox import SandboxProcessor
 from tests import factories
 from tests.unit.conftest import TABLE

@@ -153,8 +153,7 @@ def test_the_served_document_has_the_webhooks(aws: dict[str, str]) -> None:
 def test_the_api_function_builds_the_webhook_schemas_only_for_the_document(
     aws: dict[str, str],
 ) -> None:
-    # What only the document needs. (The event models are loaded at cold start anyway:
-    # cards.py imports billing.py, which imports events.py.)
+    # What only the document needs.
     docs = ["payment_action_center.webhook_docs", "payment_action_center.webhooks"]
     # A fresh interpreter: this one has imported everything already.
     script = (

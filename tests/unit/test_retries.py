@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from payment_action_center import billing, intake, retries, timestamps
+from payment_action_center import billing, intake, retries, timestamps, webhook_results
 from payment_action_center.errors import Conflict, Forbidden, NotFound
 from payment_action_center.model import Caller, Status
-from payment_action_center.processors import Outcome, ProcessorUnavailable
+from payment_action_center.ports import ChargeOutcome, ProcessorUnavailable
 from tests import factories
 from tests.fakes import (
     InMemoryBillingStore,
@@ -115,7 +115,7 @@ def test_a_successful_retry_recovers_and_reconciles_the_invoice_items(world: Wor
 
 def test_second_failure_reappears_with_attempt_two(world: World) -> None:
     entry_id = world.failure(occurred_at="2026-11-20T10:00:00Z")
-    world.processor.script = [Outcome.FAILED]
+    world.processor.script = [ChargeOutcome.FAILED]
     retries.request_retry(world.store, world.queue, ADMIN, entry_id)
     assert world.work() == "failed_again"
     entry = world.entry(entry_id)
@@ -229,7 +229,7 @@ def test_a_refund_retry_refunds(world: World) -> None:
     assert world.processor.calls[0].operation.value == "refund"
 
 
-def settle(world: World, entry_id: str, outcome: str, **overrides: Any) -> intake.Result:
+def settle(world: World, entry_id: str, outcome: str, **overrides: Any) -> webhook_results.Result:
     """The processor's settlement webhook for the payment the pending retry made."""
     entry = world.entry(entry_id)
     payment_id = entry.retry.processor_payment_id if entry.retry else None
@@ -249,7 +249,7 @@ def settle(world: World, entry_id: str, outcome: str, **overrides: Any) -> intak
 
 def echeck_pending(world: World) -> str:
     entry_id = world.failure(data__method="echeck", data__kind="subscription")
-    world.processor.script = [Outcome.PENDING]
+    world.processor.script = [ChargeOutcome.PENDING]
     retries.request_retry(world.store, world.queue, ADMIN, entry_id)
     assert world.work() == "pending"
     return entry_id
@@ -259,7 +259,7 @@ def test_an_echeck_retry_stays_pending_until_the_webhook_settles_it(world: World
     entry_id = echeck_pending(world)
     assert world.entry(entry_id).status is Status.RETRY_PENDING
     result = settle(world, entry_id, "succeeded", occurred_at="2030-01-01T00:00:00Z")
-    assert result.outcome is intake.Outcome.ACCEPTED
+    assert result.outcome is webhook_results.Outcome.ACCEPTED
     assert world.entry(entry_id).status is Status.RECOVERED
     assert world.bus.events[-1].detail["payment_id"] == world.entry(entry_id).recovered_payment_id
 
@@ -275,14 +275,14 @@ def test_a_returned_echeck_comes_back_failed_at_its_occurred_at(world: World) ->
 def test_a_settlement_for_an_entry_not_pending_changes_nothing(world: World) -> None:
     entry_id = world.failure()
     before = world.entry(entry_id)
-    assert settle(world, entry_id, "succeeded").outcome is intake.Outcome.IGNORED
+    assert settle(world, entry_id, "succeeded").outcome is webhook_results.Outcome.IGNORED
     assert world.entry(entry_id) == before
 
 
 def test_an_older_settlement_does_not_roll_state_back(world: World) -> None:
     entry_id = echeck_pending(world)
     assert settle(world, entry_id, "succeeded", occurred_at="2000-01-01T00:00:00Z").outcome is (
-        intake.Outcome.IGNORED
+        webhook_results.Outcome.IGNORED
     )
     assert world.entry(entry_id).status is Status.RETRY_PENDING
 
@@ -296,7 +296,7 @@ def test_the_watchdog_resends_lost_work_and_flags_what_stays_pending(world: Worl
     assert world.work() == "recovered"
 
     stuck = world.failure(data__method="echeck", data__kind="subscription")
-    world.processor.script = [Outcome.PENDING]
+    world.processor.script = [ChargeOutcome.PENDING]
     retries.request_retry(world.store, world.queue, ADMIN, stuck)
     world.work()
     assert world.watch(timedelta(hours=121)) == {"flagged": 1}
@@ -380,7 +380,7 @@ def test_a_late_settlement_of_another_payment_does_not_settle_the_current_retry(
         data__payment_id="pay_of_attempt_one",
         occurred_at="2030-01-01T00:00:00Z",
     )
-    assert late.outcome is intake.Outcome.IGNORED
+    assert late.outcome is webhook_results.Outcome.IGNORED
     assert world.entry(entry_id).status is Status.RETRY_PENDING
 
 
@@ -393,7 +393,7 @@ def test_the_deadline_follows_the_method_actually_charged(world: World) -> None:
         data__payment_method={"token": "tok_echeck_pending"},
     )
     billing.handle_billing_event(world.billing, factories.billing_delivery(), moved)
-    world.processor.script = [Outcome.PENDING]
+    world.processor.script = [ChargeOutcome.PENDING]
     retries.request_retry(world.store, world.queue, ADMIN, entry_id)
     world.work()
     assert world.watch(timedelta(hours=2)) == {}  # an e-check has days, not 30 minutes

@@ -9,7 +9,7 @@ import pytest
 from payment_action_center import timestamps
 from payment_action_center.dynamodb import keys
 from payment_action_center.dynamodb.store import from_attributes
-from payment_action_center.processors import Operation, ProcessorUnavailable
+from payment_action_center.ports import Operation, ProcessorUnavailable
 from payment_action_center.processors.sandbox import LEDGER_DAYS, SandboxProcessor
 from tests import factories
 from tests.unit.conftest import TABLE

@@ -10,7 +10,7 @@ from payment_action_center.aws import EventBridgePublisher, SesMailer, SqsQueue
 from payment_action_center.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.dynamodb.digest_store import DynamoCardNoticeLedger, DynamoDigestStore
 from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.processors import PaymentProcessor
+from payment_action_center.ports import PaymentProcessor
 from payment_action_center.processors.choice import ProcessorName, processor_for
 
 

@@ -6,12 +6,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_action_center.card_notices import CardNoticeWork
-from payment_action_center.digest import DigestWork
 from payment_action_center.model import BusEvent
-from payment_action_center.ports import PublishFailed
-from payment_action_center.retries import QueueUnavailable, RetryWork
-from payment_action_center.sending import MailerError, MailerOutcomeUnknown
+from payment_action_center.ports import (
+    CardNoticeWork,
+    DigestWork,
+    MailerError,
+    MailerOutcomeUnknown,
+    PublishFailed,
+    QueueUnavailable,
+    RetryWork,
+)
 
 SOURCE = "payment-action-center"
 

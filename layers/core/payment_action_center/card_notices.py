@@ -10,45 +10,25 @@ nobody gets two; a notice whose send was refused is retried by the next delivery
 the next run).
 """
 
-import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Protocol, Self
 
 from payment_action_center import sending, timestamps
-from payment_action_center.billing import BillingStore
-from payment_action_center.cards import CardPosition, ExpiringCard, ExpiringCards, next_month
+from payment_action_center.cards import CardPosition, ExpiringCard, next_month
 from payment_action_center.emails.card_notice import render_card_notice
-from payment_action_center.sending import Mailer, Message, Report, SendLedger
+from payment_action_center.ports import (
+    BillingStore,
+    CardNoticeWork,
+    ExpiringCards,
+    Mailer,
+    SendLedger,
+)
+from payment_action_center.sending import Message, Report
 
 log = logging.getLogger(__name__)
 
 PAGE = 100
-
-
-@dataclass(frozen=True)
-class CardNoticeWork:
-    """One organization's notices, as the scan fired at `now`."""
-
-    organization_id: str
-    now: str
-
-    def body(self) -> str:
-        return json.dumps(
-            {"organization_id": self.organization_id, "now": timestamps.display(self.now)}
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(str(data["organization_id"]), timestamps.canonical(str(data["now"])))
-
-
-class CardNoticeQueue(Protocol):
-    def send_all(self, work: Sequence[CardNoticeWork]) -> None: ...
 
 
 def scan_month(now: str) -> str:

@@ -2,16 +2,15 @@
 that expire
 in a given month, read from the sparse CardsByExpiry index and checked against the current state.
 
-The index is maintained by the billing webhooks (billing.plan); this module says what a reader
+The index is maintained by the billing webhooks (billing_state.plan); this module says what a reader
 gets and which month "next month" is.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from payment_action_center.billing import CardRecord, ScheduledPayment
+from payment_action_center.billing_state import CardRecord, ScheduledPayment
 from payment_action_center.model import AccountHolder, PaymentKind
 
 
@@ -50,15 +49,6 @@ class CardPosition:
 class ExpiringPage:
     items: list[ExpiringCard]
     next: CardPosition | None  # None on the last page
-
-
-class ExpiringCards(Protocol):
-    def expiring(
-        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
-    ) -> ExpiringPage:
-        """Cards that qualify now and expire in `month` ("YYYY-MM"), of one organization or
-        (None) of all, ordered by organization then card id, `limit` at most after `after`."""
-        ...
 
 
 def next_month(now: datetime, time_zone: str) -> str:

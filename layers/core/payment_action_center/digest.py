@@ -12,67 +12,35 @@ retried by the next delivery of the unit.
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Protocol, Self
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from payment_action_center import sending, timestamps
-from payment_action_center.billing import BillingStore, Organization
+from payment_action_center.billing_state import Organization
 from payment_action_center.emails.common import Email
-from payment_action_center.emails.digest import DigestLine, render_digest
+from payment_action_center.emails.digest import render_digest
 from payment_action_center.model import Locale
-from payment_action_center.preferences import Preferences, PreferencesStore
-from payment_action_center.sending import Mailer, Message, Report, SendLedger
+from payment_action_center.ports import (
+    BillingStore,
+    DigestLine,
+    DigestWork,
+    FailureLog,
+    Mailer,
+    Preferences,
+    PreferencesStore,
+    SendLedger,
+)
+from payment_action_center.sending import Message, Report
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(hours=24)
 SEND_HOUR = 7
-
-
-@dataclass(frozen=True)
-class DigestWork:
-    """One organization's digest for one local day; the window ends at `window_end`."""
-
-    organization_id: str
-    window_end: str
-    local_date: str
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "organization_id": self.organization_id,
-                "window_end": timestamps.display(self.window_end),
-                "local_date": self.local_date,
-            }
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(
-            str(data["organization_id"]),
-            timestamps.canonical(str(data["window_end"])),
-            str(data["local_date"]),
-        )
-
-
-class FailureLog(Protocol):
-    def organizations_with_failures(self, day: str) -> list[str]: ...
-
-    def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
-        """Failures with after < failed_at <= until, oldest first."""
-        ...
-
-
-class DigestQueue(Protocol):
-    def send_all(self, work: Sequence[DigestWork]) -> None: ...
 
 
 # --- the hourly run -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Domain errors. Handlers map each to one HTTP status; the domain never speaks HTTP."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class DomainError(Exception):
@@ -82,10 +82,3 @@ class DeliveryInFlight(DomainError):
     """Another delivery of the same webhook-id (or of the same change) is being written."""
 
     code = "delivery_in_flight"
-
-
-@dataclass
-class StoreConflict(Exception):
-    """A conditional write lost: which conditions failed, by role in the write."""
-
-    failed: frozenset[str] = field(default_factory=frozenset)

@@ -1,12 +1,9 @@
 """What a processor event does to the Action Center (docs/contract.md §1, §2)."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from payment_action_center import retries
-from payment_action_center.errors import DeliveryInFlight, NotFound, StoreConflict
+from payment_action_center.errors import DeliveryInFlight, NotFound
 from payment_action_center.events import PAYMENT_EVENT_TYPES, Envelope, PaymentEvent, parse
 from payment_action_center.model import (
     PAYMENT_PROCESSOR,
@@ -16,39 +13,15 @@ from payment_action_center.model import (
     entry_id_for,
     tracked_type,
 )
-from payment_action_center.ports import Delivery, EntryStore, EventPublisher
-from payment_action_center.processors import ChargeResult
-from payment_action_center.processors import Outcome as ProcessorOutcome
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    IGNORED = "ignored"
-
-
-@dataclass(frozen=True)
-class Result:
-    outcome: Outcome
-    reason: str | None = None
-    entry_id: str | None = None
-    known_types: tuple[str, ...] = ()
-
-    def answer(self) -> dict[str, Any]:
-        """What the sender is told: accepted, or ignored and why. Neither is worth a retry."""
-        if self.outcome is Outcome.ACCEPTED:
-            return {"status": self.outcome.value}
-        told: dict[str, Any] = {"status": self.outcome.value, "reason": self.reason}
-        if self.known_types:
-            told["known_types"] = list(self.known_types)
-        return told
-
-
-def unknown_type(event_type: str, known: Iterable[str]) -> Result:
-    """Ignored, so that the sender does not retry it, but naming the types the endpoint takes:
-    a misspelled `type` (payment.faild) shows in the answer instead of passing unnoticed."""
-    return Result(
-        Outcome.IGNORED, f"unknown event type {event_type!r}", known_types=tuple(sorted(known))
-    )
+from payment_action_center.ports import (
+    ChargeOutcome,
+    ChargeResult,
+    Delivery,
+    EntryStore,
+    EventPublisher,
+    StoreConflict,
+)
+from payment_action_center.webhook_results import Outcome, Result, unknown_type
 
 
 def handle_payment_event(
@@ -106,7 +79,7 @@ def settle_retry(
     data = event.data
     assert data.retry_of is not None
     result = ChargeResult(
-        ProcessorOutcome.FAILED if event.failed else ProcessorOutcome.SUCCEEDED,
+        ChargeOutcome.FAILED if event.failed else ChargeOutcome.SUCCEEDED,
         payment_id=data.payment_id,
         failure=data.failure.domain() if data.failure else None,
     )

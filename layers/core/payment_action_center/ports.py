@@ -1,11 +1,36 @@
-"""The ports the domain needs. One adapter each (DynamoDB, SQS, EventBridge, the processor);
-in-memory fakes in the tests."""
+"""Every port of the Action Center, in one place: the Protocols the domain calls, the failures it
+catches from them, and the values that cross them when the domain has no better home for them.
+One adapter each (DynamoDB, SQS, EventBridge, SES, the processor); in-memory fakes in the tests
+(tests/fakes.py). This module imports nothing from the layer but the domain modules (checked by
+the contracts in pyproject.toml, `[tool.importlinter]`).
+"""
 
+import json
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, Self
 
+from payment_action_center import timestamps
+from payment_action_center.billing_state import (
+    BillingChange,
+    CardRecord,
+    Organization,
+    ScheduledPayment,
+)
+from payment_action_center.cards import CardPosition, ExpiringPage
 from payment_action_center.listing import EntryFilter, Page, Position
-from payment_action_center.model import AuditEvent, BusEvent, Entry
+from payment_action_center.model import (
+    AuditEvent,
+    BusEvent,
+    Entry,
+    EntryType,
+    Failure,
+    Locale,
+    Method,
+)
+
+# --- webhook deliveries --------------------------------------------------------------------------
 
 
 class Delivery(Protocol):
@@ -17,6 +42,16 @@ class Delivery(Protocol):
     def webhook_id(self) -> str: ...
     @property
     def received_at(self) -> str: ...
+
+
+# --- entries -------------------------------------------------------------------------------------
+
+
+@dataclass
+class StoreConflict(Exception):
+    """A conditional write lost: which conditions failed, by role in the write."""
+
+    failed: frozenset[str] = field(default_factory=frozenset)
 
 
 class EntryStore(Protocol):
@@ -69,6 +104,9 @@ class EntryStore(Protocol):
         ...
 
 
+# --- the event bus -------------------------------------------------------------------------------
+
+
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[BusEvent]) -> None:
         """Put the events on the bus; PublishFailed if any was refused."""
@@ -77,3 +115,271 @@ class EventPublisher(Protocol):
 
 class PublishFailed(Exception):
     pass
+
+
+# --- the retry queue -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryWork:
+    """The queue message: which entry, and which attempt (a stale message does nothing)."""
+
+    organization_id: str
+    entry_id: str
+    attempt: int
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "organization_id": self.organization_id,
+                "entry_id": self.entry_id,
+                "attempt": self.attempt,
+            }
+        )
+
+    @classmethod
+    def parse(cls, body: str) -> Self:
+        data = json.loads(body)
+        return cls(str(data["organization_id"]), str(data["entry_id"]), int(data["attempt"]))
+
+    @classmethod
+    def of(cls, entry: Entry) -> Self:
+        assert entry.retry is not None
+        return cls(entry.organization_id, entry.id, entry.retry.attempt)
+
+
+class QueueUnavailable(Exception):
+    pass
+
+
+class RetryQueue(Protocol):
+    def send(self, work: RetryWork) -> None: ...
+
+
+# --- the payment processor -----------------------------------------------------------------------
+
+
+class Operation(StrEnum):
+    CHARGE = "charge"
+    REFUND = "refund"
+
+
+class ChargeOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # An e-check is not decided at once: the processor's webhook settles it later.
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    operation: Operation
+    transaction_id: str
+    token: str
+    method: Method
+    amount: int
+    currency: str
+    idempotency_key: str
+    # Echoed back by the processor in its settlement webhook (docs/contract.md §4.1 payment events).
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    outcome: ChargeOutcome
+    payment_id: str | None = None
+    failure: Failure | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The processor's answer, as the audit trail keeps it."""
+        answer: dict[str, Any] = {"outcome": self.outcome.value, "payment_id": self.payment_id}
+        if self.failure is not None:
+            answer["failure"] = {"code": self.failure.code, "message": self.failure.message}
+        return answer
+
+
+class ProcessorUnavailable(Exception):
+    """A timeout or a 5xx: the outcome is unknown. Ask again later under the same key; never
+    take it for a failure."""
+
+
+class PaymentProcessor(Protocol):
+    def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+    def refund(self, request: ChargeRequest) -> ChargeResult: ...
+
+    def status(self, idempotency_key: str) -> ChargeResult | None:
+        """What became of the request sent under this key; None if it never arrived."""
+        ...
+
+
+# --- billing state -------------------------------------------------------------------------------
+
+
+class BillingStore(Protocol):
+    def organization(self, organization_id: str) -> Organization | None: ...
+
+    def organizations(self, organization_ids: Sequence[str]) -> dict[str, Organization]:
+        """The known ones among many, read in batches."""
+        ...
+
+    def scheduled_payment(
+        self, organization_id: str, scheduled_payment_id: str
+    ) -> ScheduledPayment | None: ...
+
+    def card(self, organization_id: str, card_id: str) -> CardRecord | None:
+        """The card record (a stub while only scheduled payments naming the card are known)."""
+        ...
+
+    def apply(self, change: BillingChange, delivery: Delivery) -> None:
+        """Write the change and the delivery marker atomically, unless the recorded state is
+        newer than the change. A card or scheduled-payment change also rewrites, in the same
+        transaction, the card records it touches (`plan`), each only if unchanged since read.
+
+        Raises StoreConflict naming what failed ("state": a newer state is recorded;
+        "delivery": this webhook-id took effect before), or DeliveryInFlight when a concurrent
+        write of the same items won the race.
+        """
+        ...
+
+
+# --- expiring cards ------------------------------------------------------------------------------
+
+
+class ExpiringCards(Protocol):
+    def expiring(
+        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
+    ) -> ExpiringPage:
+        """Cards that qualify now and expire in `month` ("YYYY-MM"), of one organization or
+        (None) of all, ordered by organization then card id, `limit` at most after `after`."""
+        ...
+
+
+@dataclass(frozen=True)
+class CardNoticeWork:
+    """One organization's notices, as the scan fired at `now`."""
+
+    organization_id: str
+    now: str
+
+    def body(self) -> str:
+        return json.dumps(
+            {"organization_id": self.organization_id, "now": timestamps.display(self.now)}
+        )
+
+    @classmethod
+    def parse(cls, body: str) -> Self:
+        data = json.loads(body)
+        return cls(str(data["organization_id"]), timestamps.canonical(str(data["now"])))
+
+
+class CardNoticeQueue(Protocol):
+    def send_all(self, work: Sequence[CardNoticeWork]) -> None: ...
+
+
+# --- notification preferences --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preferences:
+    organization_id: str
+    user_id: str
+    email: str
+    failed_transactions_digest: bool
+    locale: Locale
+    updated_at: str
+
+
+class PreferencesStore(Protocol):
+    def preferences(self, organization_id: str, user_id: str) -> Preferences | None: ...
+
+    def save_preferences(self, preferences: Preferences) -> None: ...
+
+    def digest_subscribers(self, organization_id: str) -> list[Preferences]:
+        """The admins of the organization who opted in to the digest."""
+        ...
+
+
+# --- the digest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """One failure of the last 24 hours."""
+
+    holder_id: str
+    holder_name: str
+    amount: int  # minor units of `currency`
+    currency: str
+    type: EntryType
+    payment_id: str
+    failed_at: str  # canonical instant
+
+
+@dataclass(frozen=True)
+class DigestWork:
+    """One organization's digest for one local day; the window ends at `window_end`."""
+
+    organization_id: str
+    window_end: str
+    local_date: str
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "organization_id": self.organization_id,
+                "window_end": timestamps.display(self.window_end),
+                "local_date": self.local_date,
+            }
+        )
+
+    @classmethod
+    def parse(cls, body: str) -> Self:
+        data = json.loads(body)
+        return cls(
+            str(data["organization_id"]),
+            timestamps.canonical(str(data["window_end"])),
+            str(data["local_date"]),
+        )
+
+
+class FailureLog(Protocol):
+    def organizations_with_failures(self, day: str) -> list[str]: ...
+
+    def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
+        """Failures with after < failed_at <= until, oldest first."""
+        ...
+
+
+class DigestQueue(Protocol):
+    def send_all(self, work: Sequence[DigestWork]) -> None: ...
+
+
+# --- sending email -------------------------------------------------------------------------------
+
+
+class MailerError(Exception):
+    """The provider did not take the message (refused, throttled): sending again is safe."""
+
+
+class MailerOutcomeUnknown(Exception):
+    """No answer (a timeout, a dropped connection): the message may have gone. Not resent."""
+
+
+class Mailer(Protocol):
+    def send(self, sender: str, to: str, message: bytes) -> None:
+        """MailerError when the provider refused or throttled this one message."""
+        ...
+
+
+class SendLedger(Protocol):
+    """One row per organization, period (the digest's local date, a card's expiry month) and key
+    (a recipient's address, a card id)."""
+
+    def claim(self, organization_id: str, period: str, key: str, /) -> bool:
+        """True when this run may send (never sent, or a send that was refused)."""
+        ...
+
+    def sent(self, organization_id: str, period: str, key: str, /) -> None: ...
+
+    def release(self, organization_id: str, period: str, key: str, error: str, /) -> None: ...

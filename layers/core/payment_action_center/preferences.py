@@ -1,33 +1,11 @@
 """An admin's notification preferences (docs/contract.md §4.2): opting in to the daily digest."""
 
-from dataclasses import dataclass
-from typing import Protocol
-
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from payment_action_center import timestamps
 from payment_action_center.errors import InvalidQuery
 from payment_action_center.model import Caller, Locale
-
-
-@dataclass(frozen=True)
-class Preferences:
-    organization_id: str
-    user_id: str
-    email: str
-    failed_transactions_digest: bool
-    locale: Locale
-    updated_at: str
-
-
-class PreferencesStore(Protocol):
-    def preferences(self, organization_id: str, user_id: str) -> Preferences | None: ...
-
-    def save_preferences(self, preferences: Preferences) -> None: ...
-
-    def digest_subscribers(self, organization_id: str) -> list[Preferences]:
-        """The admins of the organization who opted in to the digest."""
-        ...
+from payment_action_center.ports import Preferences, PreferencesStore
 
 
 class PreferencesChange(BaseModel):

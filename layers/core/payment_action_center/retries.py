@@ -7,15 +7,14 @@ message, finds the charge marked as sent and asks the processor for its status i
 charging again. Outcomes are written with a version check; events go through the outbox.
 """
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any
 
 from payment_action_center import timestamps
-from payment_action_center.errors import Conflict, DeliveryInFlight, StoreConflict
+from payment_action_center.errors import Conflict, DeliveryInFlight
 from payment_action_center.model import (
     PAYMENT_PROCESSOR,
     RETRY_WATCHDOG,
@@ -30,56 +29,25 @@ from payment_action_center.model import (
     Role,
     Status,
 )
-from payment_action_center.ports import Delivery, EntryStore, EventPublisher, PublishFailed
-from payment_action_center.processors import (
+from payment_action_center.ports import (
+    BillingStore,
+    ChargeOutcome,
     ChargeRequest,
     ChargeResult,
+    Delivery,
+    EntryStore,
+    EventPublisher,
     Operation,
-    Outcome,
     PaymentProcessor,
     ProcessorUnavailable,
+    PublishFailed,
+    QueueUnavailable,
+    RetryQueue,
+    RetryWork,
+    StoreConflict,
 )
 
-if TYPE_CHECKING:
-    from payment_action_center.billing import BillingStore
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryWork:
-    """The queue message: which entry, and which attempt (a stale message does nothing)."""
-
-    organization_id: str
-    entry_id: str
-    attempt: int
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "organization_id": self.organization_id,
-                "entry_id": self.entry_id,
-                "attempt": self.attempt,
-            }
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(str(data["organization_id"]), str(data["entry_id"]), int(data["attempt"]))
-
-    @classmethod
-    def of(cls, entry: Entry) -> Self:
-        assert entry.retry is not None
-        return cls(entry.organization_id, entry.id, entry.retry.attempt)
-
-
-class QueueUnavailable(Exception):
-    pass
-
-
-class RetryQueue(Protocol):
-    def send(self, work: RetryWork) -> None: ...
 
 
 # --- the admin's request --------------------------------------------------------------------
@@ -129,7 +97,7 @@ def dismiss(
 def run(
     work: RetryWork,
     store: EntryStore,
-    billing: "BillingStore",
+    billing: BillingStore,
     processor: PaymentProcessor,
     publisher: EventPublisher,
 ) -> str:
@@ -164,7 +132,7 @@ def run(
     return settle(store, publisher, entry, result, actor=RETRY_WORKER)
 
 
-def charge_request(entry: Entry, billing: "BillingStore") -> ChargeRequest:
+def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
     """What to charge: for a scheduled payment whose method changed after the failure, the new
     method; otherwise the failed payment's own."""
     assert entry.retry is not None
@@ -224,7 +192,7 @@ def settle(
     now = timestamps.now()
     occurred = occurred_at or now
     answer = {"processor": result.answer()}
-    if result.outcome is Outcome.SUCCEEDED:
+    if result.outcome is ChargeOutcome.SUCCEEDED:
         payment_id = result.payment_id or f"{entry.id}:retry:{entry.attempts}"
         recovered = entry.recovered(payment_id, at=now, occurred_at=occurred)
         event = _bus_event(
@@ -250,7 +218,7 @@ def settle(
         )
         publish(store, publisher, [event])
         return "recovered"
-    if result.outcome is Outcome.FAILED:
+    if result.outcome is ChargeOutcome.FAILED:
         assert result.failure is not None
         again = entry.failed_again(result.failure, failed_at=occurred, at=now)
         store.transition(
@@ -371,7 +339,7 @@ def _resolve(
         # the worker sends it again under the same idempotency key.
         queue.send(RetryWork.of(entry))
         return "resent"
-    if known.outcome is Outcome.PENDING:
+    if known.outcome is ChargeOutcome.PENDING:
         return None
     return settle(store, publisher, entry, known, actor=RETRY_WATCHDOG)
 
@@ -424,7 +392,7 @@ def _write(
 
 
 def payment_method_link(
-    store: EntryStore, billing: "BillingStore", caller: Caller, entry_id: str
+    store: EntryStore, billing: BillingStore, caller: Caller, entry_id: str
 ) -> str:
     """The customer's Upcoming payments page, where the method of a scheduled payment changes."""
     entry = store.get(caller.org_id, entry_id)

@@ -10,41 +10,14 @@ claim and is never sent again, since it may have gone.
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from email_validator import EmailNotValidError, validate_email
 
 from payment_action_center.emails.common import Email
 from payment_action_center.emails.mime import mime_message
+from payment_action_center.ports import Mailer, MailerError, MailerOutcomeUnknown, SendLedger
 
 log = logging.getLogger(__name__)
-
-
-class MailerError(Exception):
-    """The provider did not take the message (refused, throttled): sending again is safe."""
-
-
-class MailerOutcomeUnknown(Exception):
-    """No answer (a timeout, a dropped connection): the message may have gone. Not resent."""
-
-
-class Mailer(Protocol):
-    def send(self, sender: str, to: str, message: bytes) -> None:
-        """MailerError when the provider refused or throttled this one message."""
-        ...
-
-
-class SendLedger(Protocol):
-    """One row per organization, period (the digest's local date, a card's expiry month) and key
-    (a recipient's address, a card id)."""
-
-    def claim(self, organization_id: str, period: str, key: str, /) -> bool:
-        """True when this run may send (never sent, or a send that was refused)."""
-        ...
-
-    def sent(self, organization_id: str, period: str, key: str, /) -> None: ...
-
-    def release(self, organization_id: str, period: str, key: str, error: str, /) -> None: ...
 
 
 @dataclass

@@ -17,7 +17,7 @@ from payment_action_center import errors
 from payment_action_center.billing import BILLING_EVENTS
 from payment_action_center.events import PAYMENT_EVENT_TYPES, PaymentEvent
 from payment_action_center.http import STATUS
-from payment_action_center.intake import Outcome
+from payment_action_center.webhook_results import Outcome
 from payment_action_center.webhooks import (
     MAX_BODY_BYTES,
     TIMESTAMP_PATTERN,

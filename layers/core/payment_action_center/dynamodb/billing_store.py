@@ -9,8 +9,8 @@
 Each change is one TransactWriteItems. An organization: the settings, written only if the
 recorded ones are not newer (`state_at` is canonical, so string order is time order), and the
 delivery marker. A card or a scheduled payment: read-modify-write. The recorded scheduled payment
-and the card records touched are read (consistently), `billing.plan` says what to write, and the
-writes go with the delivery marker, each conditioned on the version read: a concurrent change of
+and the card records touched are read (consistently), `billing_state.plan` says what to write, and
+the writes go with the delivery marker, each conditioned on the version read: a concurrent change of
 the same items makes the transaction fail (DeliveryInFlight, the sender retries). A stale change
 sends a condition check that fails on the newer state, so DynamoDB names what failed (the state,
 the delivery, or both) in one request, as for organizations.
@@ -19,7 +19,7 @@ the delivery, or both) in one request, as for organizations.
 from collections.abc import Sequence
 from typing import Any, assert_never
 
-from payment_action_center.billing import (
+from payment_action_center.billing_state import (
     BillingChange,
     Card,
     CardChange,
@@ -42,9 +42,9 @@ from payment_action_center.dynamodb.store import (
     to_attributes,
     transact,
 )
-from payment_action_center.errors import DeliveryInFlight, StoreConflict
+from payment_action_center.errors import DeliveryInFlight
 from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
-from payment_action_center.ports import Delivery
+from payment_action_center.ports import Delivery, StoreConflict
 
 _NOT_OLDER = "attribute_not_exists(#pk) OR #state_at <= :state_at"
 

@@ -7,9 +7,8 @@ from botocore.exceptions import ClientError
 from payment_action_center import timestamps
 from payment_action_center.dynamodb import keys
 from payment_action_center.dynamodb.store import from_attributes, query_all, to_attributes
-from payment_action_center.emails.digest import DigestLine
 from payment_action_center.model import EntryType
-from payment_action_center.preferences import Preferences
+from payment_action_center.ports import DigestLine, Preferences
 
 LEDGER_DAYS = 40
 
@@ -102,7 +101,7 @@ class DynamoDigestStore:
         )
         return [_preferences(item) for item in items]
 
-    # --- SendLedger (sending.py) --------------------------------------------------------------
+    # --- SendLedger (ports.py) ---------------------------------------------------------------
 
     def claim(self, organization_id: str, local_date: str, address: str) -> bool:
         key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))

@@ -19,10 +19,10 @@ from payment_action_center.dynamodb.items import (
     outbox_item,
     recovered_payment_item,
 )
-from payment_action_center.errors import DeliveryInFlight, NotFound, StoreConflict
+from payment_action_center.errors import DeliveryInFlight, NotFound
 from payment_action_center.listing import EntryFilter, Page, Position
 from payment_action_center.model import AuditEvent, BusEvent, Entry, Status, fold
-from payment_action_center.ports import Delivery
+from payment_action_center.ports import Delivery, StoreConflict
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date
 
-from payment_action_center.billing import HOLDER_PLACEHOLDER, Organization
+from payment_action_center.billing_state import HOLDER_PLACEHOLDER, Organization
 from payment_action_center.cards import ExpiringCard
 from payment_action_center.emails.common import (
     Email,

@@ -14,7 +14,7 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
-from payment_action_center.billing import Organization
+from payment_action_center.billing_state import Organization
 from payment_action_center.emails.common import (
     Email,
     amount_in_words,
@@ -22,24 +22,11 @@ from payment_action_center.emails.common import (
     require_http_url,
 )
 from payment_action_center.emails.translations import DIGEST, DigestWording
-from payment_action_center.model import EntryType
+from payment_action_center.ports import DigestLine
 from payment_action_center.timestamps import canonical, to_datetime
 
 HOLDER_PARAMETER = "account_holder_id"
 SUPPORTED_LOCALES = tuple(DIGEST)
-
-
-@dataclass(frozen=True)
-class DigestLine:
-    """One failure of the last 24 hours."""
-
-    holder_id: str
-    holder_name: str
-    amount: int  # minor units of `currency`
-    currency: str
-    type: EntryType
-    payment_id: str
-    failed_at: str  # canonical instant
 
 
 def render_digest(

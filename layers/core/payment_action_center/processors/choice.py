@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from payment_action_center.processors import PaymentProcessor
+from payment_action_center.ports import PaymentProcessor
 from payment_action_center.processors.sandbox import SandboxProcessor
 from payment_action_center.settings import Settings
 

@@ -16,10 +16,10 @@ from payment_action_center import timestamps
 from payment_action_center.dynamodb import keys
 from payment_action_center.dynamodb.store import from_attributes, to_attributes
 from payment_action_center.model import Failure
-from payment_action_center.processors import (
+from payment_action_center.ports import (
+    ChargeOutcome,
     ChargeRequest,
     ChargeResult,
-    Outcome,
     ProcessorUnavailable,
 )
 
@@ -34,14 +34,14 @@ _DECLINES = {
 }
 
 
-_UNDECIDED = {"tok_timeout": TIMEOUT, "tok_echeck_pending": Outcome.PENDING.value}
+_UNDECIDED = {"tok_timeout": TIMEOUT, "tok_echeck_pending": ChargeOutcome.PENDING.value}
 
 
 def decide(token: str) -> str:
     """The sandbox's rule: the token says what happens; any other token succeeds."""
     if token in _DECLINES:
-        return Outcome.FAILED.value
-    return _UNDECIDED.get(token, Outcome.SUCCEEDED.value)
+        return ChargeOutcome.FAILED.value
+    return _UNDECIDED.get(token, ChargeOutcome.SUCCEEDED.value)
 
 
 class SandboxProcessor:
@@ -85,7 +85,7 @@ class SandboxProcessor:
             "requests": [_received(request, now, outcome)],
             keys.TTL: timestamps.epoch_seconds(now) + LEDGER_DAYS * 86400,
         }
-        if outcome == Outcome.FAILED.value:
+        if outcome == ChargeOutcome.FAILED.value:
             failure = _DECLINES[request.token]
             ledger |= {"failure_code": failure.code, "failure_message": failure.message}
         try:
@@ -134,7 +134,7 @@ def _result(item: dict[str, Any]) -> ChargeResult:
         raise ProcessorUnavailable("the sandbox processor timed out")
     failure = (
         Failure(item["failure_code"], item.get("failure_message", ""))
-        if status == Outcome.FAILED.value
+        if status == ChargeOutcome.FAILED.value
         else None
     )
-    return ChargeResult(Outcome(status), payment_id=item.get("payment_id"), failure=failure)
+    return ChargeResult(ChargeOutcome(status), payment_id=item.get("payment_id"), failure=failure)

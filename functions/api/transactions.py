@@ -1,0 +1,210 @@
+"""The open entries of an organization and what a billing admin does to one: retry, dismiss,
+change the payment method."""
+
+from typing import Annotated
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
+from wiring import adapters, idempotency, persistence
+
+from payment_action_center import retries, timestamps
+from payment_action_center.errors import Conflict, InvalidQuery
+from payment_action_center.listing import (
+    DEFAULT_LIMIT,
+    EntryFilter,
+    decode_cursor,
+    encode_cursor,
+)
+from payment_action_center.model import EntryType, Method, Status
+from payment_action_center.views import (
+    AuditEventView,
+    TransactionDetail,
+    TransactionPage,
+    TransactionView,
+)
+
+router = Router()
+tracer = Tracer()
+
+OpenStatus = Annotated[
+    Status | None, Query(description="failed or retry_pending (the table shows open entries)")
+]
+Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
+
+
+def instant(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return timestamps.canonical(value)
+    except ValueError as error:
+        raise InvalidQuery(field, str(error)) from None
+
+
+@router.get("/transactions")
+@tracer.capture_method(capture_response=False)
+def list_transactions(
+    status: OpenStatus = None,
+    entry_type: Annotated[EntryType | None, Query(alias="type")] = None,
+    method: Annotated[Method | None, Query()] = None,
+    account_holder_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="account holder name or payment id"),
+    ] = None,
+    failed_from: Annotated[
+        str | None, Query(alias="from", pattern=timestamps.RFC3339_PATTERN, description="inclusive")
+    ] = None,
+    failed_to: Annotated[
+        str | None, Query(alias="to", pattern=timestamps.RFC3339_PATTERN, description="inclusive")
+    ] = None,
+    min_amount: Money = None,
+    max_amount: Money = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> TransactionPage:
+    """The open entries, newest failure first."""
+    who = caller(router)
+    if status is not None and not status.is_open:
+        raise InvalidQuery("status", "the table lists open entries: failed or retry_pending")
+    where = EntryFilter(
+        status=status,
+        type=entry_type,
+        method=method,
+        account_holder_id=account_holder_id,
+        q=q,
+        failed_from=instant("from", failed_from),
+        failed_to=instant("to", failed_to),
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
+    fingerprint = where.fingerprint(who.org_id)
+    after = decode_cursor(cursor, fingerprint) if cursor else None
+    page = adapters.entries.list_open(who.org_id, where, limit, after)
+    return TransactionPage(
+        items=[TransactionView.of(entry) for entry in page.entries],
+        next_cursor=encode_cursor(page.next, fingerprint) if page.next else None,
+    )
+
+
+@router.get("/transactions/<id>")
+@tracer.capture_method(capture_response=False)
+def get_transaction(id: EntryId) -> TransactionDetail:
+    """One entry (another organization's is 404) and its audit trail, oldest first."""
+    entry, audit = adapters.entries.get_with_audit(caller(router).org_id, id)
+    return TransactionDetail(
+        **TransactionView.of(entry).model_dump(),
+        audit=[AuditEventView.of(event) for event in audit],
+    )
+
+
+class RetryRequest(BaseModel):
+    """What makes two retries the same request: the key, and who asks for which entry."""
+
+    org_id: str
+    user_id: str
+    transaction_id: str
+    idempotency_key: str
+
+
+@idempotent_function(
+    data_keyword_argument="request",
+    config=idempotency,
+    persistence_store=persistence,
+    output_serializer=PydanticSerializer,
+)
+def retry_once(request: RetryRequest) -> TransactionView:
+    pending = retries.request_retry(
+        adapters.entries, adapters.retry_queue, caller(router), request.transaction_id
+    )
+    return TransactionView.of(pending)
+
+
+@router.post(
+    "/transactions/<id>/retry",
+    status_code=202,
+    responses={
+        202: {"description": "the retry is pending (orange clock)"},
+        403: {"description": "not a billing admin", "content": ERROR_CONTENT},
+        404: {"description": "no such transaction", "content": ERROR_CONTENT},
+        409: {
+            "description": "not failed, or a retry is already in flight",
+            "content": ERROR_CONTENT,
+        },
+    },
+)
+@tracer.capture_method(capture_response=False)
+def retry(
+    id: EntryId,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> TransactionView:
+    """Retry a failed transaction: the charge (or refund) is sent asynchronously."""
+    who = caller(router)
+    if idempotency_key is None:
+        return TransactionView.of(
+            retries.request_retry(adapters.entries, adapters.retry_queue, who, id)
+        )
+    request = RetryRequest(
+        org_id=who.org_id, user_id=who.user_id, transaction_id=id, idempotency_key=idempotency_key
+    )
+    try:
+        return retry_once(request=request)
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("the same request (Idempotency-Key) is being processed") from None
+
+
+class DismissRequest(BaseModel):
+    # A misspelled key ("reson") is refused, not dismissed without a reason.
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+@router.post(
+    "/transactions/<id>/dismiss",
+    responses={
+        400: {"description": "the body is not JSON (invalid_json)", "content": ERROR_CONTENT},
+        403: {"description": "not a billing admin", "content": ERROR_CONTENT},
+        404: {"description": "no such transaction", "content": ERROR_CONTENT},
+        409: {"description": "not failed", "content": ERROR_CONTENT},
+    },
+)
+@tracer.capture_method(capture_response=False)
+def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) -> TransactionView:
+    """Remove a failed transaction from the table; it is kept, with who did it and why."""
+    reason = body.reason if body else None
+    dismissed = retries.dismiss(
+        adapters.entries, adapters.publisher, caller(router), id, reason or None
+    )
+    return TransactionView.of(dismissed)
+
+
+class PaymentMethodLink(BaseModel):
+    url: str
+
+
+@router.get(
+    "/transactions/<id>/payment-method-link",
+    responses={
+        404: {"description": "no such transaction", "content": ERROR_CONTENT},
+        409: {
+            "description": "no payment method to change here, and why",
+            "content": ERROR_CONTENT,
+        },
+    },
+)
+@tracer.capture_method(capture_response=False)
+def payment_method_link(id: EntryId) -> PaymentMethodLink:
+    """Where to change the payment method of an installment or subscription."""
+    url = retries.payment_method_link(adapters.entries, adapters.billing, caller(router), id)
+    return PaymentMethodLink(url=url)

@@ -1,0 +1,37 @@
+"""What the API function builds once per cold start and its routes share: settings, adapters and
+the idempotency records. A module of its own because the route modules cannot import app.py,
+which imports them."""
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+)
+from pydantic import Field
+
+from payment_action_center.adapters import Adapters
+from payment_action_center.settings import Settings
+
+
+class ApiSettings(Settings):
+    retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
+    idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
+    unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
+
+
+settings = ApiSettings.from_env()
+adapters = Adapters(
+    settings.table_name,
+    event_bus_name=settings.event_bus_name,
+    retry_queue_url=settings.retry_queue_url,
+)
+
+# Idempotency-Key: the same request again answers as the first time (records in the table).
+idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table_name,
+    key_attr="pk",
+    sort_key_attr="sk",
+    static_pk_value="IDEMPOTENCY#api",
+    expiry_attr="expires_at",
+)
