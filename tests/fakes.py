@@ -308,7 +308,7 @@ class RecordingMailer:
 
     def send(self, sender: str, to: str, message: bytes) -> None:
         if to in self.refuse:
-            raise MailerError("Throttling: maximum sending rate exceeded")
+            raise MailerError(f"Throttling: maximum sending rate exceeded for {to}", "Throttling")
         if to in self.no_answer:
             raise MailerOutcomeUnknown("Read timeout")
         self.sent.append((to, message))

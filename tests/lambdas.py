@@ -31,6 +31,10 @@ def cold_start(function: str) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # A module of the same plain name imported earlier (tools/openapi.py imports the API's by
+    # name) must not stand in for this function's own.
+    for sibling in directory.glob("*.py"):
+        sys.modules.pop(sibling.stem, None)
     sys.path.insert(0, str(directory))
     try:
         spec.loader.exec_module(module)

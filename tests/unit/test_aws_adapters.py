@@ -58,5 +58,6 @@ def test_an_ses_refusal_is_a_mailer_error_for_that_message() -> None:
                 {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "SendEmail"
             )
 
-    with pytest.raises(MailerError, match="TooManyRequests"):
+    with pytest.raises(MailerError, match="TooManyRequests") as refused:
         SesMailer(Throttled()).send("from@example.com", "to@example.com", b"raw")
+    assert refused.value.code == "TooManyRequestsException"

@@ -2,6 +2,7 @@
 organization, period and key; a refused one released for the next delivery, one without an
 answer never sent again (docs/contract.md §4.3). On the in-memory fakes."""
 
+import logging
 from dataclasses import dataclass, field
 
 import pytest
@@ -77,6 +78,17 @@ def test_a_refused_message_is_released_and_sent_by_the_next_delivery(world: Worl
     second = world.deliver("a", "b", "c")
     assert second.sent == ["b"] and second.already_sent == ["a", "c"]
     assert world.mailer.to() == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def test_a_refusal_is_logged_with_its_reason_code_never_the_address(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.mailer.refuse = {"b@example.com"}
+    with caplog.at_level(logging.WARNING, logger="payment_action_center.sending"):
+        world.deliver("b")
+    [record] = [r for r in caplog.records if r.getMessage() == "send refused"]
+    assert record.__dict__["reason"] == "Throttling"
+    assert "b@example.com" not in repr(record.__dict__)
 
 
 def test_a_message_without_an_answer_keeps_its_claim_and_is_never_sent_again(

@@ -72,7 +72,8 @@ class SesMailer:
         try:
             self._client.send_email(**request)
         except ClientError as error:  # SES answered: not accepted
-            raise MailerError(str(error)) from error
+            code = str(error.response.get("Error", {}).get("Code") or "refused")
+            raise MailerError(str(error), code=code) from error
         except BotoCoreError as error:  # no answer: it may have been accepted
             raise MailerOutcomeUnknown(str(error)) from error
 

@@ -359,7 +359,15 @@ class DigestQueue(Protocol):
 
 
 class MailerError(Exception):
-    """The provider did not take the message (refused, throttled): sending again is safe."""
+    """The provider did not take the message (refused, throttled): sending again is safe.
+
+    `code` names the reason (MessageRejected, TooManyRequestsException…) without the message's
+    details, which may quote addresses: the code is what goes to the logs.
+    """
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class MailerOutcomeUnknown(Exception):

@@ -72,8 +72,9 @@ def send_once(
         try:
             mailer.send(sender, message.to, raw)
         except MailerError as error:
-            # The mail service's reason, never the address: the next delivery tries again.
-            log.warning("send refused", extra={"org": organization_id, "reason": str(error)})
+            # The mail service's reason code only: its message may quote the address. The next
+            # delivery tries again.
+            log.warning("send refused", extra={"org": organization_id, "reason": error.code})
             ledger.release(organization_id, report.period, message.key, str(error))
             report.failed.append(message.key)
             continue
