@@ -88,8 +88,8 @@ def plain(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in letters if c != "'")
 
 
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def rfc3339(at: datetime, timespec: str = "seconds") -> str:
+    return at.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> dict[str, Any]:
@@ -135,18 +135,22 @@ def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> 
     }
 
 
-def deliver(
-    session: requests.Session, url: str, secret: str, webhook_id: str, event: dict[str, Any]
-) -> dict[str, Any]:
-    """Sign `event` (Standard Webhooks) and POST it; the answer's JSON, or an error if not 200."""
-    body = json.dumps(event, ensure_ascii=False)
-    at = datetime.now(UTC)
-    headers = {
+def signed_headers(secret: str, webhook_id: str, body: str, at: datetime) -> dict[str, str]:
+    """The headers a Standard Webhooks sender with `secret` attaches to `body`, signed at `at`."""
+    return {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
     }
+
+
+def deliver(
+    session: requests.Session, url: str, secret: str, webhook_id: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    """Sign `event` (Standard Webhooks) and POST it; the answer's JSON, or an error if not 200."""
+    body = json.dumps(event, ensure_ascii=False)
+    headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
     answer = session.post(url, data=body.encode(), headers=headers, timeout=60)
     if answer.status_code != 200:
         raise DeliveryRefused(f"{event['type']} to {url}: {answer.status_code} {answer.text}")

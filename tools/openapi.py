@@ -14,7 +14,8 @@ def document() -> str:
         os.environ.setdefault(name, "openapi-generation")
     os.environ.setdefault("AWS_DEFAULT_REGION", "ca-central-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT / "functions" / "api")]
+    # The API's route modules are its app.py's siblings, as in Lambda (layers/core: tools/).
+    sys.path[:0] = [str(ROOT / "functions" / "api")]
     import app  # type: ignore[import-not-found]
 
     return str(app.openapi_document())

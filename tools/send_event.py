@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from standardwebhooks.webhooks import Webhook
 
-from local import config
+from local import config, demo
 from payment_action_center.auth import groups_claim
 
 WEBHOOK_ENDPOINTS = {"/webhooks/payments": "payments", "/webhooks/billing": "billing"}
@@ -34,10 +33,6 @@ class NotSendable(Exception):
 def default_url() -> str:
     port = os.environ.get(config.PORT_VARIABLES["gateway"], config.DEFAULT_PORTS["gateway"])
     return f"http://127.0.0.1:{port}"
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def http_sample(path: Path) -> dict[str, Any]:
@@ -76,16 +71,9 @@ def webhook_request(
     event = json.loads(body)
     event["data"] = {**event.get("data", {}), **data}
     if not keep_occurred_at:
-        event["occurred_at"] = rfc3339(now)
-    body = json.dumps(event, ensure_ascii=False).encode()
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, now, body.decode()),
-    }
-    return body, headers
+        event["occurred_at"] = demo.rfc3339(now, timespec="milliseconds")
+    text = json.dumps(event, ensure_ascii=False)
+    return text.encode(), demo.signed_headers(secret, f"msg_{uuid.uuid4().hex}", text, now)
 
 
 def api_headers(session: requests.Session, url: str, sample: dict[str, Any]) -> dict[str, str]:
