@@ -86,8 +86,8 @@ openapi: $(VENV)/.installed  ## Regenerate openapi.json from the code
 	$(PY) -m tools.openapi > openapi.json
 
 .PHONY: unit
-unit: $(VENV)/.installed  ## Unit tests only (moto, fakes, no network)
-	$(PY) -m pytest tests/unit -q
+unit: $(VENV)/.installed  ## Unit and local-stack part tests (moto, fakes, no network)
+	$(PY) -m pytest tests/unit tests/local_stack -q
 
 .PHONY: integration
 integration: $(VENV)/.installed $(DDB_JAR_STAMP) build  ## Integration tests only (DynamoDB Local; a deploy of the build to moto)

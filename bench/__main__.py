@@ -12,14 +12,14 @@ from typing import Any
 
 from local.dynamodb import DynamoDBLocal, client
 from local.services import free_port
-from local.template import create_table
-from payment_action_center import intake
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.listing import EntryFilter
-from tests import factories
-from tests.fakes import RecordingPublisher
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import payment_webhook
+from payment_action_center.domain.listing import EntryFilter
 from tests.integration.test_cards_store import count_reads, seed_many
+from tests.shared import factories
+from tests.shared.fakes import RecordingPublisher
+from tools.template import create_table
 
 TABLE = "pac-bench"
 
@@ -54,7 +54,9 @@ def failures_and_pages(ddb: Any) -> None:
         body = factories.payment_failed(
             data__organization_id="org_bench", occurred_at=f"2026-11-{day:02d}T10:00:00Z"
         )
-        intake.handle_payment_event(store, RecordingPublisher(), factories.delivery(), body)
+        payment_webhook.handle_payment_event(
+            store, RecordingPublisher(), factories.delivery(), body
+        )
     writes = [c for c in calls if c != "Query"]
     per_webhook = len(writes) / 28
     print(

@@ -1,7 +1,8 @@
 """The sandbox payment processor seen from the local stack: every call it received
 (GET /_local/sandbox/charges) and the settlement of a pending e-check (POST /_local/sandbox/settle).
 
-Nothing here is deployed. The processor, layers/core/payment_action_center/processors/sandbox.py,
+Nothing here is deployed. The processor,
+layers/core/payment_action_center/adapters/processors/sandbox.py,
 keeps one ledger row per idempotency key in the table: the charge, its current state (`status`)
 and every request received under that key with the answer it got (`requests`). The retry worker
 and the watchdog call it from their own worker processes (local/workers.py), so the ledger is
@@ -20,8 +21,8 @@ from botocore.exceptions import ClientError
 
 from local import config, demo
 
-# The layout the processor writes (payment_action_center/dynamodb/keys.py): the ledger's partition
-# and the table's key attributes.
+# The layout the processor writes (payment_action_center/adapters/dynamodb/keys.py): the ledger's
+# partition and the table's key attributes.
 LEDGER, PK, SK = "SANDBOX#CHARGES", "pk", "sk"
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 RETURNED = {"code": "nsf", "message": "The e-check was returned (NSF)."}

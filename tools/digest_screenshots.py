@@ -39,11 +39,11 @@ FAILURES = (
 
 def render(locale: str) -> str:
     sys.path.insert(0, str(ROOT / "layers" / "core"))
-    from payment_action_center.billing_state import Organization
-    from payment_action_center.emails import render_digest
-    from payment_action_center.model import EntryType
+    from payment_action_center.adapters.emails.digest import render_digest
+    from payment_action_center.domain.billing import Organization
+    from payment_action_center.domain.entries import EntryType
+    from payment_action_center.domain.timestamps import canonical
     from payment_action_center.ports import DigestLine
-    from payment_action_center.timestamps import canonical
 
     organization = Organization(
         id="org_demo",

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from local import config, demo
-from payment_action_center.auth import groups_claim
+from payment_action_center.adapters.http.auth import groups_claim
 
 WEBHOOK_ENDPOINTS = {"/webhooks/payments": "payments", "/webhooks/billing": "billing"}
 

@@ -14,9 +14,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wiring import idempotency
 
-from payment_action_center.errors import DomainError
-from payment_action_center.http import domain_error_response, json_response
-from payment_action_center.json_bodies import JsonApiResolver, validation_error_response
+from payment_action_center.adapters.http.errors import domain_error_response, json_response
+from payment_action_center.adapters.http.json_bodies import (
+    JsonApiResolver,
+    validation_error_response,
+)
+from payment_action_center.domain.errors import DomainError
 
 logger = Logger()
 tracer = Tracer()

@@ -7,9 +7,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from route_parts import Cursor, Limit, caller
 from wiring import adapters
 
-from payment_action_center import cards
-from payment_action_center.listing import DEFAULT_LIMIT, decode_opaque, encode_opaque
-from payment_action_center.views import ExpiringCardsPage, ExpiringCardView
+from payment_action_center.adapters.http.views import ExpiringCardsPage, ExpiringCardView
+from payment_action_center.domain import cards
+from payment_action_center.domain.listing import DEFAULT_LIMIT, decode_opaque, encode_opaque
 
 router = Router()
 tracer = Tracer()

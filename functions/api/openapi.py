@@ -29,7 +29,7 @@ def openapi() -> Response[Any]:
 @functools.cache
 def document(resolver: ApiGatewayResolver) -> str:
     # Imported here: the webhooks' schemas are built only when the document is asked for.
-    from payment_action_center.webhook_docs import with_webhooks  # noqa: PLC0415
+    from payment_action_center.adapters.http.webhook_docs import with_webhooks  # noqa: PLC0415
 
     generated = json.loads(
         resolver.get_openapi_json_schema(

@@ -13,9 +13,11 @@ from pydantic import BaseModel
 from route_parts import ERROR_CONTENT, caller
 from wiring import adapters, settings
 
-from payment_action_center import digest, ports, preferences, timestamps
-from payment_action_center.http import error_response, json_response
-from payment_action_center.model import DEFAULT_LOCALE, Locale
+from payment_action_center import ports
+from payment_action_center.adapters.http.errors import error_response, json_response
+from payment_action_center.app import digest, preferences
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import DEFAULT_LOCALE, Locale
 
 router = Router()
 tracer = Tracer()

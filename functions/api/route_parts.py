@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from payment_action_center.auth import caller_from_claims
-from payment_action_center.listing import MAX_LIMIT
-from payment_action_center.model import Caller
-from payment_action_center.views import ErrorView
+from payment_action_center.adapters.http.auth import caller_from_claims
+from payment_action_center.adapters.http.views import ErrorView
+from payment_action_center.domain.entries import Caller
+from payment_action_center.domain.listing import MAX_LIMIT
 
 # The same Logger as app.py's (same service): keys appended here are in its records.
 logger = Logger()

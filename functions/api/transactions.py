@@ -15,20 +15,21 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
 from wiring import adapters, idempotency, persistence
 
-from payment_action_center import retries, timestamps
-from payment_action_center.errors import Conflict, InvalidQuery
-from payment_action_center.listing import (
-    DEFAULT_LIMIT,
-    EntryFilter,
-    decode_cursor,
-    encode_cursor,
-)
-from payment_action_center.model import EntryType, Method, Status
-from payment_action_center.views import (
+from payment_action_center.adapters.http.views import (
     AuditEventView,
     TransactionDetail,
     TransactionPage,
     TransactionView,
+)
+from payment_action_center.app import actions
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import EntryType, Method, Status
+from payment_action_center.domain.errors import Conflict, InvalidQuery
+from payment_action_center.domain.listing import (
+    DEFAULT_LIMIT,
+    EntryFilter,
+    decode_cursor,
+    encode_cursor,
 )
 
 router = Router()
@@ -122,7 +123,7 @@ class RetryRequest(BaseModel):
     output_serializer=PydanticSerializer,
 )
 def retry_once(request: RetryRequest) -> TransactionView:
-    pending = retries.request_retry(
+    pending = actions.request_retry(
         adapters.entries, adapters.retry_queue, caller(router), request.transaction_id
     )
     return TransactionView.of(pending)
@@ -152,7 +153,7 @@ def retry(
     who = caller(router)
     if idempotency_key is None:
         return TransactionView.of(
-            retries.request_retry(adapters.entries, adapters.retry_queue, who, id)
+            actions.request_retry(adapters.entries, adapters.retry_queue, who, id)
         )
     request = RetryRequest(
         org_id=who.org_id, user_id=who.user_id, transaction_id=id, idempotency_key=idempotency_key
@@ -183,7 +184,7 @@ class DismissRequest(BaseModel):
 def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) -> TransactionView:
     """Remove a failed transaction from the table; it is kept, with who did it and why."""
     reason = body.reason if body else None
-    dismissed = retries.dismiss(
+    dismissed = actions.dismiss(
         adapters.entries, adapters.publisher, caller(router), id, reason or None
     )
     return TransactionView.of(dismissed)
@@ -206,5 +207,5 @@ class PaymentMethodLink(BaseModel):
 @tracer.capture_method(capture_response=False)
 def payment_method_link(id: EntryId) -> PaymentMethodLink:
     """Where to change the payment method of an installment or subscription."""
-    url = retries.payment_method_link(adapters.entries, adapters.billing, caller(router), id)
+    url = actions.payment_method_link(adapters.entries, adapters.billing, caller(router), id)
     return PaymentMethodLink(url=url)

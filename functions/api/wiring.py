@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pydantic import Field
 
-from payment_action_center.adapters import Adapters
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
 
 
 class ApiSettings(Settings):

@@ -17,9 +17,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import card_notices, timestamps
-from payment_action_center.adapters import Adapters
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import card_notices
+from payment_action_center.domain import timestamps
 
 
 class CardExpiryScanSettings(Settings):

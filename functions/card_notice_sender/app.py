@@ -17,10 +17,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import card_notices, ports
-from payment_action_center.adapters import Adapters
-from payment_action_center.sender_reports import SenderMetrics, conclude
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
+from payment_action_center.adapters.emails.card_notice import render_card_notice
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import card_notices
+from payment_action_center.app.work import CardNoticeWork
 
 
 class CardNoticeSenderSettings(Settings):
@@ -39,7 +41,7 @@ METRICS = SenderMetrics(sent="CardNoticeSent", failed="CardNoticeFailed")
 
 @tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
-    work = ports.CardNoticeWork.parse(record.body)
+    work = CardNoticeWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id)
     report = card_notices.send_notices(
         work,
@@ -48,6 +50,7 @@ def send(record: SQSRecord) -> dict[str, Any]:
         ledger=adapters.card_notices,
         mailer=adapters.mailer,
         sender=settings.sender,
+        render=render_card_notice,
     )
     return conclude(report, METRICS, what="card notices", logger=logger, metrics=metrics)
 

@@ -12,9 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import digest, timestamps
-from payment_action_center.adapters import Adapters
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import digest
+from payment_action_center.domain import timestamps
 
 
 class DailyDigestSettings(Settings):

@@ -17,10 +17,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import digest, ports
-from payment_action_center.adapters import Adapters
-from payment_action_center.sender_reports import SenderMetrics, conclude
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
+from payment_action_center.adapters.emails.digest import render_digest
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import digest
+from payment_action_center.app.work import DigestWork
 
 
 class DigestSenderSettings(Settings):
@@ -48,7 +50,7 @@ def links() -> digest.Links:
 
 @tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
-    work = ports.DigestWork.parse(record.body)
+    work = DigestWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id, local_date=work.local_date)
     report = digest.send_digest(
         work,
@@ -59,6 +61,7 @@ def send(record: SQSRecord) -> dict[str, Any]:
         mailer=adapters.mailer,
         sender=settings.sender,
         links=links(),
+        render=render_digest,
     )
     return conclude(report, METRICS, what="digest", logger=logger, metrics=metrics)
 

@@ -14,9 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import retries, timestamps
-from payment_action_center.adapters import Adapters
-from payment_action_center.processors.choice import ProcessorSettings
+from payment_action_center.adapters.processors.choice import ProcessorSettings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import watchdog
+from payment_action_center.domain import timestamps
 
 
 class WatchdogSettings(ProcessorSettings):
@@ -30,7 +31,7 @@ settings = WatchdogSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-deadlines = retries.Deadlines(
+deadlines = watchdog.Deadlines(
     credit_card=timedelta(minutes=settings.credit_card_minutes),
     echeck=timedelta(hours=settings.echeck_hours),
 )
@@ -49,7 +50,7 @@ adapters = Adapters(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = timestamps.scheduled(event)
-    done = retries.watch(
+    done = watchdog.watch(
         adapters.entries,
         adapters.retry_queue,
         adapters.processor,

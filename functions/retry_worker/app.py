@@ -3,7 +3,7 @@
 A message whose outcome is unknown (processor timeout, 5xx, a concurrent write) is reported as a
 batch item failure: SQS brings it back after the visibility timeout, and after five receives it
 goes to the dead-letter queue (alarmed). The retry stays pending until the watchdog settles or
-flags it. Nothing is charged twice: see payment_action_center.retries.
+flags it. Nothing is charged twice: see payment_action_center/app/retry_worker.py.
 """
 
 from typing import Any
@@ -19,10 +19,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import ports, retries
-from payment_action_center.adapters import Adapters
-from payment_action_center.errors import NotFound
-from payment_action_center.processors.choice import ProcessorSettings
+from payment_action_center.adapters.processors.choice import ProcessorSettings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.app import retry_worker
+from payment_action_center.app.work import RetryWork
+from payment_action_center.domain.errors import NotFound
 
 
 class WorkerSettings(ProcessorSettings):
@@ -45,10 +46,10 @@ adapters = Adapters(
 
 @tracer.capture_method(capture_response=False)
 def retry(record: SQSRecord) -> str:
-    work = ports.RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
+    work = RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
     logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
     try:
-        outcome = retries.run(
+        outcome = retry_worker.run(
             work, adapters.entries, adapters.billing, adapters.processor, adapters.publisher
         )
     except NotFound:

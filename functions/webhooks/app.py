@@ -11,13 +11,14 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center import intake, timestamps, webhooks
-from payment_action_center.adapters import Adapters
-from payment_action_center.billing import handle_billing_event
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.errors import DomainError
-from payment_action_center.http import domain_error_response, json_response
-from payment_action_center.settings import Settings
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import payment_webhook, signatures
+from payment_action_center.adapters.http.billing_webhook import handle_billing_event
+from payment_action_center.adapters.http.errors import domain_error_response, json_response
+from payment_action_center.adapters.settings import Settings
+from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.errors import DomainError
 
 
 class WebhooksSettings(Settings):
@@ -47,11 +48,11 @@ def secret(arn: str) -> str:
     return str(value)
 
 
-def verified(endpoint: str, secret_arn: str) -> tuple[webhooks.Delivery, dict[str, Any]]:
+def verified(endpoint: str, secret_arn: str) -> tuple[signatures.Delivery, dict[str, Any]]:
     event = app.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    delivery = webhooks.verify(
+    delivery = signatures.verify(
         secret(secret_arn),
         body,
         dict(event.headers or {}),
@@ -59,14 +60,14 @@ def verified(endpoint: str, secret_arn: str) -> tuple[webhooks.Delivery, dict[st
         received_at=timestamps.now(),
     )
     logger.append_keys(webhook_id=delivery.webhook_id)
-    return delivery, webhooks.json_object(body)
+    return delivery, signatures.json_object(body)
 
 
 @app.post("/webhooks/payments")
 @tracer.capture_method(capture_response=False)
 def payments() -> Response[Any]:
     delivery, body = verified("payments", settings.payments_secret_arn)
-    result = intake.handle_payment_event(store(), adapters.publisher, delivery, body)
+    result = payment_webhook.handle_payment_event(store(), adapters.publisher, delivery, body)
     logger.info(
         "payment event handled",
         extra={

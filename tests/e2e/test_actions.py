@@ -5,8 +5,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests import factories
 from tests.e2e.conftest import Api, MintToken, PostWebhook, WaitForQueues
+from tests.shared import factories
 
 
 def new_org() -> str:

@@ -4,8 +4,8 @@ DynamoDB Local by the real handler (docs/contract.md §4.1)."""
 import uuid
 
 from local import config
-from tests import factories
 from tests.e2e.conftest import PostWebhook
+from tests.shared import factories
 
 
 def new_org() -> str:

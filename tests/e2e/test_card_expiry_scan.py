@@ -4,8 +4,8 @@ webhooks, the daily scan fires in the month before the card expires, the notice 
 
 import uuid
 
-from tests import factories
 from tests.e2e.conftest import Api, PostWebhook
+from tests.shared import factories
 
 
 def test_the_card_notice_goes_out_once_with_the_update_link(

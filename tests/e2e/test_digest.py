@@ -4,8 +4,8 @@ outbox — once, in each recipient's language, with the right rows and links (do
 
 import uuid
 
-from tests import factories
 from tests.e2e.conftest import Api, MintToken, PostWebhook
+from tests.shared import factories
 
 
 def test_the_digest_goes_out_once_at_seven_local_to_contact_and_admins(

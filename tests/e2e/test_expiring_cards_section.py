@@ -5,8 +5,8 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from tests import factories
 from tests.e2e.conftest import Api, MintToken, PostWebhook
+from tests.shared import factories
 
 
 def next_month() -> tuple[int, int]:

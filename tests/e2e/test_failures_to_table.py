@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from local import config
-from tests import factories
 from tests.e2e.conftest import Api, MintToken, PostWebhook
+from tests.shared import factories
 
 
 def new_org() -> str:

@@ -23,8 +23,8 @@ from local.services import free_port
 from local.stack import LocalStack
 from local.template import JwtAuthorizer, Route
 from local.workers import FunctionError, FunctionRuntime, FunctionTimeout, Workers
-from tests import factories
 from tests.e2e.conftest import Api, MintToken, PostWebhook
+from tests.shared import factories
 
 JWT = JwtAuthorizer(issuer=config.JWT_ISSUER, audiences=(config.JWT_AUDIENCE,))
 

@@ -9,7 +9,7 @@ import pytest
 
 from local.dynamodb import DynamoDBLocal, client
 from local.services import free_port
-from local.template import create_table, load
+from tools.template import create_table, load
 
 HERE = Path(__file__).resolve().parent
 TABLE = "pac-integration"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.billing import handle_billing_event
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.errors import DeliveryInFlight
-from tests import factories
-from tests.billing_contract import BillingStoreContract
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.http.billing_webhook import handle_billing_event
+from payment_action_center.domain.errors import DeliveryInFlight
+from tests.shared import factories
+from tests.shared.billing_contract import BillingStoreContract
 
 
 @pytest.fixture

@@ -5,19 +5,19 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.billing import handle_billing_event
-from payment_action_center.billing_state import Card, CardRecord, ScheduledPayment
-from payment_action_center.dynamodb.billing_store import (
+from payment_action_center.adapters.dynamodb.billing_store import (
     DynamoBillingStore,
     card_item,
     scheduled_payment_item,
 )
-from payment_action_center.dynamodb.store import to_attributes
-from payment_action_center.errors import DeliveryInFlight
-from payment_action_center.model import AccountHolder, Method, PaymentKind, PaymentMethod
-from payment_action_center.webhook_results import Outcome
-from tests import factories
-from tests.billing_contract import T1, T2, ExpiringCardsContract, link, upsert_card
+from payment_action_center.adapters.dynamodb.store import to_attributes
+from payment_action_center.adapters.http.billing_webhook import handle_billing_event
+from payment_action_center.app.results import Outcome
+from payment_action_center.domain.billing import Card, CardRecord, ScheduledPayment
+from payment_action_center.domain.entries import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.domain.errors import DeliveryInFlight
+from tests.shared import factories
+from tests.shared.billing_contract import T1, T2, ExpiringCardsContract, link, upsert_card
 
 AT = "2026-11-20T12:00:00.000000000Z"
 

@@ -86,7 +86,7 @@ def deployed_template(uploaded: dict[str, bytes]) -> dict[str, Any]:
 def _yaml(text: bytes) -> dict[str, Any]:
     import yaml
 
-    from local.template import CloudFormationLoader
+    from tools.template import CloudFormationLoader
 
     return dict(yaml.load(text, Loader=CloudFormationLoader))
 

@@ -5,12 +5,14 @@ from typing import Any
 
 import pytest
 
-from payment_action_center import intake, preferences, timestamps
-from payment_action_center.dynamodb.digest_store import DynamoDigestStore
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.model import Caller
-from tests import factories
-from tests.fakes import RecordingPublisher
+from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import payment_webhook
+from payment_action_center.app import preferences
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import Caller
+from tests.shared import factories
+from tests.shared.fakes import RecordingPublisher
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def fail(entries: DynamoEntryStore, org: str, at: str, payment_id: str) -> None:
     body = factories.payment_failed(
         data__organization_id=org, occurred_at=at, data__payment_id=payment_id
     )
-    intake.handle_payment_event(entries, RecordingPublisher(), factories.delivery(), body)
+    payment_webhook.handle_payment_event(entries, RecordingPublisher(), factories.delivery(), body)
 
 
 def test_the_window_excludes_its_start_and_includes_its_end(

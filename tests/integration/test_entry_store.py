@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from payment_action_center import intake, webhook_results
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.errors import DeliveryInFlight
-from payment_action_center.listing import EntryFilter
-from tests import factories
-from tests.fakes import RecordingPublisher
-from tests.store_contract import StoreContract
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import payment_webhook
+from payment_action_center.app import results
+from payment_action_center.domain.errors import DeliveryInFlight
+from payment_action_center.domain.listing import EntryFilter
+from tests.shared import factories
+from tests.shared.fakes import RecordingPublisher
+from tests.shared.store_contract import StoreContract
 
 
 @pytest.fixture
@@ -37,17 +38,17 @@ def test_a_new_failure_is_one_write_request_and_a_page_is_one_query(
     store: DynamoEntryStore,
 ) -> None:
     for day in range(1, 10):
-        intake.handle_payment_event(
+        payment_webhook.handle_payment_event(
             store,
             RecordingPublisher(),
             factories.delivery(),
             factories.payment_failed(occurred_at=f"2026-11-{day:02d}T01:00:00Z"),
         )
     calls = count_requests(store)
-    result = intake.handle_payment_event(
+    result = payment_webhook.handle_payment_event(
         store, RecordingPublisher(), factories.delivery(), factories.payment_failed()
     )
-    assert result.outcome is webhook_results.Outcome.ACCEPTED
+    assert result.outcome is results.Outcome.ACCEPTED
     assert calls == ["TransactWriteItems"]
 
     calls.clear()
@@ -69,7 +70,7 @@ def test_concurrent_deliveries_of_one_webhook_id_have_one_effect(store: DynamoEn
         barrier.wait()
         try:
             outcomes.append(
-                intake.handle_payment_event(
+                payment_webhook.handle_payment_event(
                     store, RecordingPublisher(), factories.delivery("msg_race"), body
                 ).outcome
             )
@@ -90,7 +91,7 @@ def test_the_failure_log_row_is_written_with_the_entry(
     store: DynamoEntryStore, dynamodb: tuple[Any, str]
 ) -> None:
     client, table = dynamodb
-    intake.handle_payment_event(
+    payment_webhook.handle_payment_event(
         store, RecordingPublisher(), factories.delivery(), factories.payment_failed()
     )
     rows = client.query(

@@ -8,15 +8,17 @@ from typing import Any
 import pytest
 
 from local.sandbox import SandboxLedger
-from payment_action_center import intake, retries, timestamps
-from payment_action_center.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.dynamodb.store import DynamoEntryStore
-from payment_action_center.errors import Conflict
-from payment_action_center.model import AuditEvent, Caller, Status
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import payment_webhook
+from payment_action_center.adapters.processors.sandbox import SandboxProcessor
+from payment_action_center.app import actions, retry_worker
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import AuditEvent, Caller, Status
+from payment_action_center.domain.errors import Conflict
 from payment_action_center.ports import ChargeRequest, StoreConflict
-from payment_action_center.processors.sandbox import SandboxProcessor
-from tests import factories
-from tests.fakes import RecordingPublisher, RecordingQueue
+from tests.shared import factories
+from tests.shared.fakes import RecordingPublisher, RecordingQueue
 
 ADMIN = Caller("org_demo", "user_1", "admin@example.com", frozenset({"billing_admin"}))
 
@@ -46,7 +48,7 @@ def failure(store: DynamoEntryStore, **overrides: Any) -> str:
     body = factories.payment_failed(
         **({"data__payment_method": {"token": "tok_success"}} | overrides)
     )
-    entry_id = intake.handle_payment_event(
+    entry_id = payment_webhook.handle_payment_event(
         store, RecordingPublisher(), factories.delivery(), body
     ).entry_id
     assert entry_id is not None
@@ -62,7 +64,7 @@ def test_ten_concurrent_retries_make_one_pending_retry(store: DynamoEntryStore) 
     def click() -> None:
         barrier.wait()
         try:
-            retries.request_retry(store, queue, ADMIN, entry_id)
+            actions.request_retry(store, queue, ADMIN, entry_id)
             outcomes.append("202")
         except Conflict:
             outcomes.append("409")
@@ -79,7 +81,7 @@ def test_ten_concurrent_retries_make_one_pending_retry(store: DynamoEntryStore) 
 def test_a_stale_version_is_refused_and_writes_nothing(store: DynamoEntryStore) -> None:
     entry_id = failure(store)
     seen = store.get("org_demo", entry_id)
-    retries.request_retry(store, RecordingQueue(), ADMIN, entry_id)  # someone else was faster
+    actions.request_retry(store, RecordingQueue(), ADMIN, entry_id)  # someone else was faster
     now = timestamps.now()
     with pytest.raises(StoreConflict) as conflict:
         store.transition(seen.dismiss(at=now), AuditEvent(now, "dismissed", ADMIN.actor))
@@ -93,11 +95,11 @@ def test_the_pending_index_holds_only_retries_in_flight(
 ) -> None:
     first, second = failure(store), failure(store)
     queue = RecordingQueue()
-    retries.request_retry(store, queue, ADMIN, first)
-    retries.request_retry(store, queue, ADMIN, second)
+    actions.request_retry(store, queue, ADMIN, first)
+    actions.request_retry(store, queue, ADMIN, second)
     later = timestamps.plus(timestamps.now(), timedelta(seconds=1))
     assert {e.id for e in store.pending_retries(later)} == {first, second}
-    retries.run(queue.sent[0], store, billing, sandbox, RecordingPublisher())
+    retry_worker.run(queue.sent[0], store, billing, sandbox, RecordingPublisher())
     assert [e.id for e in store.pending_retries(later)] == [second]
     assert store.get("org_demo", first).status is Status.RECOVERED
 
@@ -110,7 +112,7 @@ def test_a_worker_killed_after_the_charge_charges_once_when_replayed(
 ) -> None:
     entry_id = failure(store)
     queue = RecordingQueue()
-    retries.request_retry(store, queue, ADMIN, entry_id)
+    actions.request_retry(store, queue, ADMIN, entry_id)
 
     class Killed(BaseException):
         pass
@@ -121,7 +123,7 @@ def test_a_worker_killed_after_the_charge_charges_once_when_replayed(
             raise Killed
 
     with pytest.raises(Killed):
-        retries.run(
+        retry_worker.run(
             queue.sent[0],
             store,
             billing,
@@ -129,7 +131,7 @@ def test_a_worker_killed_after_the_charge_charges_once_when_replayed(
             RecordingPublisher(),
         )
     bus = RecordingPublisher()
-    assert retries.run(queue.sent[0], store, billing, sandbox, bus) == "recovered"
+    assert retry_worker.run(queue.sent[0], store, billing, sandbox, bus) == "recovered"
     assert [c["operation"] for c in ledger.calls()] == ["charge"]
     assert [e.detail_type for e in bus.events] == ["PaymentRecovered"]
 
@@ -137,7 +139,7 @@ def test_a_worker_killed_after_the_charge_charges_once_when_replayed(
 def test_an_unpublished_event_stays_in_the_outbox_until_published(store: DynamoEntryStore) -> None:
     entry_id = failure(store)
     refusing = RecordingPublisher(refuse=True)
-    retries.dismiss(store, refusing, ADMIN, entry_id, "duplicate")
+    actions.dismiss(store, refusing, ADMIN, entry_id, "duplicate")
     later = timestamps.plus(timestamps.now(), timedelta(minutes=2))
     [waiting] = store.outbox(older_than=later)
     assert waiting.detail == {

@@ -1,26 +1,23 @@
 """Every port of the Action Center, in one place: the Protocols the domain calls, the failures it
 catches from them, and the values that cross them when the domain has no better home for them.
 One adapter each (DynamoDB, SQS, EventBridge, SES, the processor); in-memory fakes in the tests
-(tests/fakes.py). This module imports nothing from the layer but the domain modules (checked by
-the contracts in pyproject.toml, `[tool.importlinter]`).
+(tests/shared/fakes.py). This module imports nothing from the layer but the domain (checked by the
+contracts in pyproject.toml, `[tool.importlinter]`).
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
-from payment_action_center import timestamps
-from payment_action_center.billing_state import (
+from payment_action_center.domain.billing import (
     BillingChange,
     CardRecord,
     Organization,
     ScheduledPayment,
 )
-from payment_action_center.cards import CardPosition, ExpiringPage
-from payment_action_center.listing import EntryFilter, Page, Position
-from payment_action_center.model import (
+from payment_action_center.domain.cards import CardPosition, ExpiringCard, ExpiringPage
+from payment_action_center.domain.entries import (
     AuditEvent,
     BusEvent,
     Entry,
@@ -29,6 +26,7 @@ from payment_action_center.model import (
     Locale,
     Method,
 )
+from payment_action_center.domain.listing import EntryFilter, Page, Position
 
 # --- webhook deliveries --------------------------------------------------------------------------
 
@@ -117,35 +115,16 @@ class PublishFailed(Exception):
     pass
 
 
+# --- the work queues: the messages are in app/work.py ---------------------------------------------
+
+
+class WorkMessage(Protocol):
+    """A unit of work one function hands another through a queue."""
+
+    def body(self) -> str: ...
+
+
 # --- the retry queue -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryWork:
-    """The queue message: which entry, and which attempt (a stale message does nothing)."""
-
-    organization_id: str
-    entry_id: str
-    attempt: int
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "organization_id": self.organization_id,
-                "entry_id": self.entry_id,
-                "attempt": self.attempt,
-            }
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(str(data["organization_id"]), str(data["entry_id"]), int(data["attempt"]))
-
-    @classmethod
-    def of(cls, entry: Entry) -> Self:
-        assert entry.retry is not None
-        return cls(entry.organization_id, entry.id, entry.retry.attempt)
 
 
 class QueueUnavailable(Exception):
@@ -153,7 +132,7 @@ class QueueUnavailable(Exception):
 
 
 class RetryQueue(Protocol):
-    def send(self, work: RetryWork) -> None: ...
+    def send(self, work: WorkMessage) -> None: ...
 
 
 # --- the payment processor -----------------------------------------------------------------------
@@ -255,26 +234,8 @@ class ExpiringCards(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class CardNoticeWork:
-    """One organization's notices, as the scan fired at `now`."""
-
-    organization_id: str
-    now: str
-
-    def body(self) -> str:
-        return json.dumps(
-            {"organization_id": self.organization_id, "now": timestamps.display(self.now)}
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(str(data["organization_id"]), timestamps.canonical(str(data["now"])))
-
-
 class CardNoticeQueue(Protocol):
-    def send_all(self, work: Sequence[CardNoticeWork]) -> None: ...
+    def send_all(self, work: Sequence[WorkMessage]) -> None: ...
 
 
 # --- notification preferences --------------------------------------------------------------------
@@ -316,33 +277,6 @@ class DigestLine:
     failed_at: str  # canonical instant
 
 
-@dataclass(frozen=True)
-class DigestWork:
-    """One organization's digest for one local day; the window ends at `window_end`."""
-
-    organization_id: str
-    window_end: str
-    local_date: str
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "organization_id": self.organization_id,
-                "window_end": timestamps.display(self.window_end),
-                "local_date": self.local_date,
-            }
-        )
-
-    @classmethod
-    def parse(cls, body: str) -> Self:
-        data = json.loads(body)
-        return cls(
-            str(data["organization_id"]),
-            timestamps.canonical(str(data["window_end"])),
-            str(data["local_date"]),
-        )
-
-
 class FailureLog(Protocol):
     def organizations_with_failures(self, day: str) -> list[str]: ...
 
@@ -352,7 +286,7 @@ class FailureLog(Protocol):
 
 
 class DigestQueue(Protocol):
-    def send_all(self, work: Sequence[DigestWork]) -> None: ...
+    def send_all(self, work: Sequence[WorkMessage]) -> None: ...
 
 
 # --- sending email -------------------------------------------------------------------------------
@@ -374,8 +308,39 @@ class MailerOutcomeUnknown(Exception):
     """No answer (a timeout, a dropped connection): the message may have gone. Not resent."""
 
 
+@dataclass(frozen=True)
+class Email:
+    """One rendered email, before the mail service's own format (adapters/aws/mime.py)."""
+
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+class DigestRenderer(Protocol):
+    """The daily digest for one recipient (adapters/emails/digest.py)."""
+
+    def __call__(
+        self,
+        *,
+        organization: Organization,
+        locale: str,
+        lines: Sequence[DigestLine],
+        preferences_url: str,
+        unsubscribe_url: str,
+        window_end: str,
+    ) -> Email: ...
+
+
+class CardNoticeRenderer(Protocol):
+    """The expiring card notice to one account holder (adapters/emails/card_notice.py)."""
+
+    def __call__(self, *, organization: Organization, card: ExpiringCard) -> Email: ...
+
+
 class Mailer(Protocol):
-    def send(self, sender: str, to: str, message: bytes) -> None:
+    def send(self, sender: str, to: str, email: Email) -> None:
         """MailerError when the provider refused or throttled this one message."""
         ...
 

@@ -1,0 +1,195 @@
+"""The digest's data on DynamoDB: failure log and its day index, preferences, the ledger."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payment_action_center.adapters.dynamodb import keys
+from payment_action_center.adapters.dynamodb.store import from_attributes, query_all, to_attributes
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import EntryType
+from payment_action_center.ports import DigestLine, Preferences
+
+LEDGER_DAYS = 40
+
+
+class DynamoDigestStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- FailureLog ---------------------------------------------------------------------------
+
+    def organizations_with_failures(self, day: str) -> list[str]:
+        """The day's failure-log rows on the FailuresByDay index (keys only), by organization."""
+        items = self._query(
+            IndexName=keys.FAILDAY_INDEX,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": keys.FAILDAY_PK},
+            ExpressionAttributeValues=to_attributes({":pk": keys.failure_day(day)}),
+        )
+        return list(dict.fromkeys(str(item[keys.FAILDAY_SK]).split("#", 1)[0] for item in items))
+
+    def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
+        """A range on the organization's failure log: only the window's rows are read."""
+        items = self._query(
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues=to_attributes(
+                {
+                    ":pk": keys.failure_log(organization_id),
+                    ":lo": f"{after}#~",  # strictly after `after`: '~' sorts above every id
+                    ":hi": f"{until}#~",
+                }
+            ),
+        )
+        return [
+            DigestLine(
+                holder_id=item["holder_id"],
+                holder_name=item["holder_name"],
+                amount=int(item["amount"]),
+                currency=item["currency"],
+                type=EntryType(item["type"]),
+                payment_id=item["payment_id"],
+                failed_at=item["failed_at"],
+            )
+            for item in items
+        ]
+
+    # --- PreferencesStore ---------------------------------------------------------------------
+
+    def preferences(self, organization_id: str, user_id: str) -> Preferences | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_attributes(
+                {keys.PK: keys.org(organization_id), keys.SK: keys.preferences(user_id)}
+            ),
+            ConsistentRead=True,
+        )
+        return _preferences(from_attributes(response["Item"])) if "Item" in response else None
+
+    def save_preferences(self, preferences: Preferences) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=to_attributes(
+                {
+                    keys.PK: keys.org(preferences.organization_id),
+                    keys.SK: keys.preferences(preferences.user_id),
+                    "entity": "preferences",
+                    "organization_id": preferences.organization_id,
+                    "user_id": preferences.user_id,
+                    "email": preferences.email,
+                    "failed_transactions_digest": preferences.failed_transactions_digest,
+                    "locale": preferences.locale,
+                    "updated_at": preferences.updated_at,
+                }
+            ),
+        )
+
+    def digest_subscribers(self, organization_id: str) -> list[Preferences]:
+        items = self._query(
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefs)",
+            FilterExpression="#digest = :yes",
+            ExpressionAttributeNames={
+                "#pk": keys.PK,
+                "#sk": keys.SK,
+                "#digest": "failed_transactions_digest",
+            },
+            ExpressionAttributeValues=to_attributes(
+                {":pk": keys.org(organization_id), ":prefs": keys.preferences(""), ":yes": True}
+            ),
+        )
+        return [_preferences(item) for item in items]
+
+    # --- SendLedger (ports.py) ---------------------------------------------------------------
+
+    def claim(self, organization_id: str, local_date: str, address: str) -> bool:
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        return claim_send(self._client, self._table, key, "digest_recipient", LEDGER_DAYS)
+
+    def sent(self, organization_id: str, local_date: str, address: str) -> None:
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        mark_send(self._client, self._table, key, "sent", None)
+
+    def release(self, organization_id: str, local_date: str, address: str, error: str) -> None:
+        key = (keys.digest(organization_id, local_date), keys.recipient(address.lower()))
+        mark_send(self._client, self._table, key, "failed", error[:500])
+
+    def _query(self, **request: Any) -> list[dict[str, Any]]:
+        return query_all(self._client, self._table, **request)
+
+
+def _preferences(item: dict[str, Any]) -> Preferences:
+    return Preferences(
+        organization_id=item["organization_id"],
+        user_id=item["user_id"],
+        email=item["email"],
+        failed_transactions_digest=bool(item["failed_transactions_digest"]),
+        locale=item["locale"],
+        updated_at=item["updated_at"],
+    )
+
+
+NOTICE_LEDGER_DAYS = 100
+
+
+class DynamoCardNoticeLedger:
+    """The expiring card notices' ledger: one row per organization, expiry month and card."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def claim(self, organization_id: str, month: str, card_id: str) -> bool:
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        return claim_send(self._client, self._table, key, "card_notice", NOTICE_LEDGER_DAYS)
+
+    def sent(self, organization_id: str, month: str, card_id: str) -> None:
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        mark_send(self._client, self._table, key, "sent", None)
+
+    def release(self, organization_id: str, month: str, card_id: str, error: str) -> None:
+        key = (keys.card_notice(organization_id, month), keys.card_notice_card(card_id))
+        mark_send(self._client, self._table, key, "failed", error[:500])
+
+
+def claim_send(client: Any, table: str, key: tuple[str, str], entity: str, ttl_days: int) -> bool:
+    """At most once per key: a row claimed "sending" before the send; only a send that
+    failed ("failed") may be claimed again."""
+    now = timestamps.now()
+    try:
+        client.put_item(
+            TableName=table,
+            Item=to_attributes(
+                {
+                    keys.PK: key[0],
+                    keys.SK: key[1],
+                    "entity": entity,
+                    "status": "sending",
+                    "claimed_at": now,
+                    keys.TTL: timestamps.epoch_seconds(now) + ttl_days * 86400,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(#pk) OR #status = :failed",
+            ExpressionAttributeNames={"#pk": keys.PK, "#status": "status"},
+            ExpressionAttributeValues=to_attributes({":failed": "failed"}),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_send(
+    client: Any, table: str, key: tuple[str, str], status: str, error: str | None
+) -> None:
+    client.update_item(
+        TableName=table,
+        Key=to_attributes({keys.PK: key[0], keys.SK: key[1]}),
+        UpdateExpression="SET #status = :status, #at = :at, #error = :error",
+        ExpressionAttributeNames={"#status": "status", "#at": f"{status}_at", "#error": "error"},
+        ExpressionAttributeValues=to_attributes(
+            {":status": status, ":at": timestamps.now(), ":error": error or ""}
+        ),
+    )

@@ -1,0 +1,136 @@
+"""Key layout of the single table. template.yaml declares the same attribute and index names;
+tests/unit/test_table_keys.py checks the two agree.
+
+  entry          pk ORG#<org>                  sk ENTRY#<id>
+  audit event    pk ORG#<org>                  sk ENTRY#<id>#AUDIT#<version, 6 digits>
+  failure log    pk ORG#<org>#FAILURES         sk <failed_at>#<id>#<attempt>
+  delivery       pk DELIVERY#<endpoint>#<id>   sk DELIVERY                 (expires_at: TTL)
+  recovered pay. pk ORG#<org>                  sk PAYMENT#<new payment id>
+  organization   pk ORG#<org>                  sk SETTINGS
+  scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
+  sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>        (expires_at: TTL)
+  failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>, failday_sk <org>#<failed_at>#<id>
+                 (on the failure-log rows: which organizations the digest looks at)
+  preferences    pk ORG#<org>                  sk PREFS#<user sub>
+  digest sent    pk DIGEST#<org>#<local date>  sk RCPT#<address>     (once per day and recipient)
+  outbox event   pk OUTBOX                     sk <at>#<event id>    (written with its change,
+                                                                        deleted once published)
+  open entries   OpenEntries: open_pk ORG#<org>, open_sk <failed_at>#<id>  (only while open)
+  pending retry  PendingRetries: pending_pk RETRY_PENDING, pending_sk <requested_at>#<org>#<id>
+                 (only while a retry is pending: what the watchdog reads)
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from payment_action_center.domain.entries import BusEvent
+
+PK, SK = "pk", "sk"
+OPEN_INDEX, OPEN_PK, OPEN_SK = "OpenEntries", "open_pk", "open_sk"
+EXPIRY_INDEX, EXPIRY_PK, EXPIRY_SK = "CardsByExpiry", "expiry_pk", "expiry_sk"
+FAILDAY_INDEX, FAILDAY_PK, FAILDAY_SK = "FailuresByDay", "failday_pk", "failday_sk"
+PENDING_INDEX, PENDING_PK, PENDING_SK = "PendingRetries", "pending_pk", "pending_sk"
+PENDING_PARTITION = "RETRY_PENDING"
+TTL = "expires_at"
+SETTINGS = "SETTINGS"
+SANDBOX_CHARGES = "SANDBOX#CHARGES"
+OUTBOX = "OUTBOX"
+
+
+def org(organization_id: str) -> str:
+    return f"ORG#{organization_id}"
+
+
+def entry(entry_id: str) -> str:
+    return f"ENTRY#{entry_id}"
+
+
+def audit(entry_id: str, version: int) -> str:
+    return f"ENTRY#{entry_id}#AUDIT#{version:06d}"
+
+
+def failure_log(organization_id: str) -> str:
+    return f"ORG#{organization_id}#FAILURES"
+
+
+def failure_log_sort(failed_at: str, entry_id: str, attempt: int) -> str:
+    return f"{failed_at}#{entry_id}#{attempt:04d}"
+
+
+def delivery(endpoint: str, webhook_id: str) -> str:
+    return f"DELIVERY#{endpoint}#{webhook_id}"
+
+
+def open_sort(failed_at: str, entry_id: str) -> str:
+    return f"{failed_at}#{entry_id}"
+
+
+# Bounds of a failed_at range on open_sk: '#' < '$', and entry ids sort below '~'.
+def open_sort_lower(failed_at: str) -> str:
+    return f"{failed_at}#"
+
+
+def open_sort_upper(failed_at: str) -> str:
+    return f"{failed_at}#~"
+
+
+def scheduled_payment(scheduled_payment_id: str) -> str:
+    return f"SCHEDULED#{scheduled_payment_id}"
+
+
+def payment(payment_id: str) -> str:
+    return f"PAYMENT#{payment_id}"
+
+
+def pending_sort(requested_at: str, organization_id: str, entry_id: str) -> str:
+    return f"{requested_at}#{organization_id}#{entry_id}"
+
+
+def outbox_sort(event: "BusEvent") -> str:
+    return f"{event.at}#{event.id}"
+
+
+def failure_day(day: str) -> str:
+    return f"FAILDAY#{day}"
+
+
+def preferences(user_id: str) -> str:
+    return f"PREFS#{user_id}"
+
+
+def digest(organization_id: str, local_date: str) -> str:
+    return f"DIGEST#{organization_id}#{local_date}"
+
+
+def recipient(address: str) -> str:
+    return f"RCPT#{address}"
+
+
+# Cards (docs/contract.md §1, expiring cards):
+#   card           pk ORG#<org>   sk CARD#<card id>
+#   CardsByExpiry: expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id>  (only while the card is
+#                  in the wallet, not deleted, and linked to an active scheduled payment)
+
+
+def card(card_id: str) -> str:
+    return f"CARD#{card_id}"
+
+
+def expiry(month: str) -> str:
+    return f"EXPIRY#{month}"
+
+
+def expiry_sort(organization_id: str, card_id: str) -> str:
+    return f"{organization_id}#{card_id}"
+
+
+def expiry_sort_prefix(organization_id: str) -> str:
+    return f"{organization_id}#"
+
+
+def card_notice(organization_id: str, month: str) -> str:
+    return f"CARDNOTICE#{organization_id}#{month}"
+
+
+def card_notice_card(card_id: str) -> str:
+    return f"CARD#{card_id}"

@@ -1,0 +1,166 @@
+"""What the HTTP API returns (docs/contract.md §4.2): pydantic models, so the OpenAPI document
+follows."""
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field
+
+from payment_action_center.domain.cards import ExpiringCard
+from payment_action_center.domain.entries import (
+    Action,
+    AuditEvent,
+    Entry,
+    EntryType,
+    Method,
+    Status,
+)
+from payment_action_center.domain.timestamps import display
+
+
+class AccountHolderView(BaseModel):
+    id: str
+    name: str
+    email: str
+
+
+class FailureView(BaseModel):
+    code: str
+    message: str
+
+
+class InvoiceItemView(BaseModel):
+    invoice_id: str
+    item_id: str
+    amount: int = Field(description="minor units")
+
+
+class TransactionView(BaseModel):
+    id: str
+    type: EntryType
+    method: Method
+    status: Status
+    amount: int = Field(description="integer, minor units of currency")
+    currency: str = Field(description="ISO 4217")
+    account_holder: AccountHolderView
+    payment_id: str
+    failure: FailureView
+    failed_at: str = Field(description="RFC 3339, UTC")
+    attempts: int
+    scheduled_payment_id: str | None
+    invoice_items: list[InvoiceItemView]
+    actions: list[Action]
+    needs_attention: str | None = Field(
+        default=None,
+        description="set when a retry stayed pending past its deadline: why a person should look",
+    )
+
+    @classmethod
+    def of(cls, entry: Entry) -> Self:
+        return cls(
+            id=entry.id,
+            type=entry.type,
+            method=entry.method,
+            status=entry.status,
+            amount=entry.amount,
+            currency=entry.currency,
+            account_holder=AccountHolderView(
+                id=entry.account_holder.id,
+                name=entry.account_holder.name,
+                email=entry.account_holder.email,
+            ),
+            payment_id=entry.payment_id,
+            failure=FailureView(code=entry.failure.code, message=entry.failure.message),
+            failed_at=display(entry.failed_at),
+            attempts=entry.attempts,
+            scheduled_payment_id=entry.scheduled_payment_id,
+            invoice_items=[
+                InvoiceItemView(invoice_id=i.invoice_id, item_id=i.item_id, amount=i.amount)
+                for i in entry.invoice_items
+            ],
+            actions=list(entry.actions),
+            needs_attention=entry.retry.needs_attention if entry.retry else None,
+        )
+
+
+class ActorView(BaseModel):
+    type: Literal["user", "system"]
+    id: str | None
+    email: str | None
+
+
+class AuditEventView(BaseModel):
+    at: str
+    action: str
+    actor: ActorView
+    detail: dict[str, object]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> Self:
+        return cls(
+            at=display(event.at),
+            action=event.action,
+            actor=ActorView(type=event.actor.type, id=event.actor.id, email=event.actor.email),
+            detail=event.detail,
+        )
+
+
+class TransactionDetail(TransactionView):
+    audit: list[AuditEventView] = Field(description="oldest first")
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionView]
+    next_cursor: str | None = Field(description="opaque; null on the last page")
+
+
+class ErrorView(BaseModel):
+    code: str
+    message: str
+
+
+class ScheduledAtStakeView(BaseModel):
+    scheduled_payment_id: str
+    kind: str
+    next_payment_at: str | None
+    amount: int | None = Field(description="minor units")
+    currency: str | None
+
+
+class ExpiringCardView(BaseModel):
+    card_id: str
+    account_holder: AccountHolderView
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    scheduled_payments: list[ScheduledAtStakeView]
+
+    @classmethod
+    def of(cls, card: ExpiringCard) -> Self:
+        return cls(
+            card_id=card.card_id,
+            account_holder=AccountHolderView(
+                id=card.account_holder.id,
+                name=card.account_holder.name,
+                email=card.account_holder.email,
+            ),
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            scheduled_payments=[
+                ScheduledAtStakeView(
+                    scheduled_payment_id=p.scheduled_payment_id,
+                    kind=p.kind.value,
+                    next_payment_at=display(p.next_payment_at) if p.next_payment_at else None,
+                    amount=p.amount,
+                    currency=p.currency,
+                )
+                for p in card.scheduled_payments
+            ],
+        )
+
+
+class ExpiringCardsPage(BaseModel):
+    items: list[ExpiringCardView]
+    next_cursor: str | None = Field(description="opaque; null on the last page")

@@ -1,0 +1,78 @@
+"""What a billing admin does to an entry (docs/contract.md §2, §4.2): retry, dismiss, and the link
+to change a scheduled payment's method. The retry itself is run by retry_worker.py.
+"""
+
+import logging
+
+from payment_action_center.app.outbox import bus_event, publish, transition
+from payment_action_center.app.work import RetryWork
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import (
+    AuditEvent,
+    Caller,
+    Entry,
+    Role,
+)
+from payment_action_center.domain.errors import Conflict
+from payment_action_center.ports import (
+    BillingStore,
+    EntryStore,
+    EventPublisher,
+    QueueUnavailable,
+    RetryQueue,
+)
+
+log = logging.getLogger(__name__)
+
+
+def request_retry(store: EntryStore, queue: RetryQueue, caller: Caller, entry_id: str) -> Entry:
+    entry = store.get(caller.org_id, entry_id)
+    caller.require(Role.BILLING_ADMIN)
+    now = timestamps.now()
+    pending = entry.start_retry(by=caller.actor, at=now)
+    assert pending.retry is not None
+    requested = AuditEvent(now, "retry_requested", caller.actor, {"attempt": pending.retry.attempt})
+    transition(store, pending, requested)
+    try:
+        queue.send(RetryWork.of(pending))
+    except QueueUnavailable:
+        # The retry is recorded: the watchdog sends the work of any retry whose charge was
+        # never sent once its deadline passes. Nothing is lost; it is only later.
+        log.exception(
+            "retry queued late: the queue refused the message", extra={"entry_id": entry_id}
+        )
+    return pending
+
+
+def dismiss(
+    store: EntryStore, publisher: EventPublisher, caller: Caller, entry_id: str, reason: str | None
+) -> Entry:
+    entry = store.get(caller.org_id, entry_id)
+    caller.require(Role.BILLING_ADMIN)
+    now = timestamps.now()
+    dismissed = entry.dismiss(at=now)
+    event = bus_event(
+        now,
+        "TransactionDismissed",
+        {"transaction_id": entry.id, "organization_id": entry.organization_id, "reason": reason},
+    )
+    transition(
+        store, dismissed, AuditEvent(now, "dismissed", caller.actor, {"reason": reason}), [event]
+    )
+    publish(store, publisher, [event])
+    return dismissed
+
+
+def payment_method_link(
+    store: EntryStore, billing: BillingStore, caller: Caller, entry_id: str
+) -> str:
+    """The customer's Upcoming payments page, where the method of a scheduled payment changes."""
+    entry = store.get(caller.org_id, entry_id)
+    entry.require_payment_method_to_change()  # Conflict (409) for a refund or a one-time e-check
+    organization = billing.organization(entry.organization_id)
+    if organization is None:
+        raise Conflict(
+            "the organization's settings have not reached the Action Center yet "
+            "(organization.upserted): the link cannot be built"
+        )
+    return organization.upcoming_payments_url(entry.account_holder.id)

@@ -1,0 +1,6 @@
+"""The local stack's own parts (gateway, console, demo data, sandbox tools), with no
+network. AWS calls go to moto in-process (tests/shared/moto_aws.py); sockets are refused."""
+
+from tests.shared.moto_aws import aws, no_network
+
+__all__ = ["aws", "no_network"]

@@ -1,0 +1,203 @@
+"""POST /webhooks/payments and /webhooks/billing through the real handler, on moto."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.shared import factories
+from tests.shared.lambdas import Context, answer, as_json, cold_start, http_event, signed_headers
+from tests.shared.moto_aws import BILLING_SECRET, PAYMENTS_SECRET, TABLE
+
+
+@pytest.fixture
+def webhooks(aws: dict[str, str]) -> ModuleType:
+    return cold_start("webhooks")
+
+
+def deliver(
+    fn: ModuleType,
+    body: bytes,
+    *,
+    webhook_id: str = "msg_1",
+    secret: str = PAYMENTS_SECRET,
+    path: str = "/webhooks/payments",
+    headers: dict[str, str] | None = None,
+    at: datetime | None = None,
+) -> tuple[int, Any]:
+    sent = signed_headers(secret, body, webhook_id, at) if headers is None else headers
+    return answer(fn.lambda_handler(http_event("POST", path, headers=sent, body=body), Context()))
+
+
+def table_items() -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+
+
+def test_a_signed_failure_is_accepted_and_stored(webhooks: ModuleType) -> None:
+    status, body = deliver(webhooks, as_json(factories.payment_failed()))
+    assert (status, body) == (200, {"status": "accepted"})
+    entities = sorted(i["entity"]["S"] for i in table_items())
+    assert entities == ["audit", "delivery", "entry", "failure"]
+
+
+def test_a_new_failure_costs_one_write_request(webhooks: ModuleType) -> None:
+    calls: list[str] = []
+    client = webhooks.store()._client
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    deliver(webhooks, as_json(factories.payment_failed()))
+    assert calls == ["TransactWriteItems"]
+
+
+def test_redelivery_of_a_webhook_id_answers_200_and_changes_nothing(webhooks: ModuleType) -> None:
+    body = as_json(factories.payment_failed())
+    deliver(webhooks, body, webhook_id="msg_again")
+    before = table_items()
+    assert deliver(webhooks, body, webhook_id="msg_again") == (200, {"status": "accepted"})
+    assert table_items() == before
+
+
+def test_the_same_failure_under_a_new_webhook_id_makes_no_second_entry(
+    webhooks: ModuleType,
+) -> None:
+    body = factories.payment_failed()
+    deliver(webhooks, as_json(body), webhook_id="msg_a")
+    assert deliver(webhooks, as_json(body), webhook_id="msg_b") == (
+        200,
+        {"status": "ignored", "reason": "this failure is already recorded"},
+    )
+    assert sum(i["entity"]["S"] == "entry" for i in table_items()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            factories.payment_failed(
+                data__kind="one_time", data__method="credit_card", data__scheduled_payment_id=None
+            ),
+            "one_time by credit_card is not tracked",
+        ),
+        (factories.refund_failed(data__method="echeck"), "refund by echeck is not tracked"),
+    ],
+    ids=["card checkout failure", "echeck refund"],
+)
+def test_untracked_failures_are_ignored_saying_why(
+    webhooks: ModuleType, body: Any, reason: str
+) -> None:
+    assert deliver(webhooks, as_json(body)) == (200, {"status": "ignored", "reason": reason})
+    assert table_items() == []
+
+
+def test_a_misspelled_type_is_ignored_naming_the_known_types(webhooks: ModuleType) -> None:
+    body = factories.payment_failed(type="payment.faild")
+    assert deliver(webhooks, as_json(body)) == (
+        200,
+        {
+            "status": "ignored",
+            "reason": "unknown event type 'payment.faild'",
+            "known_types": [
+                "payment.failed",
+                "payment.succeeded",
+                "refund.failed",
+                "refund.succeeded",
+            ],
+        },
+    )
+    assert table_items() == []
+
+
+def wrong_headers(body: bytes) -> dict[str, dict[str, str]]:
+    good = signed_headers(PAYMENTS_SECRET, body, "msg_x")
+    return {
+        "no signature": {k: v for k, v in good.items() if k != "webhook-signature"},
+        "no id": {k: v for k, v in good.items() if k != "webhook-id"},
+        "no timestamp": {k: v for k, v in good.items() if k != "webhook-timestamp"},
+        "malformed signature": good | {"webhook-signature": "garbage"},
+        "bad base64": good | {"webhook-signature": "v1,@@@"},
+        "other endpoint's secret": signed_headers(BILLING_SECRET, body, "msg_x"),
+        "stale": signed_headers(
+            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) - timedelta(seconds=310)
+        ),
+        "from the future": signed_headers(
+            PAYMENTS_SECRET, body, "msg_x", datetime.now(UTC) + timedelta(seconds=310)
+        ),
+        "id changed after signing": good | {"webhook-id": "msg_y"},
+    }
+
+
+@pytest.mark.parametrize("case", list(wrong_headers(b"{}")))
+def test_any_verification_failure_is_401_and_stores_nothing(
+    webhooks: ModuleType, case: str
+) -> None:
+    body = as_json(factories.payment_failed())
+    status, answer_body = deliver(webhooks, body, headers=wrong_headers(body)[case])
+    assert status == 401
+    assert answer_body["code"] == "invalid_signature"
+    assert table_items() == []
+
+
+def test_a_body_changed_after_signing_is_401(webhooks: ModuleType) -> None:
+    body = as_json(factories.payment_failed())
+    headers = signed_headers(PAYMENTS_SECRET, body, "msg_t")
+    tampered = body.replace(b"12500", b"12501")
+    assert deliver(webhooks, tampered, headers=headers)[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"not json", None),
+        (b"[1, 2]", None),
+        (as_json(factories.payment_failed(data__amount=0)), "data.amount"),
+        (as_json(factories.payment_failed(data__amount=12.5)), "data.amount"),
+        (as_json(factories.payment_failed(data__currency="cad")), "data.currency"),
+        (as_json(factories.payment_failed(data__kind="layaway")), "data.kind"),
+        (as_json(factories.payment_failed(data__method="cash")), "data.method"),
+        (
+            as_json(factories.payment_failed(data__account_holder__email="nope")),
+            "data.account_holder.email",
+        ),
+        (as_json(factories.payment_failed(data__amount=99)), "data"),
+        (as_json(factories.payment_failed(occurred_at="yesterday")), "occurred_at"),
+    ],
+)
+def test_a_body_that_does_not_validate_is_400_with_reasons(
+    webhooks: ModuleType, body: bytes, field: str | None
+) -> None:
+    status, answer_body = deliver(webhooks, body)
+    assert status == 400
+    assert answer_body["code"] == "invalid_payload"
+    if field:
+        assert field in [e["loc"] for e in answer_body["errors"]]
+    assert table_items() == []
+
+
+def test_a_missing_required_field_is_400(webhooks: ModuleType) -> None:
+    body = factories.payment_failed()
+    del body["data"]["payment_id"]
+    status, answer_body = deliver(webhooks, as_json(body))
+    assert status == 400
+    assert "data.payment_id" in [e["loc"] for e in answer_body["errors"]]
+
+
+def test_a_body_over_256_kib_is_413(webhooks: ModuleType) -> None:
+    body = json.dumps({"type": "x", "pad": "a" * (256 * 1024)}).encode()
+    assert deliver(webhooks, body)[0] == 413
+    assert table_items() == []
+
+
+def test_the_billing_endpoint_checks_its_own_secret(webhooks: ModuleType) -> None:
+    body = as_json({"type": "customer.noted", "occurred_at": "2026-11-24T10:00:00Z", "data": {}})
+    assert deliver(webhooks, body, path="/webhooks/billing")[0] == 401
+    assert deliver(webhooks, body, path="/webhooks/billing", secret=BILLING_SECRET)[0] == 200
+
+
+def test_cold_start_fails_clearly_without_its_settings(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAYMENTS_WEBHOOK_SECRET_ARN")
+    with pytest.raises(RuntimeError, match="PAYMENTS_WEBHOOK_SECRET_ARN"):
+        cold_start("webhooks")
