@@ -1,15 +1,17 @@
 """The template's stateful resources, created on the local services, and what `Ref` and
 `Fn::GetAtt` of each stand for there (the functions' environment is resolved from them).
 
-Supported: DynamoDB tables (DynamoDB Local), Secrets Manager secrets, SQS queues (with their
-RedrivePolicy), EventBridge buses and SES identities (moto), HttpApis (the gateway) and the
-functions' own names. A resource of another type has no local value: a `!Ref` to it in an
-environment fails with its name.
+The template is read as SAM translates it (local/template.py): plain CloudFormation. Supported:
+DynamoDB tables (DynamoDB Local), Secrets Manager secrets, SQS queues (with their RedrivePolicy),
+EventBridge buses and SES identities (moto), HTTP APIs (AWS::ApiGatewayV2::Api, SAM's HttpApi: the
+gateway) and the functions' own names. A resource of another type has no local value: a `!Ref` to
+it in an environment fails with its name.
 
 SES identities: besides the template's AWS::SES::EmailIdentity resources, the addresses the
 functions send from, verified outside the stack in AWS (a parameter such as DigestSenderEmail):
-every environment value that is an email address, of a function whose policies grant an SES send
-action. moto refuses any other sender, as SES would.
+every environment value that is an email address, of a function whose role's policies (SAM's
+policy templates expanded, a managed policy of the template followed) grant an SES send action.
+moto refuses any other sender, as SES would.
 """
 
 import json
@@ -26,7 +28,9 @@ from local.template import (
     Document,
     LocalValues,
     UnresolvedReference,
+    cloudformation,
     create_table_from,
+    referenced_id,
     resolve,
     resources,
     text,
@@ -142,20 +146,32 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def sends_email(template: Document, function: Document) -> bool:
-    """Whether a function's policies (statements, or a managed policy of the template, not
-    policy templates) grant an SES send."""
-    for policy in (function.get("Properties") or {}).get("Policies") or []:
-        if not isinstance(policy, dict):
-            continue
-        document = policy
-        if set(policy) == {"Ref"}:
-            managed = (template.get("Resources") or {}).get(policy["Ref"]) or {}
-            document = (managed.get("Properties") or {}).get("PolicyDocument") or {}
+    """Whether a function's role grants an SES send: the statements of its inline policies (SAM
+    writes a function's Policies there, policy templates expanded) and of the template's managed
+    policies it names (`- !Ref SendEmailPolicy` in Policies). AWS managed policies are not read."""
+    for document in _role_policies(template, (function.get("Properties") or {}).get("Role")):
         for statement in _as_list(document.get("Statement") or []):
+            if not isinstance(statement, dict):
+                continue
             actions = _as_list(statement.get("Action") or [])
             if statement.get("Effect") == "Allow" and SES_SEND_ACTIONS & set(actions):
                 return True
     return False
+
+
+def _role_policies(template: Document, role: Any) -> Iterator[Document]:
+    """The policy documents of the template's role that `role` (!GetAtt Role.Arn) names."""
+    found = resources(template, "AWS::IAM::Role").get(referenced_id(role) or "") or {}
+    props = found.get("Properties") or {}
+    for policy in props.get("Policies") or []:
+        if isinstance(policy, dict) and isinstance(policy.get("PolicyDocument"), dict):
+            yield policy["PolicyDocument"]
+    managed = resources(template, "AWS::IAM::ManagedPolicy")
+    for arn in props.get("ManagedPolicyArns") or []:
+        if isinstance(arn, dict) and arn.get("Ref") in managed:
+            document = (managed[arn["Ref"]].get("Properties") or {}).get("PolicyDocument")
+            if isinstance(document, dict):
+                yield document
 
 
 def email_address(value: str) -> str | None:
@@ -169,13 +185,11 @@ def email_address(value: str) -> str | None:
 
 def sender_addresses(template: Document, values: LocalValues) -> Iterator[str]:
     """The addresses the template's functions may send email from (see the module's doc)."""
-    defaults = (template.get("Globals") or {}).get("Function") or {}
-    default_variables = (defaults.get("Environment") or {}).get("Variables") or {}
-    for function in resources(template, "AWS::Serverless::Function").values():
+    for function in resources(template, "AWS::Lambda::Function").values():
         if not sends_email(template, function):
             continue
-        own = ((function.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
-        for value in {**default_variables, **own}.values():
+        variables = ((function.get("Properties") or {}).get("Environment") or {}).get("Variables")
+        for value in (variables or {}).values():
             try:
                 resolved = resolve(value, values)
             except UnresolvedReference:  # the stack says which when it builds the environment
@@ -208,8 +222,8 @@ CREATE: dict[str, Creator] = {
     "AWS::SQS::Queue": _queue,
     "AWS::Events::EventBus": _event_bus,
     "AWS::SES::EmailIdentity": _email_identity,
-    "AWS::Serverless::HttpApi": _http_api,
-    "AWS::Serverless::Function": _function,
+    "AWS::ApiGatewayV2::Api": _http_api,
+    "AWS::Lambda::Function": _function,
 }
 CONFIGURE: dict[str, Creator] = {"AWS::SQS::Queue": _redrive}
 
@@ -226,12 +240,15 @@ def provision(
     `queue_visibility_timeout` (seconds), when given, replaces every queue's VisibilityTimeout:
     how long a message a function failed on waits before it is delivered again (tests shorten it).
     """
+    template = cloudformation(template)
     for steps in (CREATE, CONFIGURE):
         for logical_id, resource in resources(template).items():
             step = steps.get(resource["Type"])
             if step is not None:
                 step(logical_id, resource.get("Properties") or {}, values, endpoints)
-    if endpoints.gateway:  # SAM's implicit API, for HttpApi events without ApiId
+    # SAM's implicit API: provisioned above when an HttpApi event has no ApiId, but a template may
+    # name it in a link without such an event.
+    if endpoints.gateway:
         values.api_urls.setdefault("ServerlessHttpApi", endpoints.gateway.rstrip("/"))
     _verify_senders(template, values, endpoints)
     if queue_visibility_timeout is not None:

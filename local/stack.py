@@ -35,6 +35,8 @@ from local.template import (
     TEMPLATE_PATH,
     LocalValues,
     Schedule,
+    TemplateError,
+    cloudformation,
     environment,
     functions,
     jwt_authorizers,
@@ -158,7 +160,8 @@ class LocalStack:
                 f"ports already in use: {', '.join(taken)}. Is another local stack running?"
                 " Stop it, or choose other ports with those variables."
             )
-        template = load(self.template_path)
+        # Read once, as SAM's translator expands it: every reader below takes it as it is.
+        template = cloudformation(load(self.template_path))
         self.dynamodb.launch()  # both start at once: Java and moto's imports take seconds
         self.moto.launch()
         self.dynamodb.wait_until_ready()
@@ -398,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.pause()
     except KeyboardInterrupt:
         return 0
-    except (LocalServiceError, FileNotFoundError, demo.DeliveryRefused) as error:
+    except (LocalServiceError, FileNotFoundError, TemplateError, demo.DeliveryRefused) as error:
         print(f"\nThe local stack did not start: {error}", file=sys.stderr)
         return 1
     finally:

@@ -1,11 +1,16 @@
 """template.yaml as data, for the local stack (local/template.py), the tests and the benchmarks:
-CloudFormation's short tags read as their JSON form, and the table created from its definition
-(the single source of truth for its keys and indexes)."""
+CloudFormation's short tags read as their JSON form (`load`, the template as written), the same
+template as plain CloudFormation through SAM's own translator (`translate`), and the table created
+from its definition (the single source of truth for its keys and indexes)."""
 
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import yaml
 
@@ -103,6 +108,106 @@ def create_table_from(client: Any, name: str, props: Document) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- SAM's translation
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+# The bucket that stands for the working tree in a translated template: SAM only accepts S3
+# locations for code, so a local CodeUri "functions/api/" becomes s3://<this>/functions%2Fapi%2F
+# and comes back with `local_path` (quoted whole, so that an absolute path keeps its "/").
+LOCAL_BUCKET = "local-working-tree"
+# The properties that hold a local directory, by SAM resource type (and in Globals).
+_LOCAL_PATHS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+}
+_GLOBALS = {"Function": "CodeUri"}
+
+
+class TemplateError(ValueError):
+    """SAM's translator refused the template (its messages, one per problem)."""
+
+
+def is_sam(template: Document) -> bool:
+    """Whether the template still needs SAM's transform (Transform, or any AWS::Serverless::
+    resource: the local stack's test templates leave the Transform line out)."""
+    transform = template.get("Transform")
+    if transform == SAM_TRANSFORM or (isinstance(transform, list) and SAM_TRANSFORM in transform):
+        return True
+    return any(
+        str(resource.get("Type", "")).startswith("AWS::Serverless::")
+        for resource in resources(template).values()
+    )
+
+
+def translate(
+    template: Document, parameters: Mapping[str, Any] | None = None, region: str = "us-east-1"
+) -> Document:
+    """The template as plain CloudFormation, as SAM's translator (aws-sam-translator, which the
+    SAM CLI and cfn-lint run too) expands it: Globals merged into each resource, every event made
+    its own resource (AWS::Lambda::EventSourceMapping, AWS::Scheduler::Schedule, the HttpApi's
+    OpenAPI body with its routes and authorizers), roles with their policies. A template without
+    SAM resources is returned as is.
+
+    Offline: local code paths become s3://LOCAL_BUCKET/... (see `local_path`), managed policy
+    names resolve from the map bundled with the translator, and `region` stands for the deploy
+    region. `parameters` are the values SAM may resolve while translating (the rest stays an
+    intrinsic). Cached by content: treat the result as read-only.
+    """
+    if not is_sam(template):
+        return template
+    key = json.dumps([template, dict(parameters or {}), region], sort_keys=True, default=str)
+    return _translate(key)
+
+
+@lru_cache(maxsize=16)
+def _translate(key: str) -> Document:
+    # Imported here: the translator (pydantic models of every SAM resource) takes a second or two
+    # to import, and most users of this module (tests/integration, bench) never translate.
+    import boto3
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template, parameters, region = json.loads(key)
+    _with_s3_locations(template)
+    # The region only names ARNs (and the pseudo parameters SAM resolves): no call to AWS is made.
+    session = boto3.Session(region_name=region)
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    translator = Translator({}, Parser(), boto_session=session, metrics=metrics)
+    try:
+        translated: Document = translator.translate(template, parameter_values=parameters)
+    except InvalidDocumentException as error:
+        causes = "; ".join(cause.message for cause in error.causes)
+        raise TemplateError(f"SAM cannot translate the template: {causes}") from error
+    finally:
+        metrics.publish()  # to nowhere; unpublished, the translator warns on the console
+    return translated
+
+
+def _with_s3_locations(template: Document) -> None:
+    """Replace (in place) every local code path with its s3://LOCAL_BUCKET/... stand-in."""
+    globals_ = template.get("Globals") or {}
+    targets = [(globals_.get(section), key) for section, key in _GLOBALS.items()]
+    for resource in resources(template).values():
+        if resource.get("Type") in _LOCAL_PATHS:
+            targets.append((resource.get("Properties"), _LOCAL_PATHS[resource["Type"]]))
+    for props, key in targets:
+        if not isinstance(props, dict):
+            continue
+        path = props.get(key)
+        if isinstance(path, str) and not path.startswith("s3://"):
+            props[key] = f"s3://{LOCAL_BUCKET}/{quote(path, safe='')}"
+
+
+def local_path(location: Any) -> str | None:
+    """The local path a translated Code / Content location stands for; None if it is not one of
+    `translate`'s stand-ins (a real S3 object, inline code, an image)."""
+    if isinstance(location, dict) and location.get("S3Bucket") == LOCAL_BUCKET:
+        return unquote(str(location["S3Key"]))
+    return None
+
+
 # ----------------------------------------------------------------------------- HTTP routes
 
 
@@ -123,31 +228,56 @@ class Route:
 
 
 def routes(template: Document) -> list[Route]:
-    """Every HttpApi event of every AWS::Serverless::Function."""
+    """Every route of every HttpApi, as SAM wrote them into the API's OpenAPI body (the
+    template is translated first if it is still SAM): its events, with their authorizers
+    (the API's DefaultAuthorizer unless the event says otherwise; NONE for a public route)."""
     found = []
-    for function_id, function in resources(template, "AWS::Serverless::Function").items():
-        for event in (function["Properties"].get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            props = event.get("Properties") or {}
-            auth = (props.get("Auth") or {}).get("Authorizer")
-            if auth is None:
-                auth = _http_api_auth(template, props.get("ApiId")).get("DefaultAuthorizer")
-            found.append(
-                Route(
-                    method=str(props.get("Method", "ANY")).upper(),
-                    path=props.get("Path", "$default"),
-                    function_id=function_id,
-                    authorizer=None if auth in (None, "NONE") else auth,
+    template = translate(template)
+    for api in resources(template, "AWS::ApiGatewayV2::Api").values():
+        body = (api.get("Properties") or {}).get("Body") or {}
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in operations.items():
+                function_id = _integration_function(template, operation)
+                if function_id is None:  # not a method, or not a Lambda proxy of this template
+                    continue
+                security = operation.get("security", body.get("security")) or [{}]
+                authorizer = next(iter(security[0]), None)
+                found.append(
+                    Route(
+                        method=_METHODS.get(method, method.upper()),
+                        path=path,
+                        function_id=function_id,
+                        authorizer=None if authorizer in (None, "NONE") else authorizer,
+                    )
                 )
-            )
     return found
 
 
-def _http_api_auth(template: Document, api_id: Any) -> Document:
-    apis = resources(template, "AWS::Serverless::HttpApi")
-    if isinstance(api_id, dict) and "Ref" in api_id:
-        api = apis.get(api_id["Ref"], {})
-    else:  # SAM's implicit API, or the only one
-        api = next(iter(apis.values()), {})
-    return (api.get("Properties") or {}).get("Auth") or {}
+_METHODS = {"x-amazon-apigateway-any-method": "ANY"}
+# arn:...:lambda:path/2015-03-31/functions/${ApiFunction.Arn}/invocations (or ${<alias>})
+_INVOCATION = re.compile(r"/functions/\$\{([A-Za-z0-9]+)(?:\.Arn)?\}/invocations")
+
+
+def _integration_function(template: Document, operation: Any) -> str | None:
+    """The logical id of the function an OpenAPI operation's Lambda proxy integration invokes."""
+    integration = (
+        operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+    )
+    uri = (integration or {}).get("uri")
+    if isinstance(uri, dict):
+        uri = uri.get("Fn::Sub")
+    found = _INVOCATION.search(uri) if isinstance(uri, str) else None
+    return function_of(template, found[1]) if found else None
+
+
+def function_of(template: Document, logical_id: str) -> str | None:
+    """The AWS::Lambda::Function a logical id stands for: itself, or the function of an alias
+    or a version of it (SAM's AutoPublishAlias); None if it is neither."""
+    resource = resources(template).get(logical_id) or {}
+    if resource.get("Type") == "AWS::Lambda::Function":
+        return logical_id
+    if resource.get("Type") in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        target = (resource.get("Properties") or {}).get("FunctionName")
+        if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+            return function_of(template, target["Ref"])
+    return None

@@ -11,26 +11,22 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from pydantic import BaseModel, ConfigDict, StringConstraints
 from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
 from wiring import adapters, idempotency, persistence
 
+from payment_action_center.adapters.http.requests import DismissRequest, RetryRequest
 from payment_action_center.adapters.http.views import (
     AuditEventView,
+    PaymentMethodLink,
     TransactionDetail,
     TransactionPage,
     TransactionView,
 )
-from payment_action_center.app import actions
+from payment_action_center.app import actions, transactions
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import EntryType, Method, Status
-from payment_action_center.domain.errors import Conflict, InvalidQuery
-from payment_action_center.domain.listing import (
-    DEFAULT_LIMIT,
-    EntryFilter,
-    decode_cursor,
-    encode_cursor,
-)
+from payment_action_center.domain.errors import Conflict
+from payment_action_center.domain.listing import DEFAULT_LIMIT
 
 router = Router()
 tracer = Tracer()
@@ -39,15 +35,6 @@ OpenStatus = Annotated[
     Status | None, Query(description="failed or retry_pending (the table shows open entries)")
 ]
 Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
-
-
-def instant(field: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return timestamps.canonical(value)
-    except ValueError as error:
-        raise InvalidQuery(field, str(error)) from None
 
 
 @router.get("/transactions")
@@ -73,26 +60,21 @@ def list_transactions(
     cursor: Cursor = None,
 ) -> TransactionPage:
     """The open entries, newest failure first."""
-    who = caller(router)
-    if status is not None and not status.is_open:
-        raise InvalidQuery("status", "the table lists open entries: failed or retry_pending")
-    where = EntryFilter(
+    where = transactions.entry_filter(
         status=status,
-        type=entry_type,
+        entry_type=entry_type,
         method=method,
         account_holder_id=account_holder_id,
         q=q,
-        failed_from=instant("from", failed_from),
-        failed_to=instant("to", failed_to),
+        failed_from=failed_from,
+        failed_to=failed_to,
         min_amount=min_amount,
         max_amount=max_amount,
     )
-    fingerprint = where.fingerprint(who.org_id)
-    after = decode_cursor(cursor, fingerprint) if cursor else None
-    page = adapters.entries.list_open(who.org_id, where, limit, after)
+    listing = transactions.list_open(adapters.entries, caller(router), where, limit, cursor)
     return TransactionPage(
-        items=[TransactionView.of(entry) for entry in page.entries],
-        next_cursor=encode_cursor(page.next, fingerprint) if page.next else None,
+        items=[TransactionView.of(entry) for entry in listing.entries],
+        next_cursor=listing.next_cursor,
     )
 
 
@@ -105,15 +87,6 @@ def get_transaction(id: EntryId) -> TransactionDetail:
         **TransactionView.of(entry).model_dump(),
         audit=[AuditEventView.of(event) for event in audit],
     )
-
-
-class RetryRequest(BaseModel):
-    """What makes two retries the same request: the key, and who asks for which entry."""
-
-    org_id: str
-    user_id: str
-    transaction_id: str
-    idempotency_key: str
 
 
 @idempotent_function(
@@ -164,13 +137,6 @@ def retry(
         raise Conflict("the same request (Idempotency-Key) is being processed") from None
 
 
-class DismissRequest(BaseModel):
-    # A misspelled key ("reson") is refused, not dismissed without a reason.
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-
-
 @router.post(
     "/transactions/<id>/dismiss",
     responses={
@@ -188,10 +154,6 @@ def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) 
         adapters.entries, adapters.publisher, caller(router), id, reason or None
     )
     return TransactionView.of(dismissed)
-
-
-class PaymentMethodLink(BaseModel):
-    url: str
 
 
 @router.get(

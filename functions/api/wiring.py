@@ -8,8 +8,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import EventBridgePublisher, SqsQueue
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 
 
 class ApiSettings(Settings):
@@ -20,11 +24,19 @@ class ApiSettings(Settings):
 
 
 settings = ApiSettings.from_env()
-adapters = Adapters(
-    settings.table_name,
-    event_bus_name=settings.event_bus_name,
-    retry_queue_url=settings.retry_queue_url,
-)
+
+
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
+    retry_queue = built(lambda: SqsQueue(client("sqs"), settings.retry_queue_url))
+    publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
+
+
+adapters = Wiring()
 
 # Idempotency-Key: the same request again answers as the first time (records in the table).
 idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600)

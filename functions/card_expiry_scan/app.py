@@ -17,8 +17,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import SqsQueue
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 from payment_action_center.app import card_notices
 from payment_action_center.domain import timestamps
 
@@ -31,7 +33,16 @@ settings = CardExpiryScanSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-adapters = Adapters(settings.table_name, card_notice_queue_url=settings.card_notice_queue_url)
+
+
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    card_notice_queue = built(lambda: SqsQueue(client("sqs"), settings.card_notice_queue_url))
+
+
+adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -17,10 +17,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import SesMailer
 from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
+from payment_action_center.adapters.clients import built, client, mail_client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.digest_store import DynamoCardNoticeLedger
 from payment_action_center.adapters.emails.card_notice import render_card_notice
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 from payment_action_center.app import card_notices
 from payment_action_center.app.work import CardNoticeWork
 
@@ -34,7 +37,17 @@ settings = CardNoticeSenderSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
+
+
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    card_notices = built(lambda: DynamoCardNoticeLedger(client("dynamodb"), settings.table_name))
+    mailer = built(lambda: SesMailer(mail_client(), settings.configuration_set))
+
+
+adapters = Wiring()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 METRICS = SenderMetrics(sent="CardNoticeSent", failed="CardNoticeFailed")
 

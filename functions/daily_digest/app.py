@@ -12,8 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import SqsQueue
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 from payment_action_center.app import digest
 from payment_action_center.domain import timestamps
 
@@ -26,7 +29,17 @@ settings = DailyDigestSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-adapters = Adapters(settings.table_name, digest_queue_url=settings.digest_queue_url)
+
+
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
+    digest_queue = built(lambda: SqsQueue(client("sqs"), settings.digest_queue_url))
+
+
+adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -17,10 +17,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import SesMailer
 from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
+from payment_action_center.adapters.clients import built, client, mail_client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.emails.digest import render_digest
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 from payment_action_center.app import digest
 from payment_action_center.app.work import DigestWork
 
@@ -36,7 +39,17 @@ settings = DigestSenderSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-adapters = Adapters(settings.table_name, ses_configuration_set=settings.configuration_set)
+
+
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
+    mailer = built(lambda: SesMailer(mail_client(), settings.configuration_set))
+
+
+adapters = Wiring()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 METRICS = SenderMetrics(
     sent="DigestSent", failed="DigestRecipientFailed", skipped="DigestRecipientSkipped"

@@ -14,8 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center.adapters.processors.choice import ProcessorSettings
-from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.adapters.aws.messaging import EventBridgePublisher, SqsQueue
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.processors.choice import ProcessorSettings, processor_for
 from payment_action_center.app import watchdog
 from payment_action_center.domain import timestamps
 
@@ -37,12 +39,18 @@ deadlines = watchdog.Deadlines(
 )
 
 
-adapters = Adapters(
-    settings.table_name,
-    event_bus_name=settings.event_bus_name,
-    retry_queue_url=settings.retry_queue_url,
-    processor=settings.processor,
-)
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
+    retry_queue = built(lambda: SqsQueue(client("sqs"), settings.retry_queue_url))
+    processor = built(
+        lambda: processor_for(settings.processor, client("dynamodb"), settings.table_name)
+    )
+    publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
+
+
+adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)

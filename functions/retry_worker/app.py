@@ -19,8 +19,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center.adapters.processors.choice import ProcessorSettings
-from payment_action_center.adapters.wiring import Adapters
+from payment_action_center.adapters.aws.messaging import EventBridgePublisher
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.processors.choice import ProcessorSettings, processor_for
 from payment_action_center.app import retry_worker
 from payment_action_center.app.work import RetryWork
 from payment_action_center.domain.errors import NotFound
@@ -39,9 +42,18 @@ metrics = Metrics()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-adapters = Adapters(
-    settings.table_name, event_bus_name=settings.event_bus_name, processor=settings.processor
-)
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
+    processor = built(
+        lambda: processor_for(settings.processor, client("dynamodb"), settings.table_name)
+    )
+    publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
+
+
+adapters = Wiring()
 
 
 @tracer.capture_method(capture_response=False)

@@ -11,12 +11,14 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from payment_action_center.adapters.aws.messaging import EventBridgePublisher
+from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import payment_webhook, signatures
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.adapters.http.errors import domain_error_response, json_response
 from payment_action_center.adapters.settings import Settings
-from payment_action_center.adapters.wiring import Adapters
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.errors import DomainError
 
@@ -35,7 +37,15 @@ metrics = Metrics()
 app = APIGatewayHttpResolver()
 
 
-adapters = Adapters(settings.table_name, event_bus_name=settings.event_bus_name)
+class Wiring:
+    """What this function talks to, each built on first use and kept for the warm container."""
+
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
+    entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
+    publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
+
+
+adapters = Wiring()
 
 
 def store() -> DynamoEntryStore:

@@ -68,6 +68,7 @@ def hook(event, context):
 TEMPLATE = """
 Globals:
   Function:
+    Runtime: python3.13
     Timeout: 10
     Environment:
       Variables:

@@ -50,6 +50,9 @@ def settings(event, context):
 """
 
 TEMPLATE = """
+Globals:
+  Function:
+    Runtime: python3.13
 Parameters:
   SenderEmail:
     Type: String

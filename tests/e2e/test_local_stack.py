@@ -218,6 +218,7 @@ def slow(event, context):
 TEMPLATE = """
 Globals:
   Function:
+    Runtime: python3.13
     Timeout: 2
     MemorySize: 256
     Environment:
@@ -231,6 +232,7 @@ Resources:
         DefaultAuthorizer: Jwt
         Authorizers:
           Jwt:
+            IdentitySource: $request.header.Authorization
             JwtConfiguration:
               issuer: !Ref JwtIssuer
               audience: [!Ref JwtAudience]

@@ -58,7 +58,8 @@ def test_subscribers_are_the_opted_in_admins_only(digests: DynamoDigestStore) ->
         preferences.change(
             digests,
             caller,
-            preferences.PreferencesChange(failed_transactions_digest=digest_on, locale="en-CA"),
+            failed_transactions_digest=digest_on,
+            locale="en-CA",
         )
     assert sorted(p.user_id for p in digests.digest_subscribers("org_p")) == ["u1", "u3"]
     assert digests.digest_subscribers("org_none") == []

@@ -4,19 +4,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Never
 
 from payment_action_center.adapters.aws.mime import mime_message
 from payment_action_center.app.work import RetryWork
 from payment_action_center.domain.billing import (
-    BillingChange,
-    Card,
-    CardDeleted,
     CardRecord,
     Organization,
+    Plan,
     ScheduledPayment,
     ScheduledPaymentEnded,
     cards_touched,
-    plan,
 )
 from payment_action_center.domain.cards import CardPosition, ExpiringPage, expiring_card
 from payment_action_center.domain.entries import AuditEvent, BusEvent, Entry, Failure, Status
@@ -28,6 +26,8 @@ from payment_action_center.ports import (
     ChargeResult,
     Delivery,
     Email,
+    LinkedChange,
+    LinkedState,
     MailerError,
     MailerOutcomeUnknown,
     ProcessorUnavailable,
@@ -135,9 +135,9 @@ class InMemoryEntryStore:
 
 @dataclass
 class InMemoryBillingStore:
-    """Organizations, scheduled payments and card records; a change applies unless the recorded
-    state is newer, with the card records it touches (billing_state.plan), as the DynamoDB store
-    does. `expiring` lists what CardsByExpiry would hold, read at once."""
+    """Organizations, scheduled payments and card records, read and written as the DynamoDB store
+    does (the use case plans, app/billing_events.py). `expiring` lists what CardsByExpiry would
+    hold, read at once."""
 
     organizations_by_id: dict[str, Organization] = field(default_factory=dict)
     scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
@@ -162,12 +162,12 @@ class InMemoryBillingStore:
     def card(self, organization_id: str, card_id: str) -> CardRecord | None:
         return self.cards.get((organization_id, card_id))
 
-    def apply(self, change: BillingChange, delivery: Delivery) -> None:
-        if isinstance(change, Organization):
-            self._check(self.organizations_by_id.get(change.id), change, delivery)
-            self.organizations_by_id[change.id] = change
-            self.deliveries.add((delivery.endpoint, delivery.webhook_id))
-            return
+    def save_organization(self, organization: Organization, delivery: Delivery) -> None:
+        self._check(self.organizations_by_id.get(organization.id), organization, delivery)
+        self.organizations_by_id[organization.id] = organization
+        self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def read_linked(self, change: LinkedChange) -> LinkedState:
         org = change.organization_id
         current: ScheduledPayment | None = None
         if isinstance(change, ScheduledPayment | ScheduledPaymentEnded):
@@ -179,18 +179,20 @@ class InMemoryBillingStore:
             card_id: self.cards.get((org, card_id)) or CardRecord.new(org, card_id)
             for card_id in cards_touched(change, current)
         }
-        planned = plan(change, current, records)
-        if isinstance(change, Card | CardDeleted):
-            record = next(iter(records.values()))
-            self._check(record.card, change, delivery)
-        else:
-            self._check(current, change, delivery)
-        assert planned is not None
-        if planned.state is not None:
-            self.scheduled_payments[(org, planned.state.id)] = planned.state
+        return LinkedState(current, records, None if current is None else 0)
+
+    def write_linked(self, planned: Plan, read: LinkedState, delivery: Delivery) -> None:
+        self._check(None, None, delivery)
         for record in planned.cards:
-            self.cards[(org, record.card_id)] = record
+            self.cards[(record.organization_id, record.card_id)] = record
+        if planned.state is not None:
+            state = planned.state
+            self.scheduled_payments[(state.organization_id, state.id)] = state
         self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+
+    def refuse_stale(self, change: LinkedChange, delivery: Delivery) -> Never:
+        self._check(None, None, delivery, stale=True)
+        raise AssertionError("unreachable: a stale change always conflicts")
 
     def expiring(
         self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
@@ -225,14 +227,18 @@ class InMemoryBillingStore:
 
     def _check(
         self,
-        current: Organization | ScheduledPayment | Card | None,
-        change: BillingChange,
+        current: Organization | None,
+        change: Organization | None,
         delivery: Delivery,
+        *,
+        stale: bool = False,
     ) -> None:
         failed = set()
         if (delivery.endpoint, delivery.webhook_id) in self.deliveries:
             failed.add("delivery")
-        if current is not None and current.state_at > change.state_at:
+        if stale or (
+            current is not None and change is not None and current.state_at > change.state_at
+        ):
             failed.add("state")
         if failed:
             raise StoreConflict(frozenset(failed))

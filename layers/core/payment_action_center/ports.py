@@ -1,20 +1,22 @@
-"""Every port of the Action Center, in one place: the Protocols the domain calls, the failures it
-catches from them, and the values that cross them when the domain has no better home for them.
+"""Every port of the Action Center, in one place: the Protocols the use cases call, the failures
+they catch from them, and the values that cross them when the domain has no better home for them.
 One adapter each (DynamoDB, SQS, EventBridge, SES, the processor); in-memory fakes in the tests
 (tests/shared/fakes.py). This module imports nothing from the layer but the domain (checked by the
 contracts in pyproject.toml, `[tool.importlinter]`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Never, Protocol
 
 from payment_action_center.domain.billing import (
-    BillingChange,
+    CardChange,
     CardRecord,
     Organization,
+    Plan,
     ScheduledPayment,
+    ScheduledPaymentChange,
 )
 from payment_action_center.domain.cards import CardPosition, ExpiringCard, ExpiringPage
 from payment_action_center.domain.entries import (
@@ -195,6 +197,20 @@ class PaymentProcessor(Protocol):
 # --- billing state -------------------------------------------------------------------------------
 
 
+type LinkedChange = CardChange | ScheduledPaymentChange
+
+
+@dataclass(frozen=True)
+class LinkedState:
+    """A card or scheduled-payment change's starting point, as read: the recorded scheduled
+    payment (for a scheduled-payment change) with its version, and the card records touched
+    (CardRecord.new for unknown ones)."""
+
+    scheduled_payment: ScheduledPayment | None
+    cards: Mapping[str, CardRecord]
+    scheduled_payment_version: int | None = None  # None: no item; 0: one without a version
+
+
 class BillingStore(Protocol):
     def organization(self, organization_id: str) -> Organization | None: ...
 
@@ -210,15 +226,27 @@ class BillingStore(Protocol):
         """The card record (a stub while only scheduled payments naming the card are known)."""
         ...
 
-    def apply(self, change: BillingChange, delivery: Delivery) -> None:
-        """Write the change and the delivery marker atomically, unless the recorded state is
-        newer than the change. A card or scheduled-payment change also rewrites, in the same
-        transaction, the card records it touches (`plan`), each only if unchanged since read.
+    def save_organization(self, organization: Organization, delivery: Delivery) -> None:
+        """Write the settings and the delivery marker atomically, unless newer settings are
+        recorded. Raises StoreConflict naming what failed ("state": newer settings are
+        recorded; "delivery": this webhook-id took effect before)."""
+        ...
 
-        Raises StoreConflict naming what failed ("state": a newer state is recorded;
-        "delivery": this webhook-id took effect before), or DeliveryInFlight when a concurrent
-        write of the same items won the race.
-        """
+    def read_linked(self, change: LinkedChange) -> LinkedState:
+        """What a card or scheduled-payment change is planned from (domain/billing.py `plan`):
+        the recorded scheduled payment and the card records of `cards_touched`, read
+        consistently."""
+        ...
+
+    def write_linked(self, planned: Plan, read: LinkedState, delivery: Delivery) -> None:
+        """Write the plan and the delivery marker atomically, each item only if unchanged since
+        `read`. Raises StoreConflict({"delivery"}) when this webhook-id took effect before, or
+        DeliveryInFlight when a concurrent write of the same items won the race."""
+        ...
+
+    def refuse_stale(self, change: LinkedChange, delivery: Delivery) -> Never:
+        """A change older than the recorded state writes nothing: raises StoreConflict naming
+        "state", and "delivery" too when this webhook-id took effect before."""
         ...
 
 

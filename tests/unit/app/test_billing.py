@@ -1,11 +1,8 @@
 """Billing-platform events (docs/contract.md §4.1): what validates, what is ignored, and the store
-contract
-on the in-memory fake and on moto."""
+contract on the in-memory fake (on DynamoDB Local: tests/integration/test_billing_store.py)."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -25,12 +22,6 @@ class TestInMemoryBillingStore(BillingStoreContract):
     @pytest.fixture
     def store(self) -> InMemoryBillingStore:
         return InMemoryBillingStore()
-
-
-class TestDynamoBillingStoreOnMoto(BillingStoreContract):
-    @pytest.fixture
-    def store(self, aws: dict[str, str]) -> Iterator[DynamoBillingStore]:
-        yield DynamoBillingStore(boto3.client("dynamodb"), TABLE)
 
 
 def refusal(body: dict[str, Any]) -> list[str]:
@@ -273,7 +264,7 @@ def test_failed_conditions_are_named_by_their_role(
 ) -> None:
     store = DynamoBillingStore(CancellingClient(*codes), TABLE)
     with pytest.raises(StoreConflict) as conflict:
-        store.apply(
+        store.save_organization(
             organization("https://p.example/{account_holder_id}"), factories.billing_delivery()
         )
     assert conflict.value.failed == failed

@@ -1,8 +1,7 @@
 """Cards (docs/contract.md §1): card.upserted / card.deleted validation, the CardsByExpiry
-maintenance and
-the expiring read on the in-memory fake and on moto, next_month, and lost races."""
+maintenance and the expiring read on the in-memory fake (on DynamoDB Local:
+tests/integration/test_cards_store.py), next_month, and lost races."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +23,6 @@ class TestExpiringCardsInMemory(ExpiringCardsContract):
     @pytest.fixture
     def store(self) -> InMemoryBillingStore:
         return InMemoryBillingStore()
-
-
-class TestExpiringCardsOnMoto(ExpiringCardsContract):
-    @pytest.fixture
-    def store(self, aws: dict[str, str]) -> Iterator[DynamoBillingStore]:
-        yield DynamoBillingStore(boto3.client("dynamodb"), TABLE)
 
 
 # ---------------------------------------------------------------------------- bad input: 400
@@ -187,7 +180,7 @@ def test_a_card_changed_between_read_and_write_is_a_delivery_in_flight(
     store = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
     other = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
     upsert_card(store, "card_race", T1)
-    original = store._read
+    original = store.read_linked
     raced: list[bool] = []
 
     def read_then_race(change: Any) -> Any:
@@ -197,7 +190,7 @@ def test_a_card_changed_between_read_and_write_is_a_delivery_in_flight(
             link(other, "sp_concurrent", "card_race", T1)
         return read
 
-    monkeypatch.setattr(store, "_read", read_then_race)
+    monkeypatch.setattr(store, "read_linked", read_then_race)
     body = factories.scheduled_payment_upserted(
         occurred_at=T2,
         data__scheduled_payment_id="sp_mine",

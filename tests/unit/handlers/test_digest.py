@@ -13,7 +13,7 @@ from moto.ses.models import ses_backends
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
-from payment_action_center.app import digest
+from payment_action_center.app import preferences
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
 from tests.shared.lambdas import Context, answer, cold_start, http_event
@@ -69,7 +69,9 @@ def test_the_one_click_link_unsubscribes_only_when_signed(api: ModuleType) -> No
     path = f"{PATH}/unsubscribe"
     forged = {"o": "org_demo", "u": "user_1", "s": "0" * 64}
     assert call(api, "POST", path, query=forged, claims=None)[0] == 403
-    signed = forged | {"s": digest.sign(UNSUBSCRIBE_KEY.encode(), "org_demo", "user_1")}
+    signed = forged | {
+        "s": preferences.unsubscribe_signature(UNSUBSCRIBE_KEY.encode(), "org_demo", "user_1")
+    }
     assert call(
         api, "POST", path, query=signed, claims=None, body="List-Unsubscribe=One-Click"
     ) == (200, {"status": "unsubscribed"})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.app import digest
+from payment_action_center.app import preferences
 from tests.shared.lambdas import Context, answer, cold_start, http_event
 from tests.shared.moto_aws import UNSUBSCRIBE_KEY
 from tests.unit.handlers.test_api import ADMIN, dismiss, failure, get, get_entry
@@ -212,7 +212,7 @@ def test_the_one_click_unsubscribe_still_takes_its_form_body(
 ) -> None:
     # RFC 8058: the mail client POSTs this form; the route declares no body, so it is not read.
     signed = {"o": "org_demo", "u": "user_1"}
-    signed["s"] = digest.sign(UNSUBSCRIBE_KEY.encode(), "org_demo", "user_1")
+    signed["s"] = preferences.unsubscribe_signature(UNSUBSCRIBE_KEY.encode(), "org_demo", "user_1")
     event = http_event(
         "POST",
         f"{PREFERENCES}/unsubscribe",

@@ -1,6 +1,6 @@
 """The expiring card notice (docs/contract.md §1, §4.3): each account holder whose wallet card
-expires next
-month and is linked to an active scheduled payment is emailed once per card and expiry month.
+expires next month and is linked to an active scheduled payment is emailed once per card and expiry
+month.
 
 The scan runs daily: it reads the CardsByExpiry index for next month (UTC) and queues one unit of
 work per organization found. Each unit reads that organization's cards for its own "next month"

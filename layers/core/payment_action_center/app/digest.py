@@ -1,6 +1,5 @@
 """The daily digest (docs/contract.md §4.3): once a day, in the 07:00 hour of each organization's
-time
-zone, every failure of the last 24 hours, to the billing contact and the admins who opted in.
+time zone, every failure of the last 24 hours, to the billing contact and the admins who opted in.
 
 The hourly run reads only the organizations that had failures in the window (one index row per
 organization and UTC day) and queues one unit of work per organization whose local hour is 7.
@@ -10,8 +9,6 @@ retries or duplicate deliveries happen, nobody gets two; a recipient whose send 
 retried by the next delivery of the unit.
 """
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from payment_action_center.app import sending
+from payment_action_center.app.preferences import unsubscribe_signature
 from payment_action_center.app.sending import Message, Report
 from payment_action_center.app.work import DigestWork
 from payment_action_center.domain import timestamps
@@ -94,15 +92,11 @@ class Links:
         query = {
             "o": organization_id,
             "u": user_id,
-            "s": sign(self.unsubscribe_key, organization_id, user_id),
+            "s": unsubscribe_signature(self.unsubscribe_key, organization_id, user_id),
         }
         return (
             f"{self.api_url.rstrip('/')}/me/notification-preferences/unsubscribe?{urlencode(query)}"
         )
-
-
-def sign(key: bytes, organization_id: str, user_id: str) -> str:
-    return hmac.new(key, f"{organization_id}\x1f{user_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def send_digest(

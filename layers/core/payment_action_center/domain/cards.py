@@ -1,9 +1,9 @@
-"""Expiring cards (docs/contract.md §1, §4.2): wallet cards linked to active scheduled payments
-that expire
-in a given month, read from the sparse CardsByExpiry index and checked against the current state.
+"""Expiring cards (docs/contract.md §1, §4.2): wallet cards linked to active scheduled payments that
+expire in a given month, read from the sparse CardsByExpiry index and checked against the current
+state.
 
-The index is maintained by the billing webhooks (billing_state.plan); this module says what a reader
-gets and which month "next month" is.
+The index is maintained by the billing webhooks (domain/billing.py `plan`); this module says what a
+reader gets and which month "next month" is.
 """
 
 from dataclasses import dataclass

@@ -6,18 +6,19 @@
                  (+ expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id> while it qualifies:
                  the sparse CardsByExpiry index)
 
-Each change is one TransactWriteItems. An organization: the settings, written only if the
-recorded ones are not newer (`state_at` is canonical, so string order is time order), and the
-delivery marker. A card or a scheduled payment: read-modify-write. The recorded scheduled payment
-and the card records touched are read (consistently), `billing_state.plan` says what to write, and
-the writes go with the delivery marker, each conditioned on the version read: a concurrent change of
-the same items makes the transaction fail (DeliveryInFlight, the sender retries). A stale change
-sends a condition check that fails on the newer state, so DynamoDB names what failed (the state,
-the delivery, or both) in one request, as for organizations.
+Each change is one TransactWriteItems. An organization: the settings, written only if the recorded
+ones are not newer (`state_at` is canonical, so string order is time order), and the delivery
+marker. A card or a scheduled payment: read-modify-write, driven by the use case
+(app/billing_events.py): the recorded scheduled payment and the card records touched are read
+(consistently, `read_linked`), `domain/billing.py`'s `plan` says what to write, and the writes
+(`write_linked`) go with the delivery marker, each conditioned on the version read: a concurrent
+change of the same items makes the transaction fail (DeliveryInFlight, the sender retries). A stale
+change sends a condition check that fails on the newer state, so DynamoDB names what failed (the
+state, the delivery, or both) in one request, as for organizations.
 """
 
 from collections.abc import Sequence
-from typing import Any, assert_never
+from typing import Any, Never, assert_never
 
 from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.store import (
@@ -28,23 +29,20 @@ from payment_action_center.adapters.dynamodb.store import (
     transact,
 )
 from payment_action_center.domain.billing import (
-    BillingChange,
     Card,
-    CardChange,
     CardDeleted,
     CardRecord,
     Organization,
+    Plan,
     ScheduledPayment,
-    ScheduledPaymentChange,
     ScheduledPaymentEnded,
     cards_touched,
     linked_card,
-    plan,
 )
 from payment_action_center.domain.cards import CardPosition, ExpiringPage, expiring_card
 from payment_action_center.domain.entries import AccountHolder, Method, PaymentKind, PaymentMethod
 from payment_action_center.domain.errors import DeliveryInFlight
-from payment_action_center.ports import Delivery, StoreConflict
+from payment_action_center.ports import Delivery, LinkedChange, LinkedState, StoreConflict
 
 _NOT_OLDER = "attribute_not_exists(#pk) OR #state_at <= :state_at"
 
@@ -87,22 +85,16 @@ class DynamoBillingStore:
         item = self._get(keys.org(organization_id), keys.card(card_id))
         return None if item is None else card_record_from(item)
 
-    def apply(self, change: BillingChange, delivery: Delivery) -> None:
-        """One TransactWriteItems (see the module's docstring)."""
-        match change:
-            case Organization():
-                transact(
-                    self._client,
-                    ["state", "delivery"],
-                    [
-                        self._put_if_not_older(organization_item(change, delivery.received_at)),
-                        self._delivery_put(delivery),
-                    ],
-                )
-            case Card() | CardDeleted() | ScheduledPayment() | ScheduledPaymentEnded():
-                self._apply_linked(change, delivery)
-            case _:
-                assert_never(change)
+    def save_organization(self, organization: Organization, delivery: Delivery) -> None:
+        """One TransactWriteItems: the settings if not older, and the delivery marker."""
+        transact(
+            self._client,
+            ["state", "delivery"],
+            [
+                self._put_if_not_older(organization_item(organization, delivery.received_at)),
+                self._delivery_put(delivery),
+            ],
+        )
 
     def expiring(
         self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
@@ -179,25 +171,49 @@ class DynamoBillingStore:
             items, None if last is None else CardPosition(last.organization_id, last.card_id)
         )
 
-    def _apply_linked(
-        self, change: CardChange | ScheduledPaymentChange, delivery: Delivery
-    ) -> None:
-        pk = keys.org(change.organization_id)
-        state_sk, payment_item, records = self._read(change)
+    def read_linked(self, change: LinkedChange) -> LinkedState:
+        """The scheduled payment and card records a change touches, read consistently: one
+        BatchGetItem for what the change names (the scheduled payment and its new card, or the
+        card); a second one only for a card known from the recorded state alone (the card a
+        scheduled payment leaves)."""
+        organization_id = change.organization_id
+        pk = keys.org(organization_id)
+        named: list[str] = []
+        match change:
+            case Card():
+                named = [change.id]
+            case CardDeleted():
+                named = [change.card_id]
+            case ScheduledPayment():
+                named = [card_id] if (card_id := linked_card(change)) is not None else []
+            case ScheduledPaymentEnded():
+                pass
+        state_sk = _state_key(change)
+        is_payment = isinstance(change, ScheduledPayment | ScheduledPaymentEnded)
+        wanted = [(pk, keys.card(card_id)) for card_id in named]
+        read = self._batch_get(([(pk, state_sk)] if is_payment else []) + wanted)
+        payment_item = read.get((pk, state_sk)) if is_payment else None
         current = None if payment_item is None else scheduled_payment_from(payment_item)
-        planned = plan(change, current, records)
-        if planned is None:
-            # Stale: nothing to write; let the transaction name what failed.
-            transact(
-                self._client,
-                ["state", "delivery"],
-                [self._newer_than(pk, state_sk, change.state_at), self._delivery_put(delivery)],
-            )
-            raise StoreConflict(frozenset({"state"}))  # a newer state cannot go away
+        card_ids = cards_touched(change, current)
+        more = [(pk, keys.card(card_id)) for card_id in card_ids if card_id not in named]
+        if more:
+            read |= self._batch_get(more)
+        records = {
+            card_id: card_record_from(item)
+            if (item := read.get((pk, keys.card(card_id)))) is not None
+            else CardRecord.new(organization_id, card_id)
+            for card_id in card_ids
+        }
+        version = None if payment_item is None else int(payment_item.get("version", 0))
+        return LinkedState(current, records, version)
+
+    def write_linked(self, planned: Plan, read: LinkedState, delivery: Delivery) -> None:
+        """One TransactWriteItems: the new state and the card records touched, each only if
+        at the version read, and the delivery marker."""
         updated_at = delivery.received_at
         writes: list[tuple[str, dict[str, Any]]] = []
         if planned.state is not None:
-            read_version = 0 if payment_item is None else int(payment_item.get("version", 0))
+            read_version = read.scheduled_payment_version or 0
             writes.append(
                 (
                     "state",
@@ -205,7 +221,7 @@ class DynamoBillingStore:
                         scheduled_payment_item(planned.state, updated_at)
                         | {"version": read_version + 1},
                         read_version,
-                        existed=payment_item is not None,
+                        existed=read.scheduled_payment_version is not None,
                     ),
                 )
             )
@@ -228,43 +244,19 @@ class DynamoBillingStore:
                 raise StoreConflict(frozenset({"delivery"})) from None
             raise DeliveryInFlight("the state changed since it was read: send it again") from None
 
-    def _read(
-        self, change: CardChange | ScheduledPaymentChange
-    ) -> tuple[str, dict[str, Any] | None, dict[str, CardRecord]]:
-        """The sort key of the changed state, the recorded scheduled payment item (for a
-        scheduled-payment change) and the card records the change touches, read consistently."""
-        organization_id = change.organization_id
-        pk = keys.org(organization_id)
-        # One consistent BatchGetItem for what the change names (the scheduled payment and its
-        # new card, or the card); a second one only for a card known from the recorded state
-        # alone (the card a scheduled payment leaves).
-        named: list[str] = []
-        match change:
-            case Card():
-                state_sk, named = keys.card(change.id), [change.id]
-            case CardDeleted():
-                state_sk, named = keys.card(change.card_id), [change.card_id]
-            case ScheduledPayment():
-                state_sk = keys.scheduled_payment(change.id)
-                named = [card_id] if (card_id := linked_card(change)) is not None else []
-            case ScheduledPaymentEnded():
-                state_sk = keys.scheduled_payment(change.scheduled_payment_id)
-        is_payment = isinstance(change, ScheduledPayment | ScheduledPaymentEnded)
-        wanted = [(pk, keys.card(card_id)) for card_id in named]
-        read = self._batch_get(([(pk, state_sk)] if is_payment else []) + wanted)
-        payment_item = read.get((pk, state_sk)) if is_payment else None
-        current = None if payment_item is None else scheduled_payment_from(payment_item)
-        card_ids = cards_touched(change, current)
-        more = [(pk, keys.card(card_id)) for card_id in card_ids if card_id not in named]
-        if more:
-            read |= self._batch_get(more)
-        records = {
-            card_id: card_record_from(item)
-            if (item := read.get((pk, keys.card(card_id)))) is not None
-            else CardRecord.new(organization_id, card_id)
-            for card_id in card_ids
-        }
-        return state_sk, payment_item, records
+    def refuse_stale(self, change: LinkedChange, delivery: Delivery) -> Never:
+        """Nothing to write: a condition check that fails on the newer state goes with the
+        delivery marker, so DynamoDB names what failed (the state, the delivery, or both)."""
+        pk = keys.org(change.organization_id)
+        transact(
+            self._client,
+            ["state", "delivery"],
+            [
+                self._newer_than(pk, _state_key(change), change.state_at),
+                self._delivery_put(delivery),
+            ],
+        )
+        raise StoreConflict(frozenset({"state"}))  # a newer state cannot go away
 
     def _versioned_put(
         self, item: dict[str, Any], read_version: int, *, existed: bool
@@ -502,3 +494,18 @@ def card_record_from(item: dict[str, Any]) -> CardRecord:
         linked_schedules=frozenset(item.get("linked_schedules", ())),
         version=int(item["version"]),
     )
+
+
+def _state_key(change: LinkedChange) -> str:
+    """The sort key of the state a change replaces."""
+    match change:
+        case Card():
+            return keys.card(change.id)
+        case CardDeleted():
+            return keys.card(change.card_id)
+        case ScheduledPayment():
+            return keys.scheduled_payment(change.id)
+        case ScheduledPaymentEnded():
+            return keys.scheduled_payment(change.scheduled_payment_id)
+        case _:
+            assert_never(change)

@@ -1,5 +1,5 @@
 """Key layout of the single table. template.yaml declares the same attribute and index names;
-tests/unit/test_table_keys.py checks the two agree.
+tests/unit/infra/test_template.py checks the two agree.
 
   entry          pk ORG#<org>                  sk ENTRY#<id>
   audit event    pk ORG#<org>                  sk ENTRY#<id>#AUDIT#<version, 6 digits>

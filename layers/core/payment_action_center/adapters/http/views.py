@@ -1,5 +1,5 @@
 """What the HTTP API returns (docs/contract.md §4.2): pydantic models, so the OpenAPI document
-follows."""
+follows. What it reads is in requests.py."""
 
 from typing import Literal, Self
 
@@ -11,10 +11,12 @@ from payment_action_center.domain.entries import (
     AuditEvent,
     Entry,
     EntryType,
+    Locale,
     Method,
     Status,
 )
 from payment_action_center.domain.timestamps import display
+from payment_action_center.ports import Preferences
 
 
 class AccountHolderView(BaseModel):
@@ -164,3 +166,20 @@ class ExpiringCardView(BaseModel):
 class ExpiringCardsPage(BaseModel):
     items: list[ExpiringCardView]
     next_cursor: str | None = Field(description="opaque; null on the last page")
+
+
+class PaymentMethodLink(BaseModel):
+    url: str
+
+
+class NotificationPreferences(BaseModel):
+    failed_transactions_digest: bool
+    locale: Locale
+
+    @classmethod
+    def of(cls, saved: Preferences) -> Self:
+        return cls(failed_transactions_digest=saved.failed_transactions_digest, locale=saved.locale)
+
+
+class Unsubscribed(BaseModel):
+    status: Literal["unsubscribed"]

@@ -1,7 +1,7 @@
 """The signed webhooks in the OpenAPI document (its 3.1 `webhooks` key), generated from the wire
-models the webhooks function validates with (events.py for the payment processor, billing.py for
-the billing platform). Only the HTTP API's `openapi_document` imports this module, so building
-the schemas costs nothing at cold start.
+models the webhooks function validates with (payment_webhook.py for the payment processor,
+billing_webhook.py for the billing platform). Only the HTTP API's `openapi_document` imports this
+module, so building the schemas costs nothing at cold start.
 """
 
 import json

@@ -1,0 +1,64 @@
+"""The Action Center table (docs/contract.md §4.2): which open entries a query selects, one page
+at a time behind an opaque cursor bound to the query that made it."""
+
+from dataclasses import dataclass
+
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import Caller, Entry, EntryType, Method, Status
+from payment_action_center.domain.errors import InvalidQuery
+from payment_action_center.domain.listing import EntryFilter, decode_cursor, encode_cursor
+from payment_action_center.ports import EntryStore
+
+
+@dataclass(frozen=True)
+class Listing:
+    entries: list[Entry]
+    next_cursor: str | None
+
+
+def entry_filter(
+    *,
+    status: Status | None = None,
+    entry_type: EntryType | None = None,
+    method: Method | None = None,
+    account_holder_id: str | None = None,
+    q: str | None = None,
+    failed_from: str | None = None,
+    failed_to: str | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+) -> EntryFilter:
+    """The filter of a query, as the admin wrote it; InvalidQuery names the parameter at fault."""
+    if status is not None and not status.is_open:
+        raise InvalidQuery("status", "the table lists open entries: failed or retry_pending")
+    return EntryFilter(
+        status=status,
+        type=entry_type,
+        method=method,
+        account_holder_id=account_holder_id,
+        q=q,
+        failed_from=_instant("from", failed_from),
+        failed_to=_instant("to", failed_to),
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
+
+
+def list_open(
+    store: EntryStore, caller: Caller, where: EntryFilter, limit: int, cursor: str | None
+) -> Listing:
+    """The caller's organization's open entries, newest failure first. A cursor made for another
+    organization or another filter is refused (InvalidCursor)."""
+    fingerprint = where.fingerprint(caller.org_id)
+    after = decode_cursor(cursor, fingerprint) if cursor else None
+    page = store.list_open(caller.org_id, where, limit, after)
+    return Listing(page.entries, encode_cursor(page.next, fingerprint) if page.next else None)
+
+
+def _instant(parameter: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return timestamps.canonical(value)
+    except ValueError as error:
+        raise InvalidQuery(parameter, str(error)) from None
