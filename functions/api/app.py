@@ -5,6 +5,7 @@ from typing import Any
 
 import expiring_cards
 import openapi
+import organization
 import preferences
 import transactions
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,6 +30,7 @@ app = JsonApiResolver()
 app.include_router(transactions.router)
 app.include_router(expiring_cards.router)
 app.include_router(preferences.router)
+app.include_router(organization.router)
 app.include_router(openapi.router)
 
 

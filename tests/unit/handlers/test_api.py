@@ -316,3 +316,22 @@ def test_a_cold_start_shares_no_route_module_with_the_one_before(aws: dict[str, 
     assert first.transactions is not second.transactions
     assert first.transactions.router.api_resolver is first.app
     assert second.transactions.router.api_resolver is second.app
+
+
+def test_the_organization_reads_as_the_billing_platform_sent_it(api: ModuleType) -> None:
+    assert get(api, "/organization", route="/organization")[0] == 404
+    store = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
+    billing_webhook.handle_billing_event(
+        store, factories.billing_delivery(), factories.organization_upserted()
+    )
+    status, body = get(api, "/organization", route="/organization")
+    sent = factories.organization_upserted()["data"]
+    assert status == 200
+    assert body == {
+        "id": "org_demo",
+        "name": sent["name"],
+        "locale": sent["locale"],
+        "time_zone": sent["time_zone"],
+        "client_url_template": sent["client_url_template"],
+        "upcoming_payments_url_template": sent["upcoming_payments_url_template"],
+    }

@@ -5,6 +5,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.cards import ExpiringCard
 from payment_action_center.domain.entries import (
     Action,
@@ -183,3 +184,26 @@ class NotificationPreferences(BaseModel):
 
 class Unsubscribed(BaseModel):
     status: Literal["unsubscribed"]
+
+
+class OrganizationView(BaseModel):
+    """What the console shows of the caller's organization: dates in its time zone, holders as
+    links to the platform's client pages."""
+
+    id: str
+    name: str
+    locale: Locale
+    time_zone: str = Field(description="IANA time zone")
+    client_url_template: str = Field(description="the client's page; {account_holder_id} filled")
+    upcoming_payments_url_template: str
+
+    @classmethod
+    def of(cls, organization: Organization) -> Self:
+        return cls(
+            id=organization.id,
+            name=organization.name,
+            locale=organization.locale,
+            time_zone=organization.time_zone,
+            client_url_template=organization.client_url_template,
+            upcoming_payments_url_template=organization.upcoming_payments_url_template,
+        )

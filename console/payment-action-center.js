@@ -1,0 +1,855 @@
+// <payment-action-center api-base="https://…" lang="fr-CA">: the Action Center console
+// (docs/console.md). The host page supplies the JWT as a property (`element.token = "…"`) and
+// hears `pac-unauthorized` when it expires. The filters live in the page's URL (the digest
+// email links to `?account_holder_id=…`), so a link opens the same view. No framework, no build
+// step: the platform's custom elements, shadow DOM and Intl.
+
+import { Api, ApiError } from "./api.js";
+import { LOCALES, supported, t } from "./messages.js";
+
+const FILTERS = [
+  "type",
+  "method",
+  "status",
+  "account_holder_id",
+  "q",
+  "from",
+  "to",
+  "min_amount",
+  "max_amount",
+];
+const TYPES = ["credit_card_refund", "echeck_payment", "installment", "subscription"];
+const METHODS = ["credit_card", "echeck"];
+const STATUSES = ["failed", "retry_pending"];
+const PAGE_SIZE = 25;
+// A pending retry is asked about again after 1, 2, 4, 8, then every 10 s, a dozen times at most
+// (about 1.5 minutes): an e-check settles later, by webhook; the row keeps its clock meanwhile.
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 10000;
+const POLL_TIMES = 12;
+
+const STYLE = `
+:host { display: block; font: 15px/1.45 system-ui, sans-serif; color: #1d1d1f; }
+* { box-sizing: border-box; }
+h1 { font-size: 1.5rem; margin: 0 0 .75rem; }
+h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; }
+header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem;
+  flex-wrap: wrap; }
+form.filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end;
+  margin-bottom: 1rem; }
+label { display: flex; flex-direction: column; font-size: .85rem; gap: .15rem; }
+label.inline { flex-direction: row; align-items: center; gap: .4rem; font-size: 1rem; }
+input, select, textarea, button { font: inherit; }
+input, select, textarea { padding: .3rem .4rem; border: 1px solid #8a8a8e; border-radius: 4px; }
+button { padding: .35rem .7rem; border-radius: 4px; border: 1px solid #0a4fa6;
+  background: #fff; color: #0a4fa6; cursor: pointer; }
+button.primary { background: #0a4fa6; color: #fff; }
+button:disabled { opacity: .55; cursor: default; }
+button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible {
+  outline: 3px solid #f2a900; outline-offset: 1px; }
+table { border-collapse: collapse; width: 100%; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; }
+th, td { text-align: left; padding: .45rem .5rem; border-bottom: 1px solid #d2d2d7;
+  vertical-align: top; }
+th { background: #f5f5f7; font-weight: 600; }
+td.amount, th.amount, td.attempts { text-align: right; font-variant-numeric: tabular-nums; }
+.actions { display: flex; flex-wrap: wrap; gap: .35rem; }
+.pending { display: inline-flex; align-items: center; gap: .3rem; color: #b35c00; }
+.pending svg { width: 1.1rem; height: 1.1rem; }
+[role=status] { min-height: 1.4rem; color: #1e6b2e; }
+[role=alert] { color: #a3000b; font-weight: 600; }
+[role=alert]:empty, [role=status]:empty { display: none; }
+.message-area { margin: .5rem 0; }
+.empty, .loading { padding: 1rem 0; color: #515154; }
+nav.pages { display: flex; gap: .5rem; margin-top: .75rem; }
+section.detail { border: 1px solid #d2d2d7; border-radius: 6px; padding: .75rem 1rem;
+  margin-top: 1rem; }
+section.detail ol { padding-left: 1.2rem; }
+dialog { border: 1px solid #8a8a8e; border-radius: 8px; padding: 1rem 1.25rem; max-width: 28rem; }
+dialog form { display: flex; flex-direction: column; gap: .75rem; }
+dialog textarea { width: 100%; min-height: 4rem; }
+dialog .buttons { display: flex; justify-content: flex-end; gap: .5rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; }
+`;
+
+// The orange clock of a pending retry (decorative: the label says it in words).
+const CLOCK = `<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="12"
+cy="12" r="10" fill="none" stroke="#e07800" stroke-width="2.5"/><path d="M12 6v6l4 2"
+fill="none" stroke="#e07800" stroke-width="2.5" stroke-linecap="round"/></svg>`;
+
+// An element with attributes (`on…` functions become listeners) and children (strings become
+// text: nothing a transaction carries is ever parsed as markup).
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2), value);
+    } else if (name in element && !name.includes("-") && name !== "list") {
+      element[name] = value;
+    } else {
+      element.setAttribute(name, value === true ? "" : value);
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+// The UTC instant of midnight (or the last millisecond of the day) of a calendar date in an IANA
+// time zone: the API's `from` and `to` are instants, people pick days.
+function dayEdge(date, timeZone, end) {
+  const [year, month, day] = date.split("-").map(Number);
+  const guess = Date.UTC(year, month - 1, day + (end ? 1 : 0));
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
+      .formatToParts(new Date(guess))
+      .map((part) => [part.type, part.value]),
+  );
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  const instant = new Date(guess - (asUtc - guess) - (end ? 1 : 0));
+  return instant.toISOString();
+}
+
+export class PaymentActionCenter extends HTMLElement {
+  static observedAttributes = ["lang", "api-base"];
+
+  #token = "";
+  #organization = null;
+  #entries = [];
+  #next = null;
+  #cursors = [];
+  #polls = new Map();
+  #detail = null;
+  #connected = false;
+  // Each load (a new token, a new page) counts; an answer to an older one is dropped.
+  #generation = 0;
+
+  constructor() {
+    super();
+    this.attachShadow({ mode: "open" });
+  }
+
+  get token() {
+    return this.#token;
+  }
+
+  set token(value) {
+    this.#token = value || "";
+    if (this.#connected) this.#load();
+  }
+
+  get locale() {
+    return supported(this.getAttribute("lang") || document.documentElement.lang);
+  }
+
+  connectedCallback() {
+    this.#connected = true;
+    this.#render();
+    if (this.#token) this.#load();
+  }
+
+  disconnectedCallback() {
+    this.#connected = false;
+    for (const timer of this.#polls.values()) clearTimeout(timer);
+    this.#polls.clear();
+  }
+
+  attributeChangedCallback(name, previous, value) {
+    if (!this.#connected || previous === value) return;
+    if (name === "lang") {
+      this.#render();
+      this.#showTable();
+      this.#loadCards();
+      this.#loadPreferences();
+    } else if (this.#token) {
+      this.#load();
+    }
+  }
+
+  #t(key, values) {
+    return t(this.locale, key, values);
+  }
+
+  get #api() {
+    return new Api(this.getAttribute("api-base") || "", this.#token);
+  }
+
+  // ------------------------------------------------------------------- the page's skeleton
+
+  #render() {
+    const root = this.shadowRoot;
+    const ready = root.querySelector(".root")?.hasAttribute("data-ready");
+    root.replaceChildren(
+      h("style", {}, STYLE),
+      h(
+        "div",
+        { className: "root", lang: this.locale, "data-ready": ready || null },
+        h(
+          "header",
+          {},
+          h("h1", {}, this.#t("title")),
+          h(
+            "label",
+            { className: "inline" },
+            this.#t("language"),
+            h(
+              "select",
+              { name: "language", onchange: (event) => this.#switchLanguage(event.target.value) },
+              LOCALES.map((locale) =>
+                h(
+                  "option",
+                  { value: locale, selected: locale === this.locale },
+                  this.#t(`language.${locale}`),
+                ),
+              ),
+            ),
+          ),
+        ),
+        this.#filterForm(),
+        h(
+          "div",
+          { className: "message-area" },
+          h("p", { role: "status", "aria-live": "polite", id: "status" }),
+          h("p", { role: "alert", id: "alert" }),
+        ),
+        h("div", { id: "table", "aria-busy": "true" }, h("p", { className: "loading" }, this.#t("loading"))),
+        h("div", { id: "detail" }),
+        h("section", { id: "cards", "aria-labelledby": "cards-title" }),
+        h("section", { id: "preferences", "aria-labelledby": "preferences-title" }),
+      ),
+    );
+  }
+
+  #switchLanguage(locale) {
+    this.setAttribute("lang", locale);
+    const url = new URL(window.location.href);
+    url.searchParams.set("lang", locale);
+    window.history.replaceState(null, "", url);
+    this.dispatchEvent(new CustomEvent("pac-language", { detail: { locale }, bubbles: true }));
+  }
+
+  #filters() {
+    const params = new URL(window.location.href).searchParams;
+    return Object.fromEntries(FILTERS.filter((name) => params.get(name)).map((n) => [n, params.get(n)]));
+  }
+
+  #filterForm() {
+    const current = this.#filters();
+    const choice = (name, values, prefix) =>
+      h(
+        "label",
+        {},
+        this.#t(`filter.${name}`),
+        h(
+          "select",
+          { name },
+          h("option", { value: "" }, this.#t("filter.any")),
+          values.map((value) =>
+            h("option", { value, selected: current[name] === value }, this.#t(`${prefix}.${value}`)),
+          ),
+        ),
+      );
+    const dollars = (name) =>
+      h(
+        "label",
+        {},
+        this.#t(`filter.${name}`),
+        h("input", {
+          name,
+          type: "number",
+          min: "0",
+          step: "0.01",
+          inputMode: "decimal",
+          value: current[name] ? (Number(current[name]) / 100).toFixed(2) : "",
+        }),
+      );
+    const day = (name) =>
+      h(
+        "label",
+        {},
+        this.#t(`filter.${name}`),
+        h("input", { name, type: "date", value: (current[name] || "").slice(0, 10) }),
+      );
+    return h(
+      "form",
+      {
+        className: "filters",
+        role: "search",
+        "aria-label": this.#t("filters"),
+        onsubmit: (event) => {
+          event.preventDefault();
+          this.#applyFilters(new FormData(event.target));
+        },
+      },
+      h("label", {}, this.#t("filter.q"), h("input", { name: "q", type: "search", value: current.q || "", maxLength: 200 })),
+      choice("type", TYPES, "type"),
+      choice("method", METHODS, "method"),
+      choice("status", STATUSES, "status"),
+      day("from"),
+      day("to"),
+      dollars("min_amount"),
+      dollars("max_amount"),
+      h("button", { type: "submit", className: "primary" }, this.#t("filter.apply")),
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: () => {
+            this.#applyFilters(new FormData());
+            this.#render();
+            this.#load();
+          },
+        },
+        this.#t("filter.clear"),
+      ),
+    );
+  }
+
+  #applyFilters(form) {
+    const url = new URL(window.location.href);
+    const holder = url.searchParams.get("account_holder_id");
+    for (const name of FILTERS) url.searchParams.delete(name);
+    if (holder && form.has("q")) url.searchParams.set("account_holder_id", holder);
+    for (const [name, raw] of form.entries()) {
+      const value = String(raw).trim();
+      if (!value) continue;
+      if (name === "min_amount" || name === "max_amount") {
+        url.searchParams.set(name, String(Math.round(Number(value) * 100)));
+      } else {
+        url.searchParams.set(name, value);
+      }
+    }
+    window.history.replaceState(null, "", url);
+    this.#cursors = [];
+    this.#loadTable();
+  }
+
+  #apiFilters() {
+    const filters = { ...this.#filters(), limit: PAGE_SIZE };
+    const zone = this.#organization?.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+    for (const [name, end] of [["from", false], ["to", true]]) {
+      const value = filters[name];
+      if (value && /^\d{4}-\d{2}-\d{2}$/.test(value)) filters[name] = dayEdge(value, zone, end);
+    }
+    return filters;
+  }
+
+  // ------------------------------------------------------------------------- loading
+
+  async #load() {
+    const generation = ++this.#generation;
+    const root = this.shadowRoot.querySelector(".root");
+    root?.setAttribute("aria-busy", "true");
+    this.#say("", "");
+    let organization = null;
+    try {
+      organization = await this.#api.organization();
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      if (!(error instanceof ApiError && error.status === 404)) {
+        this.#fail(error);
+      }
+    }
+    if (generation !== this.#generation) return;
+    this.#organization = organization;
+    this.#cursors = [];
+    await Promise.all([this.#loadTable(), this.#loadCards(), this.#loadPreferences()]);
+    if (generation !== this.#generation) return;
+    root?.setAttribute("aria-busy", "false");
+    if (new URL(window.location.href).searchParams.get("view") === "notification-preferences") {
+      this.shadowRoot.querySelector("#preferences")?.scrollIntoView();
+    }
+  }
+
+  async #loadTable(cursor) {
+    const place = this.shadowRoot.querySelector("#table");
+    if (!place) return;
+    place.setAttribute("aria-busy", "true");
+    const generation = this.#generation;
+    try {
+      const page = await this.#api.transactions(this.#apiFilters(), cursor);
+      if (generation !== this.#generation) return;
+      this.#entries = page.items;
+      this.#next = page.next_cursor;
+      this.#showTable();
+      for (const entry of this.#entries) {
+        if (entry.status === "retry_pending") this.#watch(entry, POLL_FIRST_MS, 0);
+      }
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      place.replaceChildren();
+      this.#fail(error);
+    } finally {
+      place.setAttribute("aria-busy", "false");
+      const root = this.shadowRoot.querySelector(".root");
+      if (root && !root.hasAttribute("data-ready")) {
+        root.setAttribute("data-ready", "");
+        // The first table on screen, for whoever measures it (the browser's Performance API).
+        performance.mark("pac-first-table");
+      }
+    }
+  }
+
+  // --------------------------------------------------------------------------- the table
+
+  #showTable() {
+    const place = this.shadowRoot.querySelector("#table");
+    if (!place) return;
+    if (this.#entries.length === 0) {
+      const filtered = Object.keys(this.#filters()).length > 0;
+      place.replaceChildren(h("p", { className: "empty" }, this.#t(filtered ? "empty.filtered" : "empty")));
+      place.append(this.#pager());
+      return;
+    }
+    const columns = ["holder", "amount", "type", "method", "payment_id", "reason", "failed_at", "attempts", "actions"];
+    place.replaceChildren(
+      h(
+        "table",
+        {},
+        h("caption", { className: "visually-hidden" }, this.#t("title")),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            columns.map((column) =>
+              h("th", { scope: "col", className: column === "amount" ? "amount" : "" }, this.#t(`column.${column}`)),
+            ),
+          ),
+        ),
+        h("tbody", {}, this.#entries.map((entry) => this.#row(entry))),
+      ),
+      this.#pager(),
+    );
+  }
+
+  #row(entry) {
+    const pending = entry.status === "retry_pending";
+    return h(
+      "tr",
+      { "data-entry": entry.id, "data-status": entry.status },
+      h("td", {}, this.#holder(entry.account_holder)),
+      h("td", { className: "amount" }, this.#money(entry.amount, entry.currency)),
+      h("td", {}, this.#t(`type.${entry.type}`)),
+      h("td", {}, this.#t(`method.${entry.method}`)),
+      h(
+        "td",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            className: "link",
+            "aria-label": `${this.#t("details")} ${entry.payment_id}`,
+            onclick: () => this.#openDetail(entry.id),
+          },
+          entry.payment_id,
+        ),
+      ),
+      h("td", {}, entry.failure.message || entry.failure.code),
+      h("td", {}, h("time", { dateTime: entry.failed_at }, this.#date(entry.failed_at, true))),
+      h("td", { className: "attempts" }, String(entry.attempts)),
+      h(
+        "td",
+        {},
+        pending
+          ? h("span", { className: "pending", role: "img", "aria-label": this.#t("retry_pending") }, this.#clock(), h("span", { "aria-hidden": "true" }, this.#t("retry_pending")))
+          : h("div", { className: "actions" }, this.#actions(entry)),
+      ),
+    );
+  }
+
+  #clock() {
+    const span = document.createElement("span");
+    span.innerHTML = CLOCK; // a constant of this module, never data
+    return span.firstElementChild;
+  }
+
+  #actions(entry) {
+    const buttons = [];
+    if (entry.actions.includes("retry")) {
+      buttons.push(h("button", { type: "button", className: "primary", onclick: (event) => this.#retry(entry, event.target) }, this.#t("retry")));
+    }
+    if (entry.actions.includes("dismiss")) {
+      buttons.push(h("button", { type: "button", onclick: () => this.#askDismiss(entry) }, this.#t("dismiss")));
+    }
+    if (entry.actions.includes("change_payment_method")) {
+      buttons.push(h("button", { type: "button", onclick: (event) => this.#changePaymentMethod(entry, event.target) }, this.#t("change_payment_method")));
+    }
+    return buttons;
+  }
+
+  #pager() {
+    const nav = h("nav", { className: "pages", "aria-label": this.#t("title") });
+    if (this.#cursors.length > 0) {
+      nav.append(
+        h("button", {
+          type: "button",
+          onclick: () => {
+            this.#cursors.pop();
+            this.#loadTable(this.#cursors.at(-1));
+          },
+        }, this.#t("previous")),
+      );
+    }
+    if (this.#next) {
+      const next = this.#next;
+      nav.append(
+        h("button", {
+          type: "button",
+          onclick: () => {
+            this.#cursors.push(next);
+            this.#loadTable(next);
+          },
+        }, this.#t("next")),
+      );
+    }
+    return nav;
+  }
+
+  #holder(holder) {
+    const template = this.#organization?.client_url_template;
+    if (!template) return holder.name;
+    const href = template.replace("{account_holder_id}", encodeURIComponent(holder.id));
+    return h("a", { href, target: "_top" }, holder.name);
+  }
+
+  #money(amount, currency) {
+    const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
+      .maximumFractionDigits;
+    return new Intl.NumberFormat(this.locale, { style: "currency", currency }).format(
+      amount / 10 ** digits,
+    );
+  }
+
+  #date(instant, withTime) {
+    const options = { dateStyle: "medium", timeZone: this.#organization?.time_zone };
+    if (withTime) options.timeStyle = "short";
+    return new Intl.DateTimeFormat(this.locale, options).format(new Date(instant));
+  }
+
+  // ------------------------------------------------------------------------- the actions
+
+  async #retry(entry, button) {
+    button.disabled = true;
+    try {
+      const pending = await this.#api.retry(entry.id);
+      this.#replace(pending);
+      this.#say(this.#t("retry.sent", { payment_id: entry.payment_id }));
+      this.#watch(pending, POLL_FIRST_MS, 0);
+    } catch (error) {
+      button.disabled = false;
+      this.#fail(error);
+      if (error instanceof ApiError && error.status === 409) this.#refreshEntry(entry.id);
+    }
+  }
+
+  // Ask again with backoff until the retry settles: recovered leaves the table, a second failure
+  // comes back with its attempt count, a retry still pending after the last ask keeps its clock.
+  #watch(entry, delay, times) {
+    if (this.#polls.has(entry.id)) return;
+    const timer = setTimeout(async () => {
+      this.#polls.delete(entry.id);
+      let current;
+      try {
+        current = await this.#api.transaction(entry.id);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return this.#fail(error);
+        current = null;
+      }
+      if (current && current.status !== "retry_pending") return this.#settled(current);
+      if (times + 1 >= POLL_TIMES) {
+        return this.#say(this.#t("retry.still_pending", { payment_id: entry.payment_id }));
+      }
+      this.#watch(entry, Math.min(delay * 2, POLL_MAX_MS), times + 1);
+    }, delay);
+    this.#polls.set(entry.id, timer);
+  }
+
+  #settled(entry) {
+    if (entry.status === "failed") {
+      this.#replace(entry);
+      this.#say(this.#t("retry.failed_again", { payment_id: entry.payment_id, attempts: entry.attempts }));
+    } else {
+      this.#remove(entry.id);
+      if (entry.status === "recovered") {
+        this.#say(this.#t("retry.recovered", { payment_id: entry.payment_id }));
+      }
+    }
+  }
+
+  async #refreshEntry(id) {
+    try {
+      const current = await this.#api.transaction(id);
+      if (current.status === "failed" || current.status === "retry_pending") this.#replace(current);
+      else this.#remove(id);
+    } catch {
+      // The message already shown says what went wrong; the row stays as it was.
+    }
+  }
+
+  #askDismiss(entry) {
+    const dialog = h("dialog", { "aria-labelledby": "dismiss-title" });
+    const reason = h("textarea", { name: "reason", maxLength: 500, id: "dismiss-reason" });
+    const form = h(
+      "form",
+      {
+        method: "dialog",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          if (event.submitter?.value !== "confirm") return dialog.close();
+          dialog.close();
+          await this.#dismiss(entry, reason.value.trim());
+        },
+      },
+      h("h2", { id: "dismiss-title" }, this.#t("dismiss.title", { payment_id: entry.payment_id })),
+      h("label", { htmlFor: "dismiss-reason" }, this.#t("dismiss.reason"), reason),
+      h(
+        "div",
+        { className: "buttons" },
+        h("button", { type: "submit", value: "cancel" }, this.#t("dismiss.cancel")),
+        h("button", { type: "submit", value: "confirm", className: "primary" }, this.#t("dismiss.confirm")),
+      ),
+    );
+    dialog.append(form);
+    dialog.addEventListener("close", () => dialog.remove());
+    this.shadowRoot.querySelector(".root").append(dialog);
+    dialog.showModal();
+    reason.focus();
+  }
+
+  async #dismiss(entry, reason) {
+    try {
+      await this.#api.dismiss(entry.id, reason);
+      this.#remove(entry.id);
+      this.#say(this.#t("dismiss.done", { payment_id: entry.payment_id }));
+    } catch (error) {
+      this.#fail(error);
+      if (error instanceof ApiError && error.status === 409) this.#refreshEntry(entry.id);
+    }
+  }
+
+  async #changePaymentMethod(entry, button) {
+    button.disabled = true;
+    try {
+      const { url } = await this.#api.paymentMethodLink(entry.id);
+      this.#say(this.#t("link.opened"));
+      window.open(url, "_blank", "noopener");
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  #replace(entry) {
+    this.#entries = this.#entries.map((known) => (known.id === entry.id ? entry : known));
+    this.#showTable();
+  }
+
+  #remove(id) {
+    this.#entries = this.#entries.filter((known) => known.id !== id);
+    this.#showTable();
+    if (this.#detail === id) this.#closeDetail();
+  }
+
+  // ------------------------------------------------------------------------ the detail
+
+  async #openDetail(id) {
+    const place = this.shadowRoot.querySelector("#detail");
+    try {
+      const detail = await this.#api.transaction(id);
+      this.#detail = id;
+      let explanation = null;
+      if (!detail.actions.includes("change_payment_method")) {
+        try {
+          await this.#api.paymentMethodLink(id);
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 409) explanation = error.apiMessage;
+        }
+      }
+      place.replaceChildren(
+        h(
+          "section",
+          { className: "detail", "aria-labelledby": "detail-title", tabIndex: -1 },
+          h("h2", { id: "detail-title" }, this.#t("detail.title", { payment_id: detail.payment_id })),
+          explanation ? h("p", {}, this.#t("detail.payment_method", { explanation })) : null,
+          h(
+            "ol",
+            {},
+            detail.audit.map((event) =>
+              h(
+                "li",
+                { "data-action": event.action },
+                h("time", { dateTime: event.at }, this.#date(event.at, true)),
+                " — ",
+                this.#t(`audit.${event.action}`),
+                " — ",
+                event.actor.email || this.#t("detail.by_system", { id: event.actor.id }),
+                event.detail?.reason ? ` — ${this.#t("detail.reason", { reason: event.detail.reason })}` : "",
+                event.detail?.failure?.message ? ` — ${event.detail.failure.message}` : "",
+              ),
+            ),
+          ),
+          h("button", { type: "button", onclick: () => this.#closeDetail() }, this.#t("detail.close")),
+        ),
+      );
+      place.querySelector("section").focus();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #closeDetail() {
+    this.#detail = null;
+    this.shadowRoot.querySelector("#detail")?.replaceChildren();
+  }
+
+  // ------------------------------------------------------------------- expiring cards
+
+  async #loadCards() {
+    const place = this.shadowRoot.querySelector("#cards");
+    if (!place || !this.#token) return;
+    const title = h("h2", { id: "cards-title" }, this.#t("cards"));
+    const generation = this.#generation;
+    try {
+      const page = await this.#api.expiringCards();
+      if (generation !== this.#generation) return;
+      if (page.items.length === 0) {
+        place.replaceChildren(title, h("p", { className: "empty" }, this.#t("cards.empty")));
+        return;
+      }
+      place.replaceChildren(
+        title,
+        h(
+          "table",
+          {},
+          h(
+            "thead",
+            {},
+            h("tr", {}, ["holder", "card", "expiry", "payments"].map((c) => h("th", { scope: "col" }, this.#t(`cards.${c}`)))),
+          ),
+          h(
+            "tbody",
+            {},
+            page.items.map((card) =>
+              h(
+                "tr",
+                { "data-card": card.card_id },
+                h("td", {}, this.#holder(card.account_holder)),
+                h("td", {}, this.#t("cards.ending", { brand: card.brand, last4: card.last4 })),
+                h("td", {}, `${String(card.exp_month).padStart(2, "0")}/${card.exp_year}`),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "ul",
+                    {},
+                    card.scheduled_payments.map((payment) =>
+                      h(
+                        "li",
+                        {},
+                        this.#t(`kind.${payment.kind}`),
+                        payment.next_payment_at ? ` — ${this.#date(payment.next_payment_at, false)}` : "",
+                        payment.amount ? ` — ${this.#money(payment.amount, payment.currency)}` : "",
+                      ),
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      place.replaceChildren(title);
+      this.#fail(error);
+    }
+  }
+
+  // ---------------------------------------------------------------------- preferences
+
+  async #loadPreferences() {
+    const place = this.shadowRoot.querySelector("#preferences");
+    if (!place || !this.#token) return;
+    const generation = this.#generation;
+    try {
+      const preferences = await this.#api.preferences();
+      if (generation !== this.#generation) return;
+      const digest = h("input", { type: "checkbox", name: "digest", checked: preferences.failed_transactions_digest });
+      const language = h(
+        "select",
+        { name: "email-locale" },
+        LOCALES.map((locale) => h("option", { value: locale, selected: locale === preferences.locale }, this.#t(`language.${locale}`))),
+      );
+      place.replaceChildren(
+        h("h2", { id: "preferences-title" }, this.#t("preferences")),
+        h(
+          "form",
+          {
+            onsubmit: async (event) => {
+              event.preventDefault();
+              try {
+                await this.#api.savePreferences({ failed_transactions_digest: digest.checked, locale: language.value });
+                this.#say(this.#t("preferences.saved"));
+              } catch (error) {
+                this.#fail(error);
+              }
+            },
+          },
+          h("label", { className: "inline" }, digest, this.#t("preferences.digest")),
+          h("label", {}, this.#t("preferences.locale"), language),
+          h("p", {}, h("button", { type: "submit", className: "primary" }, this.#t("preferences.save"))),
+        ),
+      );
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      place.replaceChildren();
+      this.#fail(error);
+    }
+  }
+
+  // -------------------------------------------------------------------------- messages
+
+  #say(status, alert = "") {
+    const root = this.shadowRoot;
+    const statusLine = root.querySelector("#status");
+    const alertLine = root.querySelector("#alert");
+    if (statusLine) statusLine.textContent = status;
+    if (alertLine) alertLine.textContent = alert;
+  }
+
+  #fail(error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 0) return this.#say("", this.#t("error.unreachable"));
+    if (error.status === 401) {
+      this.dispatchEvent(new CustomEvent("pac-unauthorized", { bubbles: true, composed: true }));
+      return this.#say("", this.#t("error.unauthorized"));
+    }
+    this.#say("", error.apiMessage || this.#t("error.generic", { status: error.status }));
+  }
+}
+
+customElements.define("payment-action-center", PaymentActionCenter);

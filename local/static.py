@@ -1,0 +1,119 @@
+"""The console in the local stack: a demo host page and the static files of console/.
+
+Local only, never deployed: in AWS the console is served by its own distribution with its own host
+page (console/index.html), and the HTTP API of template.yaml serves no page. Locally the gateway
+(local/gateway.py) answers these GET and HEAD requests before looking for a template route:
+
+    /                          local/console_demo.html: mounts <payment-action-center>, signed in
+                               as the demo admin (?lang=fr-CA, the default, or ?lang=en-CA)
+    /_local/console-demo.js    local/console_demo.js, the demo page's script (a file, not inline,
+                               so that the strict Content-Security-Policy below holds)
+    /console/<path>            a regular file of console/, typed by its extension
+
+Every answer carries the security headers the production distribution will send, so that a
+console that works here does not break there on its CSP. A path that is not such a file (a
+folder, a `..` or hidden segment, a symlink leading out of console/, an unknown extension) gets
+the gateway's 404 `{"message": "Not Found", "code": "not_found"}`.
+"""
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from local.gateway import NOT_FOUND, Response
+
+HERE = Path(__file__).resolve().parent
+CONSOLE_DIR = HERE.parent / "console"
+DEMO_PAGE = HERE / "console_demo.html"
+DEMO_SCRIPT = HERE / "console_demo.js"
+
+DEMO_PAGE_PATH = "/"
+DEMO_SCRIPT_PATH = "/_local/console-demo.js"
+CONSOLE_PREFIX = "/console/"
+DEMO_LANGUAGES = ("fr-CA", "en-CA")  # the demo page's ?lang=, first is the default
+
+# What the production distribution sends with the console. `style-src 'unsafe-inline'` is for
+# the <style> of the component's shadow root.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; "
+    "form-action 'self'"
+)
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+)
+# Only these are served: with nosniff, a browser refuses a script or a style of another type.
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+METHODS = ("GET", "HEAD")
+# A template route that would answer one of these is refused (local/gateway.py, Pages.samples).
+SAMPLE_PATHS = (DEMO_PAGE_PATH, DEMO_SCRIPT_PATH, f"{CONSOLE_PREFIX}payment-action-center.js")
+# One path segment the file system reads as itself: no `.`/`..`, no dotfile, no separator or NUL.
+SAFE_SEGMENT = re.compile(r"[^./\\\x00][^/\\\x00]*")
+
+
+def not_found() -> Response:
+    return Response(NOT_FOUND.status, [*NOT_FOUND.headers, *SECURITY_HEADERS], NOT_FOUND.body)
+
+
+def file_response(path: Path) -> Response:
+    content_type = CONTENT_TYPES[path.suffix.lower()]
+    headers = [("content-type", content_type), ("cache-control", "no-cache"), *SECURITY_HEADERS]
+    return Response(200, headers, path.read_bytes())
+
+
+def console_file(root: Path, relative: str) -> Path | None:
+    """The regular file `relative` (a URL path below /console/, decoded) names inside `root`, or
+    None: empty, a folder, a `.`, `..` or hidden segment, a symlink whose target is outside
+    `root`, a missing file, or an extension not in CONTENT_TYPES."""
+    segments: Sequence[str] = relative.split("/")
+    if not all(SAFE_SEGMENT.fullmatch(segment) for segment in segments):
+        return None
+    base = root.resolve()
+    try:
+        found = base.joinpath(*segments).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a symlink loop, a name too long
+        return None
+    if not found.is_relative_to(base) or not found.is_file():
+        return None
+    if found.suffix.lower() not in CONTENT_TYPES:
+        return None
+    return found
+
+
+class ConsolePages:
+    """What the gateway serves besides the API and /_local/: `answer(method, path)` is the
+    Response, or None when the request is not for these pages (the gateway routes it on)."""
+
+    def __init__(
+        self,
+        console_dir: Path = CONSOLE_DIR,
+        demo_page: Path = DEMO_PAGE,
+        demo_script: Path = DEMO_SCRIPT,
+    ) -> None:
+        self.console_dir = console_dir
+        self.pages = {DEMO_PAGE_PATH: demo_page, DEMO_SCRIPT_PATH: demo_script}
+        self.samples = SAMPLE_PATHS
+
+    def claims(self, path: str) -> bool:
+        """Whether a GET of this decoded path is one of ours (even if the file is missing)."""
+        return path in self.pages or path.startswith(CONSOLE_PREFIX)
+
+    def answer(self, method: str, path: str) -> Response | None:
+        """`path` is the decoded URL path, without the query (the demo page reads ?lang= itself)."""
+        if method not in METHODS or not self.claims(path):
+            return None
+        page = self.pages.get(path)
+        if page is not None:
+            return file_response(page)
+        found = console_file(self.console_dir, path.removeprefix(CONSOLE_PREFIX))
+        return not_found() if found is None else file_response(found)

@@ -1,0 +1,40 @@
+"""The console's message catalogue (console/messages.js): both languages say everything, and every
+key the component asks for exists. Read with Node, as the browser reads the module."""
+
+import json
+import re
+import subprocess
+
+from tests.shared.lambdas import ROOT
+
+CONSOLE = ROOT / "console"
+
+
+def catalogue() -> dict[str, list[str]]:
+    script = (
+        "import { LOCALES, keys } from './console/messages.js';"
+        "console.log(JSON.stringify(Object.fromEntries(LOCALES.map((l) => [l, keys(l)]))));"
+    )
+    ran = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    found: dict[str, list[str]] = json.loads(ran.stdout)
+    return found
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    keys = catalogue()
+    assert set(keys) == {"fr-CA", "en-CA"}
+    assert sorted(keys["fr-CA"]) == sorted(keys["en-CA"])
+
+
+def test_every_literal_key_the_component_asks_for_exists() -> None:
+    source = (CONSOLE / "payment-action-center.js").read_text(encoding="utf-8")
+    asked = set(re.findall(r"#t\(\s*\"([a-z_.]+)\"", source))
+    assert asked, "the component asks for no key: the pattern no longer matches its calls"
+    assert asked - set(catalogue()["en-CA"]) == set()
