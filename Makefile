@@ -84,8 +84,9 @@ endif
 endif
 
 .PHONY: deploy
-deploy: build  ## Build, then deploy the built template: make deploy ENV=dev|prod (docs/deploy.md)
+deploy: build $(VENV)/.installed  ## Build, deploy the built template, upload the console: make deploy ENV=dev|prod (docs/deploy.md)
 	$(SAM_ENV) $(SAM) deploy --config-env $(ENV)
+	$(PY) -m tools.deploy_console --env $(ENV)
 
 .PHONY: send-event
 send-event: $(VENV)/.installed  ## Sign a sample webhook with the local secret and post it: make send-event EVENT=events/<file>.json

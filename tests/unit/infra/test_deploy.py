@@ -73,6 +73,18 @@ def test_make_deploy_builds_then_deploys_the_built_template(environment):
     assert "--template" not in lines[deploys[0]]
 
 
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_make_deploy_uploads_the_console_once_the_stack_is_deployed(environment):
+    """The console's bucket and distribution are outputs of the stack: they exist after it."""
+    lines = dry_run("deploy", f"ENV={environment}").stdout.splitlines()
+
+    deploys = [n for n, line in enumerate(lines) if "/sam deploy" in line]
+    uploads = [n for n, line in enumerate(lines) if "-m tools.deploy_console" in line]
+    assert len(deploys) == 1 and len(uploads) == 1, lines
+    assert deploys[0] < uploads[0]
+    assert lines[uploads[0]].endswith(f"--env {environment}")
+
+
 def test_make_deploy_refuses_an_unknown_environment():
     refused = dry_run("deploy", "ENV=staging")
 

@@ -820,9 +820,109 @@ def test_the_outputs_are_the_documented_ones_and_name_what_they_hold() -> None:
             assert output["Value"]["Fn::Sub"].startswith("https://${HttpApi}.")
             assert output["Value"]["Fn::Sub"].endswith("/")
             continue
+        if name == "ConsoleUrl":  # the distribution's own domain, over HTTPS
+            assert output["Value"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}
+            continue
+        if name == "ConsoleDistributionId":
+            assert output["Value"] == {"Ref": "ConsoleDistribution"}
+            continue
         stem = re.sub(r"(Arn|Url|Name)$", "", name)
         assert output["Value"] == {"Ref": stem}, name
         assert TEMPLATE["Resources"][stem]["Type"] != "AWS::CloudWatch::Alarm", name
+
+
+# ----------------------------------------------------------------------------- the console
+
+
+def console_distribution() -> Doc:
+    [(_, distribution)] = of_type("AWS::CloudFront::Distribution").items()
+    return dict(distribution["Properties"]["DistributionConfig"])
+
+
+def console_csp() -> dict[str, list[str]]:
+    """The console's Content-Security-Policy, directive -> sources (the Sub's text)."""
+    [(_, policy)] = of_type("AWS::CloudFront::ResponseHeadersPolicy").items()
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    text = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    directives = [d.split() for d in text.split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+def test_the_console_bucket_is_private_encrypted_and_versioned() -> None:
+    [(_, bucket)] = of_type("AWS::S3::Bucket").items()
+    props = bucket["Properties"]
+
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "WebsiteConfiguration" not in props and "AccessControl" not in props
+
+
+def test_only_the_console_distribution_may_read_the_bucket() -> None:
+    [(_, policy)] = of_type("AWS::S3::BucketPolicy").items()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+
+    assert ref(policy["Properties"]["Bucket"]) == "ConsoleBucket"
+    assert len(allows) == 1
+    [allow] = allows
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    source = allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":distribution/${ConsoleDistribution}")
+    [origin] = console_distribution()["Origins"]
+    oac = TEMPLATE["Resources"][ref(origin["OriginAccessControlId"]) or ""]
+    config = oac["Properties"]["OriginAccessControlConfig"]
+    assert (config["SigningBehavior"], config["SigningProtocol"]) == ("always", "sigv4")
+    assert ref(origin["DomainName"]) == "ConsoleBucket"
+
+
+def test_the_console_is_served_over_https_only() -> None:
+    config = console_distribution()
+    behaviors = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+
+    assert {b["ViewerProtocolPolicy"] for b in behaviors} == {"redirect-to-https"}
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["HttpVersion"] == "http2and3"
+    # CachingOptimized, a managed cache policy
+    assert config["DefaultCacheBehavior"]["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
+    csp = console_csp()
+    [(_, policy)] = of_type("AWS::CloudFront::ResponseHeadersPolicy").items()
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    sources = [source for values in csp.values() for source in values]
+
+    assert ref(console_distribution()["DefaultCacheBehavior"]["ResponseHeadersPolicyId"])
+    assert "'unsafe-eval'" not in sources
+    assert "*" not in sources and not any(s.startswith(("http:", "*")) for s in sources)
+    assert csp["default-src"] == csp["script-src"] == ["'self'"]
+    assert csp["base-uri"] == ["'none'"]
+    assert csp["frame-ancestors"] == csp["form-action"] == ["'self'"]
+    # The API's hosts and no other: API Gateway's of the stack's region (template.yaml says why
+    # not the HttpApi's own host).
+    assert csp["connect-src"] == [
+        "'self'",
+        "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+    ]
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["StrictTransportSecurity"]["IncludeSubdomains"] is True
+    assert headers["ContentTypeOptions"]["Override"] is True
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert headers["FrameOptions"]["FrameOption"] == "SAMEORIGIN"
+
+
+def test_cors_allows_only_the_console_origin() -> None:
+    cors = TEMPLATE["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+
+    assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert cors["AllowHeaders"] == ["authorization", "content-type", "idempotency-key"]
+    assert cors["AllowMethods"] == ["GET", "POST", "PUT"]
+    assert cors["MaxAge"] == 600
+    assert set(cors) == {"AllowOrigins", "AllowHeaders", "AllowMethods", "MaxAge"}
 
 
 # ----------------------------------------------------------------------------- alarms
