@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from local.gateway import NOT_FOUND, Response
+from tools.console_files import CONTENT_TYPES
 
 HERE = Path(__file__).resolve().parent
 CONSOLE_DIR = HERE.parent / "console"
@@ -44,16 +45,6 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
 )
-# Only these are served: with nosniff, a browser refuses a script or a style of another type.
-CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
 METHODS = ("GET", "HEAD")
 # A template route that would answer one of these is refused (local/gateway.py, Pages.samples).
 SAMPLE_PATHS = (DEMO_PAGE_PATH, DEMO_SCRIPT_PATH, f"{CONSOLE_PREFIX}payment-action-center.js")

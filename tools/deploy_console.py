@@ -22,19 +22,11 @@ from typing import Any
 
 import boto3
 
+from tools.console_files import CONTENT_TYPES
+
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE_DIR = ROOT / "console"
 SAMCONFIG = ROOT / "samconfig.toml"
-# The types local/static.py serves locally: what is tested there is what is served here.
-CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
 CACHE_CONTROL = "no-cache"
 
 
