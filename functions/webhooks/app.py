@@ -48,10 +48,6 @@ class Wiring:
 adapters = Wiring()
 
 
-def store() -> DynamoEntryStore:
-    return adapters.entries
-
-
 def secret(arn: str) -> str:
     """Cached by Powertools for max_age seconds; never logged."""
     value = parameters.get_secret(arn, max_age=settings.secret_max_age_seconds)
@@ -77,7 +73,9 @@ def verified(endpoint: str, secret_arn: str) -> tuple[signatures.Delivery, dict[
 @tracer.capture_method(capture_response=False)
 def payments() -> Response[Any]:
     delivery, body = verified("payments", settings.payments_secret_arn)
-    result = payment_webhook.handle_payment_event(store(), adapters.publisher, delivery, body)
+    result = payment_webhook.handle_payment_event(
+        adapters.entries, adapters.publisher, delivery, body
+    )
     logger.info(
         "payment event handled",
         extra={

@@ -13,7 +13,13 @@ from payment_action_center.app.results import Outcome
 from payment_action_center.domain.billing import CardRecord
 from payment_action_center.domain.errors import DeliveryInFlight
 from tests.shared import factories
-from tests.shared.billing_contract import T1, T2, ExpiringCardsContract, link, upsert_card
+from tests.shared.billing_contract import (
+    T1,
+    T2,
+    ExpiringCardsContract,
+    race_after_read,
+    upsert_card,
+)
 
 
 @pytest.fixture
@@ -77,17 +83,7 @@ def test_a_card_changed_between_read_and_write_is_a_delivery_in_flight(
     client, table = dynamodb
     other = DynamoBillingStore(client, table)
     upsert_card(store, "card_race", T1)
-    original = store.read_linked
-    raced: list[bool] = []
-
-    def read_then_race(change: Any) -> Any:
-        read = original(change)
-        if not raced:
-            raced.append(True)
-            link(other, "sp_concurrent", "card_race", T1)
-        return read
-
-    monkeypatch.setattr(store, "read_linked", read_then_race)
+    race_after_read(monkeypatch, store, other)
     body = factories.card_upserted(occurred_at=T2, data__card_id="card_race", data__last4="1111")
     with pytest.raises(DeliveryInFlight):
         handle_billing_event(store, factories.billing_delivery("msg_race"), body)

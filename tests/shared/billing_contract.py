@@ -10,7 +10,9 @@ from payment_action_center.app.results import Outcome
 from payment_action_center.domain.billing import Organization, ScheduledPayment
 from payment_action_center.domain.cards import ExpiringCard, ScheduledAtStake
 from payment_action_center.domain.entries import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.domain.errors import InvalidPayload
 from tests.shared import factories
+from tests.shared.fakes import InMemoryBillingStore
 
 ORG_AT = "2026-11-20T12:00:00.000000000Z"
 
@@ -234,6 +236,31 @@ def link(
     if card_id is not None:
         method["card_id"] = card_id
     return upsert_payment(store, payment_id, occurred_at, data__payment_method=method, **overrides)
+
+
+def refusal(body: dict[str, Any]) -> list[str]:
+    """The 400's reasons (where each problem is), after checking that nothing was stored."""
+    store = InMemoryBillingStore()
+    with pytest.raises(InvalidPayload) as refused:
+        handle_billing_event(store, factories.billing_delivery(), body)
+    assert store == InMemoryBillingStore()
+    return [problem.loc for problem in refused.value.problems]
+
+
+def race_after_read(monkeypatch: pytest.MonkeyPatch, store: Any, other: Any) -> None:
+    """The next change `store` applies is raced: between its read and its write, `other` links
+    card_race to sp_concurrent (once), so the write finds a version it did not read."""
+    original = store.read_linked
+    raced: list[bool] = []
+
+    def read_then_race(change: Any) -> Any:
+        read = original(change)
+        if not raced:
+            raced.append(True)
+            link(other, "sp_concurrent", "card_race", T1)
+        return read
+
+    monkeypatch.setattr(store, "read_linked", read_then_race)
 
 
 def listed(store: Any, month: str = MONTH, organization_id: str | None = "org_demo") -> list[str]:

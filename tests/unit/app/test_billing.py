@@ -10,10 +10,10 @@ from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingS
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.app.results import Outcome
 from payment_action_center.domain.billing import Organization, ScheduledPayment
-from payment_action_center.domain.errors import DeliveryInFlight, InvalidPayload
+from payment_action_center.domain.errors import DeliveryInFlight
 from payment_action_center.ports import StoreConflict
 from tests.shared import factories
-from tests.shared.billing_contract import BillingStoreContract
+from tests.shared.billing_contract import BillingStoreContract, refusal
 from tests.shared.fakes import InMemoryBillingStore
 from tests.shared.moto_aws import TABLE
 
@@ -22,15 +22,6 @@ class TestInMemoryBillingStore(BillingStoreContract):
     @pytest.fixture
     def store(self) -> InMemoryBillingStore:
         return InMemoryBillingStore()
-
-
-def refusal(body: dict[str, Any]) -> list[str]:
-    """The 400's reasons (where each problem is), after checking that nothing was stored."""
-    store = InMemoryBillingStore()
-    with pytest.raises(InvalidPayload) as refused:
-        handle_billing_event(store, factories.billing_delivery(), body)
-    assert store == InMemoryBillingStore()
-    return [problem.loc for problem in refused.value.problems]
 
 
 org = factories.organization_upserted

@@ -12,9 +12,18 @@ from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingS
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.app.results import Outcome
 from payment_action_center.domain.cards import next_month
-from payment_action_center.domain.errors import DeliveryInFlight, InvalidPayload
+from payment_action_center.domain.errors import DeliveryInFlight
 from tests.shared import factories
-from tests.shared.billing_contract import T1, T2, ExpiringCardsContract, link, listed, upsert_card
+from tests.shared.billing_contract import (
+    T1,
+    T2,
+    ExpiringCardsContract,
+    link,
+    listed,
+    race_after_read,
+    refusal,
+    upsert_card,
+)
 from tests.shared.fakes import InMemoryBillingStore
 from tests.shared.moto_aws import TABLE
 
@@ -28,15 +37,6 @@ class TestExpiringCardsInMemory(ExpiringCardsContract):
 # ---------------------------------------------------------------------------- bad input: 400
 
 card = factories.card_upserted
-
-
-def refusal(body: dict[str, Any]) -> list[str]:
-    """The 400's reasons, after checking that nothing was stored."""
-    store = InMemoryBillingStore()
-    with pytest.raises(InvalidPayload) as refused:
-        handle_billing_event(store, factories.billing_delivery(), body)
-    assert store == InMemoryBillingStore()
-    return [problem.loc for problem in refused.value.problems]
 
 
 INVALID: dict[str, tuple[dict[str, Any], str]] = {
@@ -180,17 +180,7 @@ def test_a_card_changed_between_read_and_write_is_a_delivery_in_flight(
     store = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
     other = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
     upsert_card(store, "card_race", T1)
-    original = store.read_linked
-    raced: list[bool] = []
-
-    def read_then_race(change: Any) -> Any:
-        read = original(change)
-        if not raced:
-            raced.append(True)
-            link(other, "sp_concurrent", "card_race", T1)
-        return read
-
-    monkeypatch.setattr(store, "read_linked", read_then_race)
+    race_after_read(monkeypatch, store, other)
     body = factories.scheduled_payment_upserted(
         occurred_at=T2,
         data__scheduled_payment_id="sp_mine",

@@ -45,7 +45,7 @@ def test_a_signed_failure_is_accepted_and_stored(webhooks: ModuleType) -> None:
 
 def test_a_new_failure_costs_one_write_request(webhooks: ModuleType) -> None:
     calls: list[str] = []
-    client = webhooks.store()._client
+    client = webhooks.adapters.entries._client
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     deliver(webhooks, as_json(factories.payment_failed()))
     assert calls == ["TransactWriteItems"]

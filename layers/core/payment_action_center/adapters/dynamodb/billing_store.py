@@ -57,23 +57,9 @@ class DynamoBillingStore:
         return None if item is None else organization_from(item)
 
     def organizations(self, organization_ids: Sequence[str]) -> dict[str, Organization]:
-        """BatchGetItem, 100 keys a request, unprocessed keys asked again."""
-        found: dict[str, Organization] = {}
-        ids = list(dict.fromkeys(organization_ids))
-        for start in range(0, len(ids), 100):
-            keys_left = [
-                to_attributes({keys.PK: keys.org(org), keys.SK: keys.SETTINGS})
-                for org in ids[start : start + 100]
-            ]
-            while keys_left:
-                response = self._client.batch_get_item(
-                    RequestItems={self._table: {"Keys": keys_left, "ConsistentRead": True}}
-                )
-                for raw in response["Responses"].get(self._table, []):
-                    organization = organization_from(from_attributes(raw))
-                    found[organization.id] = organization
-                keys_left = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-        return found
+        """The known ones, read in consistent BatchGetItems (`_batch_get`)."""
+        items = self._batch_get([(keys.org(org), keys.SETTINGS) for org in organization_ids])
+        return {o.id: o for o in map(organization_from, items.values())}
 
     def scheduled_payment(
         self, organization_id: str, scheduled_payment_id: str
