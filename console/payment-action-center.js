@@ -22,11 +22,13 @@ const TYPES = ["credit_card_refund", "echeck_payment", "installment", "subscript
 const METHODS = ["credit_card", "echeck"];
 const STATUSES = ["failed", "retry_pending"];
 const PAGE_SIZE = 25;
-// A pending retry is asked about again after 1, 2, 4, 8, then every 10 s, a dozen times at most
-// (about 1.5 minutes): an e-check settles later, by webhook; the row keeps its clock meanwhile.
+// A pending retry is asked about again after 1, 2, 4, 8, then every 10 s, until the patience
+// runs out: 95 s by default (a dozen asks), the `retry-patience` attribute in seconds otherwise.
+// An e-check settles later, by webhook; the row keeps its clock meanwhile, and offers "Check
+// again" once the patience has run out.
 const POLL_FIRST_MS = 1000;
 const POLL_MAX_MS = 10000;
-const POLL_TIMES = 12;
+const POLL_PATIENCE_S = 95;
 
 const STYLE = `
 :host { display: block; font: 15px/1.45 system-ui, sans-serif; color: #1d1d1f; }
@@ -139,6 +141,8 @@ export class PaymentActionCenter extends HTMLElement {
   #next = null;
   #cursors = [];
   #polls = new Map();
+  // The pending retries whose polling gave up: their row offers "Check again".
+  #gaveUp = new Set();
   #detail = null;
   #connected = false;
   // Each load (a new token, a new page) counts; an answer to an older one is dropped.
@@ -158,6 +162,18 @@ export class PaymentActionCenter extends HTMLElement {
     if (this.#connected) this.#load();
   }
 
+  // Seconds of polling with backoff a pending retry gets before the component gives up and offers
+  // "Check again" (attribute `retry-patience`).
+  get retryPatience() {
+    const raw = this.getAttribute("retry-patience");
+    const seconds = raw === null || raw.trim() === "" ? NaN : Number(raw);
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds : POLL_PATIENCE_S;
+  }
+
+  set retryPatience(seconds) {
+    this.setAttribute("retry-patience", String(seconds));
+  }
+
   get locale() {
     return supported(this.getAttribute("lang") || document.documentElement.lang);
   }
@@ -172,6 +188,7 @@ export class PaymentActionCenter extends HTMLElement {
     this.#connected = false;
     for (const timer of this.#polls.values()) clearTimeout(timer);
     this.#polls.clear();
+    this.#gaveUp.clear();
   }
 
   attributeChangedCallback(name, previous, value) {
@@ -391,10 +408,10 @@ export class PaymentActionCenter extends HTMLElement {
       if (generation !== this.#generation) return;
       this.#entries = page.items;
       this.#next = page.next_cursor;
-      this.#showTable();
       for (const entry of this.#entries) {
-        if (entry.status === "retry_pending") this.#watch(entry, POLL_FIRST_MS, 0);
+        if (entry.status === "retry_pending") this.#watch(entry);
       }
+      this.#showTable();
     } catch (error) {
       if (generation !== this.#generation) return;
       place.replaceChildren();
@@ -474,10 +491,23 @@ export class PaymentActionCenter extends HTMLElement {
         "td",
         {},
         pending
-          ? h("span", { className: "pending", role: "img", "aria-label": this.#t("retry_pending") }, this.#clock(), h("span", { "aria-hidden": "true" }, this.#t("retry_pending")))
+          ? h("div", { className: "actions" }, this.#pendingClock(), this.#gaveUp.has(entry.id) ? this.#checkAgainButton(entry) : null)
           : h("div", { className: "actions" }, this.#actions(entry)),
       ),
     );
+  }
+
+  #pendingClock() {
+    return h(
+      "span",
+      { className: "pending", role: "img", "aria-label": this.#t("retry_pending") },
+      this.#clock(),
+      h("span", { "aria-hidden": "true" }, this.#t("retry_pending")),
+    );
+  }
+
+  #checkAgainButton(entry) {
+    return h("button", { type: "button", className: "check-again", onclick: () => this.#checkAgain(entry) }, this.#t("retry.check_again"));
   }
 
   #clock() {
@@ -557,7 +587,7 @@ export class PaymentActionCenter extends HTMLElement {
       const pending = await this.#api.retry(entry.id);
       this.#replace(pending);
       this.#say(this.#t("retry.sent", { payment_id: entry.payment_id }));
-      this.#watch(pending, POLL_FIRST_MS, 0);
+      this.#watch(pending);
     } catch (error) {
       button.disabled = false;
       this.#fail(error);
@@ -565,29 +595,59 @@ export class PaymentActionCenter extends HTMLElement {
     }
   }
 
-  // Ask again with backoff until the retry settles: recovered leaves the table, a second failure
-  // comes back with its attempt count, a retry still pending after the last ask keeps its clock.
-  #watch(entry, delay, times) {
+  // Ask again with backoff (1, 2, 4, 8, then every 10 s; `immediately`: now, then 1, 2, 4…) until
+  // the retry settles: recovered leaves the table, a second failure comes back with its attempt
+  // count. A retry still pending when the patience (`retryPatience`) runs out keeps its clock; the
+  // status line says so and the row offers "Check again". Never a silent stop.
+  #watch(entry, immediately = false) {
     if (this.#polls.has(entry.id)) return;
+    this.#gaveUp.delete(entry.id);
+    this.#poll(entry, immediately ? 0 : POLL_FIRST_MS, immediately ? 0 : 1, 0);
+  }
+
+  #poll(entry, delay, step, waited) {
     const timer = setTimeout(async () => {
-      this.#polls.delete(entry.id);
-      let current;
+      let current = null;
+      let failure = null;
       try {
         current = await this.#api.transaction(entry.id);
       } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return this.#fail(error);
-        current = null;
+        failure = error;
       }
+      if (this.#polls.get(entry.id) !== timer) return; // stopped meanwhile (disconnected)
+      this.#polls.delete(entry.id);
       if (current && current.status !== "retry_pending") return this.#settled(current);
-      if (times + 1 >= POLL_TIMES) {
-        return this.#say(this.#t("retry.still_pending", { payment_id: entry.payment_id }));
+      if (failure instanceof ApiError && failure.status === 401) {
+        this.#giveUp(entry);
+        return this.#fail(failure);
       }
-      this.#watch(entry, Math.min(delay * 2, POLL_MAX_MS), times + 1);
+      const elapsed = waited + delay;
+      const next = Math.min(POLL_FIRST_MS * 2 ** step, POLL_MAX_MS);
+      if (elapsed + next <= this.retryPatience * 1000) return this.#poll(entry, next, step + 1, elapsed);
+      // Out of patience: why the last ask failed (the API down, say), else "still pending".
+      if (failure instanceof ApiError) {
+        this.#giveUp(entry);
+        return this.#fail(failure);
+      }
+      this.#giveUp(entry, true);
     }, delay);
     this.#polls.set(entry.id, timer);
   }
 
+  #giveUp(entry, say) {
+    this.#gaveUp.add(entry.id);
+    this.#updateRow(entry.id);
+    if (say) this.#say(this.#t("retry.still_pending", { payment_id: entry.payment_id }));
+  }
+
+  #checkAgain(entry) {
+    this.#say(this.#t("retry.checking", { payment_id: entry.payment_id }));
+    this.#watch(entry, true);
+    this.#updateRow(entry.id);
+  }
+
   #settled(entry) {
+    this.#gaveUp.delete(entry.id);
     if (entry.status === "failed") {
       this.#replace(entry);
       this.#say(this.#t("retry.failed_again", { payment_id: entry.payment_id, attempts: entry.attempts }));
@@ -666,6 +726,15 @@ export class PaymentActionCenter extends HTMLElement {
   #replace(entry) {
     this.#entries = this.#entries.map((known) => (known.id === entry.id ? entry : known));
     this.#showTable();
+  }
+
+  // Only that row is drawn again: the focus elsewhere in the table stays where it is.
+  #updateRow(id) {
+    const entry = this.#entries.find((known) => known.id === id);
+    const line = [...this.shadowRoot.querySelectorAll("tr[data-entry]")].find(
+      (tr) => tr.dataset.entry === id,
+    );
+    if (entry && line) line.replaceWith(this.#row(entry));
   }
 
   #remove(id) {

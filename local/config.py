@@ -1,7 +1,8 @@
 """Constants of the local stack.
 
 FOR THE LAPTOP ONLY. These secrets are published in the README on purpose so that tools and
-people can mint tokens and sign webhooks against the local stack; nothing deployed uses them.
+people can sign webhooks against the local stack; nothing deployed uses them. Tokens come from the
+local identity provider (local/oidc.py), whose signing key is new at every start.
 """
 
 import base64
@@ -11,18 +12,19 @@ ACCOUNT_ID = "123456789012"
 STACK_NAME = "payment-action-center"
 TABLE_NAME = "payment-action-center"
 
-# Values given to the template's parameters (those without a Default need one here).
+# Values given to the template's parameters (those without a Default need one here), but JwtIssuer:
+# the local identity provider's URL, known once it listens, which local/stack.py passes to
+# LocalValues.of. SAM's translation leaves the authorizer's `!Ref JwtIssuer` as it is, so it needs
+# no value here.
 PARAMETERS = {
     "Stage": "dev",
-    "JwtIssuer": "https://auth.local.payment-action-center.invalid/",
     "JwtAudience": "payment-action-center-local",
 }
 
-# The JWT authorizer's local stand-in: HS256 with a shared secret instead of the IdP's JWKS.
-JWT_ALGORITHM = "HS256"
-JWT_SECRET = "local-only-jwt-secret-do-not-use-anywhere-else"  # noqa: S105
-JWT_ISSUER = PARAMETERS["JwtIssuer"]
+# The JWT authorizer's audience: the client id the console (and POST /_local/token) signs in with
+# at the local identity provider (local/oidc.py), whose RS256 keys the gateway checks tokens with.
 JWT_AUDIENCE = PARAMETERS["JwtAudience"]
+# The identity provider's ID tokens (and so POST /_local/token's) live this long.
 TOKEN_LIFETIME_SECONDS = 12 * 3600
 
 
@@ -41,11 +43,12 @@ SECRET_VALUES = {
     "BillingWebhookSecret": BILLING_WEBHOOK_SECRET,
 }
 
-DEFAULT_PORTS = {"gateway": 3000, "dynamodb": 8000, "moto": 5000}
+DEFAULT_PORTS = {"gateway": 3000, "dynamodb": 8000, "moto": 5000, "oidc": 3001}
 PORT_VARIABLES = {
     "gateway": "PAC_GATEWAY_PORT",
     "dynamodb": "PAC_DYNAMODB_PORT",
     "moto": "PAC_MOTO_PORT",
+    "oidc": "PAC_OIDC_PORT",
 }
 
 # A function's worker processes (its concurrent "execution environments").

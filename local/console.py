@@ -15,8 +15,10 @@ SHOWN_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 
 
 def configure() -> None:
-    """The stack command's console: plain lines, from INFO up."""
+    """The stack command's console: plain lines, from INFO up; the identity provider's
+    (local/oidc.py) from WARNING up, as its every sign-in would make a line."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("oidc_provider_mock").setLevel(logging.WARNING)
 
 
 def verbose() -> bool:

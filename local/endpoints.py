@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from local import auth, config, demo, scheduler
+from local import config, demo, scheduler
 from local.gateway import BadRequest, LocalEndpoint, LocalRequest, Reply
 from local.workers import FunctionError, FunctionTimeout
 
@@ -36,7 +36,10 @@ def bound(stack: "LocalStack") -> dict[str, LocalEndpoint]:
 
 @endpoint("POST /_local/token")
 def token(stack: "LocalStack", request: LocalRequest) -> Reply:
-    """{"org_id", "sub", "email", "groups": [...]} -> {"token": "<JWT>"} the authorizer accepts."""
+    """{"org_id", "sub", "email", "groups": [...]} -> {"token": "<JWT>"} the authorizer accepts:
+    the user is registered (or updated) at the identity provider with these claims, then signs in
+    to the console's client id by the authorization-code flow with PKCE (local/oidc.py), and the
+    token is the ID token it gets."""
     body = request.json()
     if not isinstance(body, dict):
         raise BadRequest('expected a JSON object {"org_id", "sub", "email", "groups": [...]}')
@@ -50,8 +53,8 @@ def token(stack: "LocalStack", request: LocalRequest) -> Reply:
         problems.append("groups must be a list of non-empty strings")
     if problems:
         raise BadRequest("; ".join(problems))
-    minted = auth.mint_token(body["org_id"], body["sub"], body["email"], groups)
-    return 200, {"token": minted}
+    stack.identity.register(body["sub"], body["email"], body["org_id"], groups)
+    return 200, {"token": stack.identity.sign_in(body["sub"], config.JWT_AUDIENCE)}
 
 
 @endpoint("GET /_local/health")

@@ -1,7 +1,8 @@
 """A local API Gateway HTTP API: real HTTP in, payload format 2.0 events to the functions.
 
 Routes come from template.yaml; a route with the JWT authorizer needs a token the authorizer would
-accept (local/auth.py). Paths under /_local/ are the local-only endpoints (local/endpoints.py).
+accept (local/auth.py: RS256, checked with the keys its issuer publishes). Paths under /_local/
+are the local-only endpoints (local/endpoints.py).
 Given `pages` (local/static.py: the console's demo host page at / and its files under /console/),
 the gateway asks them first: a GET or HEAD they answer never reaches a route.
 The request target is read as UTF-8, raw or percent-encoded, as API Gateway reads it.
@@ -164,6 +165,9 @@ class Gateway:
     `starting=True`: every request answers 503 (code `starting`) until `open()`, except those
     carrying `loader_headers` (the demo loader's deliveries).
 
+    `keys` are where the JWT authorizers find their issuers' public keys (local/auth.py; by
+    default the issuers' own discovery documents and JWKS, as API Gateway does).
+
     `pages` are asked before any route. A template route that would answer a GET of one of their
     paths is refused (LocalServiceError) rather than silently shadowed; `$default`, the catch-all,
     only gets what nothing else takes, there as in AWS.
@@ -180,6 +184,7 @@ class Gateway:
         host: str = "127.0.0.1",
         starting: bool = False,
         pages: Pages | None = None,
+        keys: auth.KeySource | None = None,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
@@ -194,6 +199,7 @@ class Gateway:
                     " gateway keeps for the console (/, /console/...; local/static.py)"
                 )
         self.authorizers = authorizers
+        self.keys: auth.KeySource = keys or auth.DiscoveredKeys()
         self.invoke = invoke
         self.local_endpoints = local_endpoints
         self._local_patterns = [  # "POST /_local/schedules/{name}": a route with parameters
@@ -436,7 +442,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if route.authorizer is not None:
             try:
                 claims = auth.verify(
-                    self.headers.get("authorization"), self.gateway.authorizers[route.authorizer]
+                    self.headers.get("authorization"),
+                    self.gateway.authorizers[route.authorizer],
+                    self.gateway.keys,
                 )
             except auth.Unauthorized as refused:
                 return replace(UNAUTHORIZED, note=str(refused))

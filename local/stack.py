@@ -1,6 +1,7 @@
 """The local stack (README, local stack): `python -m local.stack [--demo]`, which `make dev` runs.
 
-DynamoDB Local and a moto server on loopback, the template's resources created there, the gateway
+DynamoDB Local, a moto server and an OpenID Connect provider (local/oidc.py, whose issuer is the
+template's JwtIssuer) on loopback, the template's resources created there, the gateway
 routing HTTP to the real handlers in worker processes (and serving the console on a demo host
 page, local/static.py), the SQS event sources polling their queues into the functions, a tap on
 the event buses, and the schedules run on demand. `LocalStack` is the same as a context manager,
@@ -27,6 +28,7 @@ from local.dynamodb import DynamoDBLocal
 from local.eventbus import EventsTap
 from local.gateway import Gateway
 from local.moto_server import MotoServer
+from local.oidc import IdentityProvider
 from local.outbox import OutboxMessage, fetch
 from local.pollers import EventSourceMappings
 from local.resources import Endpoints, provision
@@ -48,6 +50,7 @@ from local.template import (
     sqs_event_sources,
 )
 from local.workers import Workers, runtime
+from tools.console_files import host_config
 
 log = logging.getLogger("local.stack")
 
@@ -57,6 +60,9 @@ DEMO_ADMIN = {
     "email": "admin@centre-demo.example",
     "groups": ["billing_admin"],
 }
+# Known to the identity provider from the start (one click on its sign-in form): a browser that
+# signs in as user_demo_admin gets the demo admin's claims.
+DEMO_ADMIN_CLAIMS = {name: value for name, value in DEMO_ADMIN.items() if name != "sub"}
 
 
 class LocalStack:
@@ -71,6 +77,7 @@ class LocalStack:
         gateway_port: int | None = config.DEFAULT_PORTS["gateway"],
         dynamodb_port: int | None = config.DEFAULT_PORTS["dynamodb"],
         moto_port: int | None = config.DEFAULT_PORTS["moto"],
+        oidc_port: int | None = config.DEFAULT_PORTS["oidc"],
         *,
         demo: bool = False,
         template_path: Path = TEMPLATE_PATH,
@@ -81,12 +88,16 @@ class LocalStack:
             "gateway": gateway_port or free_port(host),
             "dynamodb": dynamodb_port or free_port(host),
             "moto": moto_port or free_port(host),
+            "oidc": oidc_port or free_port(host),
         }
         self.demo = demo
         self.template_path = template_path
         self.host = host
         self.dynamodb = DynamoDBLocal(self.ports["dynamodb"], host)
         self.moto = MotoServer(self.ports["moto"], host)
+        self.identity = IdentityProvider(
+            self.ports["oidc"], host, users={str(DEMO_ADMIN["sub"]): DEMO_ADMIN_CLAIMS}
+        )
         self.queue_visibility_timeout = queue_visibility_timeout
         self.workers: Workers | None = None
         self.gateway: Gateway | None = None
@@ -99,7 +110,8 @@ class LocalStack:
 
     @classmethod
     def from_env(cls, demo: bool = False) -> Self:
-        """Ports from PAC_GATEWAY_PORT, PAC_DYNAMODB_PORT and PAC_MOTO_PORT (or the defaults)."""
+        """Ports from PAC_GATEWAY_PORT, PAC_DYNAMODB_PORT, PAC_MOTO_PORT and PAC_OIDC_PORT (or the
+        defaults)."""
 
         def port(service: str) -> int:
             variable = config.PORT_VARIABLES[service]
@@ -108,7 +120,7 @@ class LocalStack:
                 raise LocalServiceError(f"{variable} must be a port number, not {value!r}")
             return int(value)
 
-        return cls(port("gateway"), port("dynamodb"), port("moto"), demo=demo)
+        return cls(port("gateway"), port("dynamodb"), port("moto"), port("oidc"), demo=demo)
 
     @property
     def url(self) -> str:
@@ -169,12 +181,13 @@ class LocalStack:
             )
         # Read once, as SAM's translator expands it: every reader below takes it as it is.
         template = cloudformation(load(self.template_path))
+        self.identity.start()  # its URL is the JwtIssuer of the template's authorizers
         self.dynamodb.launch()  # both start at once: Java and moto's imports take seconds
         self.moto.launch()
         self.dynamodb.wait_until_ready()
         self.moto.wait_until_ready()
 
-        self.values = LocalValues.of(template)
+        self.values = LocalValues.of(template, JwtIssuer=self.identity.issuer)
         provision(
             template,
             self.values,
@@ -214,7 +227,12 @@ class LocalStack:
             port=self.ports["gateway"],
             host=self.host,
             starting=self.demo,
-            pages=ConsolePages(),
+            pages=ConsolePages(
+                host_config=host_config(
+                    self.url, self.identity.issuer, self.values.refs["JwtAudience"]
+                )
+            ),
+            keys=auth.DiscoveredKeys(),
         )
         self.gateway.start()
 
@@ -236,6 +254,7 @@ class LocalStack:
             self.event_sources = None
         self.moto.stop()
         self.dynamodb.stop()
+        self.identity.stop()
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """Invoke a function of the template as Lambda would (for event sources and schedules)."""
@@ -315,6 +334,8 @@ def banner(stack: LocalStack) -> str:
         f"  API (gateway)    {stack.url}",
         f"  DynamoDB Local   {stack.dynamodb.endpoint}   table {config.TABLE_NAME}",
         f"  moto server      {stack.moto.endpoint}   SES, SQS, EventBridge, Scheduler, Secrets",
+        f"  Identity provider (OpenID Connect) {stack.identity.issuer}"
+        f"   client id {config.JWT_AUDIENCE}",
         "",
         "Webhook secrets (Standard Webhooks):",
         f"  POST {stack.url}/webhooks/payments   {config.PAYMENTS_WEBHOOK_SECRET}",
@@ -327,7 +348,7 @@ def banner(stack: LocalStack) -> str:
     if stack.demo:
         failures = len(demo.FAILURES)
         lines += [f"Demo data: {failures} failed payments of {config.DEMO_ORG_ID} delivered.", ""]
-    token = auth.mint_token(**DEMO_ADMIN)  # type: ignore[arg-type]
+    token = stack.identity.sign_in(str(DEMO_ADMIN["sub"]), config.JWT_AUDIENCE)
     lines += [
         f"Console: {stack.console_url}  (English: ?lang={DEMO_LANGUAGES[1]}), signed in as the"
         f" demo admin ({DEMO_ADMIN['email']})",
@@ -369,6 +390,7 @@ def local_endpoints(stack: LocalStack) -> list[str]:
         ("GET  /_local/health", '200 {"status": "ready"} once ready (503 while starting)'),
         ("GET  /", "the console on a demo host page (?lang=fr-CA or en-CA)"),
         ("GET  /console/<file>", "the console's static files (console/)"),
+        ("GET  /console/index.html", "the standalone page: signs in at the identity provider"),
     ]
     width = max(len(route) for route, _ in listed)
     lines = [

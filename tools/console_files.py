@@ -12,3 +12,19 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
 }
+
+# The standalone host page's configuration (console/host.js reads it as config.json), the same
+# in AWS (tools/deploy_console.py) and locally (local/static.py).
+HOST_CONFIG_NAME = "config.json"
+# What the host page asks the identity provider for: the ID token, with the admin's email.
+SIGN_IN_SCOPE = "openid email"
+
+
+def host_config(api_base: str, issuer: str, client_id: str) -> dict[str, str]:
+    """config.json: the API, and the issuer and audience of the HttpApi's JWT authorizer."""
+    return {
+        "api_base": api_base.rstrip("/"),
+        "issuer": issuer,
+        "client_id": client_id,
+        "scope": SIGN_IN_SCOPE,
+    }

@@ -58,7 +58,9 @@ def main() -> None:
         print(f"{name:32} {raw / 1024:6.1f} KB raw  {packed / 1024:5.1f} KB gzip")
     total = sum(packed for _, _, packed in sizes())
     print(f"{'console, in all':32} {'':15} {total / 1024:5.1f} KB gzip")
-    with LocalStack(gateway_port=None, dynamodb_port=None, moto_port=None, demo=True) as stack:
+    with LocalStack(
+        gateway_port=None, dynamodb_port=None, moto_port=None, oidc_port=None, demo=True
+    ) as stack:
         timings = first_table_ms(stack, runs)
     cold, warm = timings[0], timings[1:]
     print(f"first table: cold {cold:.0f} ms; warm median {statistics.median(warm):.0f} ms")

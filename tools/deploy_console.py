@@ -6,12 +6,17 @@ The stack name and region are the ones `sam deploy --config-env <env>` used (sam
 bucket and the distribution come from the stack's outputs ConsoleBucketName and
 ConsoleDistributionId. Every regular file of console/ is uploaded with its type (a browser
 refuses a module of another type: the distribution sends nosniff) and `Cache-Control: no-cache`
-(a deploy shows at once); objects no longer in console/ are deleted; then `/*` is invalidated.
+(a deploy shows at once), and with them `config.json`, which the standalone host page
+(console/index.html, console/host.js) signs in with: the API's URL (output ApiUrl) and the JWT
+authorizer's issuer and audience (the stack's parameters JwtIssuer and JwtAudience, so the page
+and the authorizer cannot disagree). Objects no longer in console/ are deleted; then `/*` is
+invalidated.
 
     python -m tools.deploy_console --env dev
 """
 
 import argparse
+import json
 import sys
 import time
 import tomllib
@@ -22,7 +27,7 @@ from typing import Any
 
 import boto3
 
-from tools.console_files import CONTENT_TYPES
+from tools.console_files import CONTENT_TYPES, HOST_CONFIG_NAME, host_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE_DIR = ROOT / "console"
@@ -38,6 +43,12 @@ class ConsoleDeployError(Exception):
 class Target:
     stack_name: str
     region: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    outputs: Mapping[str, str]
+    parameters: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,22 @@ def target(environment: str, samconfig: Path = SAMCONFIG) -> Target:
         ) from missing
 
 
-def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+def describe(cloudformation: Any, stack_name: str) -> Stack:
     [stack] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return Stack(
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+    )
+
+
+def stack_host_config(stack: Stack) -> dict[str, str]:
+    """config.json of the host page, from the stack's output and parameters."""
+    try:
+        return host_config(
+            stack.outputs["ApiUrl"], stack.parameters["JwtIssuer"], stack.parameters["JwtAudience"]
+        )
+    except KeyError as missing:
+        raise ConsoleDeployError(f"the stack has no {missing}: deploy it first") from None
 
 
 def console_files(root: Path = CONSOLE_DIR) -> dict[str, Path]:
@@ -78,6 +102,10 @@ def console_files(root: Path = CONSOLE_DIR) -> dict[str, Path]:
             continue
         if path.suffix.lower() not in CONTENT_TYPES:
             raise ConsoleDeployError(f"console/{relative.as_posix()}: no content type for it")
+        if relative.as_posix() == HOST_CONFIG_NAME:
+            raise ConsoleDeployError(
+                f"console/{HOST_CONFIG_NAME}: the deploy writes it from the stack"
+            )
         files[relative.as_posix()] = path
     return files
 
@@ -87,16 +115,15 @@ def existing_keys(s3: Any, bucket: str) -> Iterator[str]:
         yield from (item["Key"] for item in page.get("Contents", []))
 
 
-def deploy(
-    outputs: Mapping[str, str], s3: Any, cloudfront: Any, root: Path = CONSOLE_DIR
-) -> Deployed:
+def deploy(stack: Stack, s3: Any, cloudfront: Any, root: Path = CONSOLE_DIR) -> Deployed:
     """Upload, delete the stale objects, invalidate: in that order, so that no request sees a
     page whose modules are gone."""
     try:
-        bucket = outputs["ConsoleBucketName"]
-        distribution = outputs["ConsoleDistributionId"]
+        bucket = stack.outputs["ConsoleBucketName"]
+        distribution = stack.outputs["ConsoleDistributionId"]
     except KeyError as missing:
         raise ConsoleDeployError(f"the stack has no output {missing}: deploy it first") from None
+    config = json.dumps(stack_host_config(stack), indent=2).encode()
     files = console_files(root)
     for key, path in files.items():
         s3.put_object(
@@ -106,7 +133,14 @@ def deploy(
             ContentType=CONTENT_TYPES[path.suffix.lower()],
             CacheControl=CACHE_CONTROL,
         )
-    stale = sorted(set(existing_keys(s3, bucket)) - set(files))
+    s3.put_object(
+        Bucket=bucket,
+        Key=HOST_CONFIG_NAME,
+        Body=config,
+        ContentType=CONTENT_TYPES[".json"],
+        CacheControl=CACHE_CONTROL,
+    )
+    stale = sorted(set(existing_keys(s3, bucket)) - {*files, HOST_CONFIG_NAME})
     for start in range(0, len(stale), 1000):  # delete_objects takes 1000 keys at most
         batch = [{"Key": key} for key in stale[start : start + 1000]]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
@@ -117,7 +151,7 @@ def deploy(
             "CallerReference": f"deploy-console-{time.time_ns()}",
         },
     )
-    return Deployed(list(files), stale, invalidation["Invalidation"]["Id"])
+    return Deployed([*files, HOST_CONFIG_NAME], stale, invalidation["Invalidation"]["Id"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,15 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         where = target(arguments.env)
         session = boto3.session.Session(region_name=where.region)
-        outputs = stack_outputs(session.client("cloudformation"), where.stack_name)
+        stack = describe(session.client("cloudformation"), where.stack_name)
         # CloudFront is global: boto3 sends its calls to the global endpoint whatever the region.
-        done = deploy(outputs, session.client("s3"), session.client("cloudfront"))
+        done = deploy(stack, session.client("s3"), session.client("cloudfront"))
     except ConsoleDeployError as error:
         print(f"deploy_console: {error}", file=sys.stderr)
         return 1
     print(
         f"console: {len(done.uploaded)} file(s) uploaded, {len(done.deleted)} deleted, "
-        f"invalidation {done.invalidation_id} of /* created ({outputs.get('ConsoleUrl', '')})"
+        f"invalidation {done.invalidation_id} of /* created ({stack.outputs.get('ConsoleUrl', '')})"
     )
     return 0
 

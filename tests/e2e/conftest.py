@@ -27,7 +27,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="package")
 def stack() -> Iterator[LocalStack]:
     """The running local stack; stopped after the last e2e test."""
-    with LocalStack(gateway_port=None, dynamodb_port=None, moto_port=None) as running:
+    with LocalStack(
+        gateway_port=None, dynamodb_port=None, moto_port=None, oidc_port=None
+    ) as running:
         yield running
 
 

@@ -1,23 +1,30 @@
 """The console served by the running local stack over HTTP (local/static.py): the demo host page
-at /, its script, the files of console/, each with the production security headers, and the
-gateway's 404 for anything else."""
+at /, its script, the files of console/, the standalone page's config.json, each with the
+production security headers, and the gateway's 404 for anything else."""
 
 import http.client
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local import static
+from local.stack import LocalStack
 from tests.e2e.conftest import Api
 from tests.shared.lambdas import ROOT
 
-SECURITY_HEADERS = dict(static.SECURITY_HEADERS)
 
+@pytest.fixture(scope="module")
+def assert_secured(stack: LocalStack) -> Callable[[Any], None]:
+    """Checks the production security headers, connect-src naming the stack's provider."""
+    expected = dict(static.security_headers([stack.identity.issuer]))
 
-def assert_secured(headers: Any) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        assert headers[name] == value, name
+    def check(headers: Any) -> None:
+        for name, value in expected.items():
+            assert headers[name] == value, name
+
+    return check
 
 
 def raw_get(url: str, target: str) -> tuple[int, Any, Any]:
@@ -32,7 +39,7 @@ def raw_get(url: str, target: str) -> tuple[int, Any, Any]:
         connection.close()
 
 
-def test_slash_is_the_demo_host_page(api: Api) -> None:
+def test_slash_is_the_demo_host_page(api: Api, assert_secured: Callable[[Any], None]) -> None:
     answer = api.get("/?lang=en-CA")
 
     assert answer.status_code == 200
@@ -51,10 +58,10 @@ def test_the_demo_pages_script_is_served_as_javascript(api: Api) -> None:
     assert "payment-action-center" in answer.text
 
 
-def test_the_component_is_served_from_console(api: Api) -> None:
+def test_the_component_is_served_from_console(
+    api: Api, assert_secured: Callable[[Any], None]
+) -> None:
     component = ROOT / "console" / "payment-action-center.js"
-    if not component.is_file():
-        pytest.skip("console/payment-action-center.js does not exist yet")
 
     answer = api.get("/console/payment-action-center.js")
 
@@ -76,12 +83,34 @@ def test_the_component_is_served_from_console(api: Api) -> None:
         "/console/%2e%2e%2flocal/config.py",
     ],
 )
-def test_anything_else_under_console_is_the_gateways_404(api: Api, path: str) -> None:
+def test_anything_else_under_console_is_the_gateways_404(
+    api: Api, path: str, assert_secured: Callable[[Any], None]
+) -> None:
     status, headers, body = raw_get(api.url, path)
 
     assert status == 404
     assert body == {"message": "Not Found", "code": "not_found"}
     assert_secured(headers)
+
+
+def test_the_standalone_page_and_its_config_are_served(
+    api: Api, stack: LocalStack, assert_secured: Callable[[Any], None]
+) -> None:
+    page = api.get("/console/index.html")
+    config = api.get("/console/config.json")
+
+    assert page.status_code == 200
+    assert page.content == (ROOT / "console" / "index.html").read_bytes()
+    assert config.status_code == 200
+    assert config.headers["content-type"] == "application/json"
+    assert config.json() == {
+        "api_base": stack.url,
+        "issuer": stack.identity.issuer,
+        "client_id": "payment-action-center-local",
+        "scope": "openid email",
+    }
+    assert_secured(page.headers)
+    assert_secured(config.headers)
 
 
 def test_a_method_other_than_get_on_slash_finds_no_route(api: Api) -> None:

@@ -17,16 +17,15 @@ from typing import Any
 import pytest
 import requests
 
-from local import auth, config, demo
+from local import config, demo
 from local.gateway import LOADER_HEADER, Gateway
+from local.oidc import IdentityProvider
 from local.services import free_port
-from local.stack import LocalStack
+from local.stack import DEMO_ADMIN, LocalStack
 from local.template import JwtAuthorizer, Route
 from local.workers import FunctionError, FunctionRuntime, FunctionTimeout, Workers
 from tests.e2e.conftest import Api, MintToken, PostWebhook
 from tests.shared import factories
-
-JWT = JwtAuthorizer(issuer=config.JWT_ISSUER, audiences=(config.JWT_AUDIENCE,))
 
 # ----------------------------------------------------------------------------- UTF-8 queries
 
@@ -89,30 +88,43 @@ class Functions:
         return {"event": event}
 
 
+@pytest.fixture(scope="module")
+def identity() -> Iterator[IdentityProvider]:
+    """The toy gateway's identity provider, on a free port, with the toy user."""
+    with IdentityProvider(0) as running:
+        running.register("user_toy", "t@toy.example", "org_toy", ["billing_admin"])
+        yield running
+
+
 @contextlib.contextmanager
-def front(*, starting: bool = False) -> Iterator[tuple[Gateway, Functions]]:
+def front(issuer: str, *, starting: bool = False) -> Iterator[tuple[Gateway, Functions]]:
     functions = Functions()
+    jwt = JwtAuthorizer(issuer=issuer, audiences=(config.JWT_AUDIENCE,))
     gateway = Gateway(
-        ROUTES, {"Jwt": JWT}, functions.invoke, {}, port=free_port(), starting=starting
+        ROUTES, {"Jwt": jwt}, functions.invoke, {}, port=free_port(), starting=starting
     )
     with gateway:
         yield gateway, functions
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[Gateway]:
-    with front() as (running, _):
+def gateway(identity: IdentityProvider) -> Iterator[Gateway]:
+    with front(identity.issuer) as (running, _):
         yield running
 
 
-def toy_token() -> str:
-    return auth.mint_token("org_toy", "user_toy", "t@toy.example", ["billing_admin"])
+@pytest.fixture(scope="module")
+def toy_token(identity: IdentityProvider) -> str:
+    """An ID token of the toy user from the provider: sign-in with PKCE."""
+    return identity.sign_in("user_toy", config.JWT_AUDIENCE)
 
 
-def test_a_percent_encoded_query_and_path_reach_the_function_decoded(gateway: Gateway) -> None:
+def test_a_percent_encoded_query_and_path_reach_the_function_decoded(
+    gateway: Gateway, toy_token: str
+) -> None:
     answer = requests.get(
         gateway.url + "/echo/%C3%A9t%C3%A9?q=ELO%C3%8FSE",
-        headers={"authorization": f"Bearer {toy_token()}"},
+        headers={"authorization": f"Bearer {toy_token}"},
         timeout=30,
     )
     event = answer.json()["event"]
@@ -189,6 +201,18 @@ def test_gateway_level_errors_carry_api_gateways_message_and_a_code(
         assert answer.getheader(header[0]) == header[1]
 
 
+def test_an_issuer_that_cannot_be_reached_refuses_with_401_not_500(
+    caplog: pytest.LogCaptureFixture, toy_token: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    with front(f"http://127.0.0.1:{free_port()}") as (gateway, _):
+        answer = request(gateway, "GET", "/echo/1", authorization=f"Bearer {toy_token}")
+        assert answer.status == 401
+        assert json.loads(answer.read()) == {"message": "Unauthorized", "code": "unauthorized"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("openid-configuration" in line for line in warnings), warnings
+
+
 def test_what_the_http_parser_refuses_is_json_too(gateway: Gateway) -> None:
     status, body = raw_get(gateway.url, b"/public HTTP/1.1 extra", {})
     assert status == 400
@@ -216,10 +240,12 @@ def test_each_request_is_one_console_line_with_method_path_status_and_time(
 
 
 def test_a_client_that_leaves_before_its_answer_leaves_no_traceback(
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    identity: IdentityProvider,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="local.gateway")
-    with front() as (gateway, functions):
+    with front(identity.issuer) as (gateway, functions):
         client = socket.create_connection((gateway.host, gateway.port), timeout=30)
         client.sendall(b"GET /held HTTP/1.1\r\nhost: local\r\n\r\n")
         # close at once with a reset: the answer is written to a connection that is gone
@@ -239,8 +265,10 @@ def test_a_client_that_leaves_before_its_answer_leaves_no_traceback(
 STARTING = {"message": "Service Unavailable", "code": "starting"}
 
 
-def test_a_starting_gateway_lets_only_the_loader_through_and_hides_its_pass() -> None:
-    with front(starting=True) as (gateway, _):
+def test_a_starting_gateway_lets_only_the_loader_through_and_hides_its_pass(
+    identity: IdentityProvider,
+) -> None:
+    with front(identity.issuer, starting=True) as (gateway, _):
         refused = requests.get(gateway.url + "/public", timeout=30)
         loader = requests.get(gateway.url + "/public", headers=gateway.loader_headers, timeout=30)
         wrong_pass = requests.get(
@@ -258,11 +286,14 @@ def test_a_starting_gateway_lets_only_the_loader_through_and_hides_its_pass() ->
 
 
 def test_a_demo_stack_serves_once_its_demo_data_is_in() -> None:
-    stack = LocalStack(gateway_port=None, dynamodb_port=None, moto_port=None, demo=True)
-    admin = auth.mint_token(config.DEMO_ORG_ID, "user_demo", "a@demo.example", ["billing_admin"])
-    bearer = {"authorization": f"Bearer {admin}"}
+    stack = LocalStack(
+        gateway_port=None, dynamodb_port=None, moto_port=None, oidc_port=None, demo=True
+    )
     try:
         stack.launch()
+        # The provider serves while the gateway starts, and knows the demo admin from the start.
+        admin = stack.identity.sign_in(str(DEMO_ADMIN["sub"]), config.JWT_AUDIENCE)
+        bearer = {"authorization": f"Bearer {admin}"}
         early = requests.get(stack.url + "/transactions", headers=bearer, timeout=30)
         early_health = requests.get(stack.url + "/_local/health", timeout=30)
         stack.load_demo()

@@ -193,6 +193,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Toy]:
         gateway_port=None,
         dynamodb_port=None,
         moto_port=None,
+        oidc_port=None,
         template_path=root / "template.yaml",
         queue_visibility_timeout=3,
     )

@@ -101,7 +101,11 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     (root / "code" / "handlers.py").write_text(HANDLERS)
     (root / "template.yaml").write_text(TEMPLATE)
     stack = LocalStack(
-        gateway_port=None, dynamodb_port=None, moto_port=None, template_path=root / "template.yaml"
+        gateway_port=None,
+        dynamodb_port=None,
+        moto_port=None,
+        oidc_port=None,
+        template_path=root / "template.yaml",
     )
     with stack:
         yield stack

@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,9 +19,11 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local import auth, config, demo
+from local import config, demo
 from local.gateway import Gateway
+from local.oidc import IdentityProvider
 from local.services import LocalServiceError, free_port
 from local.stack import LocalStack
 from local.template import LocalValues, environment, functions, jwt_authorizers, load, routes
@@ -33,18 +36,26 @@ UNAUTHORIZED = {"code": "unauthorized", "message": "Unauthorized"}
 # ----------------------------------------------------------------------------- local endpoints
 
 
-def test_local_token_is_a_jwt_the_authorizer_accepts(api: Api) -> None:
+def jwks_key(issuer: str, token: str) -> Any:
+    """The key the token names, found as API Gateway finds it: discovery, then the JWKS."""
+    discovery = requests.get(issuer + "/.well-known/openid-configuration", timeout=30).json()
+    return jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token).key
+
+
+def test_local_token_is_a_jwt_the_authorizer_accepts(api: Api, stack: LocalStack) -> None:
     body = {"org_id": "org_x", "sub": "user_1", "email": "a@x.example", "groups": ["billing_admin"]}
     answer = api.post("/_local/token", json=body)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     assert list(answer.json()) == ["token"]
+    token = answer.json()["token"]
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
     claims = jwt.decode(
-        answer.json()["token"],
-        config.JWT_SECRET,
-        algorithms=["HS256"],
+        token,
+        jwks_key(stack.identity.issuer, token),
+        algorithms=["RS256"],
         audience=config.JWT_AUDIENCE,
-        issuer=config.JWT_ISSUER,
+        issuer=stack.identity.issuer,
     )
     assert claims["org_id"] == "org_x"
     assert claims["sub"] == "user_1"
@@ -83,36 +94,57 @@ def test_local_webhook_secrets_are_the_documented_keys(api: Api) -> None:
 
 
 # ----------------------------------------------------------------------------- JWT authorizer
+# The fine points of each refusal are tested on auth.verify (tests/local_stack/test_auth.py);
+# here, that the gateway of a running stack refuses them all, with the provider's real keys.
+
+TEST_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def bad_tokens() -> dict[str, str | None]:
-    args = ("org_e2e", "user_e2e", "a@e2e.example", ["billing_admin"])
+def bad_tokens(stack: LocalStack) -> dict[str, str | None]:
+    """Tokens the authorizer refuses: forged ones carry the provider's kid, signed by a key of
+    the test; the wrong audience is the provider's own token for another client."""
+    issuer = stack.identity.issuer
+    kid = requests.get(issuer + "/jwks", timeout=30).json()["keys"][0]["kid"]
+    now = int(time.time())
+    good = {"iss": issuer, "aud": config.JWT_AUDIENCE, "sub": "u", "org_id": "o", "exp": now + 60}
+
+    def forged(claims: dict[str, Any], algorithm: str = "RS256") -> str:
+        key: Any = TEST_KEY if algorithm == "RS256" else ""
+        return "Bearer " + jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+
     return {
         "missing": None,
         "not a jwt": "Bearer not-a-jwt",
         "empty bearer": "Bearer ",
-        "expired": "Bearer " + auth.mint_token(*args, lifetime=-60),
-        "wrong signature": "Bearer " + auth.mint_token(*args, secret="another-secret-" * 3),
-        "wrong audience": "Bearer " + auth.mint_token(*args, audience="someone-else"),
-        "wrong issuer": "Bearer " + auth.mint_token(*args, issuer="https://evil.example/"),
-        "no exp": "Bearer "
-        + jwt.encode(
-            {"iss": config.JWT_ISSUER, "aud": config.JWT_AUDIENCE, "sub": "u", "org_id": "o"},
-            config.JWT_SECRET,
-            algorithm="HS256",
-        ),
-        "alg none": "Bearer "
-        + jwt.encode(
-            {"iss": config.JWT_ISSUER, "aud": config.JWT_AUDIENCE, "exp": time.time() + 60},
-            "",
-            algorithm="none",
-        ),
+        "wrong signature": forged(good),
+        "wrong audience": "Bearer " + stack.identity.sign_in("user_e2e", "someone-else"),
+        "wrong issuer": forged(good | {"iss": "https://evil.example"}),
+        "expired": forged(good | {"exp": now - 60}),
+        "no exp": forged({name: v for name, v in good.items() if name != "exp"}),
+        "alg none": forged(good, algorithm="none"),
     }
 
 
-@pytest.mark.parametrize("case", list(bad_tokens()))
-def test_transactions_refuse_a_bad_token_with_401(api: Api, case: str) -> None:
-    authorization = bad_tokens()[case]
+BAD_TOKENS = [
+    "missing",
+    "not a jwt",
+    "empty bearer",
+    "wrong signature",
+    "wrong audience",
+    "wrong issuer",
+    "expired",
+    "no exp",
+    "alg none",
+]
+
+
+def test_every_bad_token_case_is_tested(stack: LocalStack) -> None:
+    assert list(bad_tokens(stack)) == BAD_TOKENS
+
+
+@pytest.mark.parametrize("case", BAD_TOKENS)
+def test_transactions_refuse_a_bad_token_with_401(api: Api, stack: LocalStack, case: str) -> None:
+    authorization = bad_tokens(stack)[case]
     headers = {"authorization": authorization} if authorization is not None else {}
     answer = api.get("/transactions", headers=headers)
     assert answer.status_code == 401
@@ -273,7 +305,21 @@ PUBLIC = "            Auth:\n              Authorizer: NONE\n"
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Workers]]:
+def toy_identity() -> Iterator[IdentityProvider]:
+    """The toy template's identity provider (its JwtIssuer), on a free port."""
+    with IdentityProvider(0) as running:
+        yield running
+
+
+def toy_token(identity: IdentityProvider, groups: list[str]) -> str:
+    identity.register("user_toy", "t@toy.example", "org_toy", groups)
+    return identity.sign_in("user_toy", config.JWT_AUDIENCE)
+
+
+@pytest.fixture(scope="module")
+def toy(
+    tmp_path_factory: pytest.TempPathFactory, toy_identity: IdentityProvider
+) -> Iterator[tuple[Api, Workers]]:
     root = tmp_path_factory.mktemp("toy")
     (root / "code").mkdir()
     (root / "code" / "handlers.py").write_text(HANDLERS)
@@ -290,7 +336,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Workers
     )  # fmt: skip
     (root / "template.yaml").write_text(text)
     template = load(root / "template.yaml")
-    values = LocalValues.of(template)
+    values = LocalValues.of(template, JwtIssuer=toy_identity.issuer)
     values.refs["Table"] = "toy-table"
     runtimes = {
         name: runtime(
@@ -318,9 +364,11 @@ def echoed(answer: Any) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def test_the_event_is_payload_format_2(toy: tuple[Api, Workers]) -> None:
+def test_the_event_is_payload_format_2(
+    toy: tuple[Api, Workers], toy_identity: IdentityProvider
+) -> None:
     api, _ = toy
-    token = auth.mint_token("org_toy", "user_toy", "t@toy.example", ["billing_admin", "reader"])
+    token = toy_token(toy_identity, ["billing_admin", "reader"])
     answer = api.session.get(
         api.url + "/echo/a%20b?x=1&x=2&empty=&y=%C3%A9",
         headers={
@@ -363,9 +411,11 @@ def test_the_event_is_payload_format_2(toy: tuple[Api, Workers]) -> None:
     assert claims["exp"].isdigit()
 
 
-def test_repeated_headers_are_comma_joined(toy: tuple[Api, Workers]) -> None:
+def test_repeated_headers_are_comma_joined(
+    toy: tuple[Api, Workers], toy_identity: IdentityProvider
+) -> None:
     api, _ = toy
-    token = auth.mint_token("org_toy", "user_toy", "t@toy.example", [])
+    token = toy_token(toy_identity, [])
     connection = http.client.HTTPConnection(api.url.removeprefix("http://"), timeout=30)
     connection.putrequest("GET", "/echo/x")
     connection.putheader("Authorization", f"Bearer {token}")
@@ -508,6 +558,12 @@ def test_the_stack_command_stops_cleanly_on_sigterm() -> None:
         url = f"http://127.0.0.1:{ports['PAC_GATEWAY_PORT']}"
         assert url in output
         assert config.PAYMENTS_WEBHOOK_SECRET in output
+        issuer = f"http://127.0.0.1:{ports['PAC_OIDC_PORT']}"
+        assert f"Identity provider (OpenID Connect) {issuer}" in output
+        banner_token = re.search(r"Bearer ([\w.-]+)", output)
+        assert banner_token is not None
+        bearer = {"authorization": f"Bearer {banner_token[1]}"}
+        assert requests.get(url + "/transactions", headers=bearer, timeout=30).status_code == 200
         assert requests.get(url + "/openapi.json", timeout=30).status_code == 200  # a worker runs
         started = children(process.pid)
         assert len(started) >= 3  # java, the moto server, a worker
@@ -528,6 +584,16 @@ def test_a_taken_port_fails_fast_with_its_name() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        stack = LocalStack(gateway_port=port, dynamodb_port=None, moto_port=None)
+        stack = LocalStack(gateway_port=port, dynamodb_port=None, moto_port=None, oidc_port=None)
         with pytest.raises(LocalServiceError, match=f"127.0.0.1:{port} \\(PAC_GATEWAY_PORT\\)"):
+            stack.start()
+
+
+def test_a_taken_identity_provider_port_fails_fast_with_its_name() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack = LocalStack(gateway_port=None, dynamodb_port=None, moto_port=None, oidc_port=port)
+        with pytest.raises(LocalServiceError, match=f"127.0.0.1:{port} \\(PAC_OIDC_PORT\\)"):
             stack.start()

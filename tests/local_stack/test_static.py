@@ -97,6 +97,14 @@ def test_a_symlink_that_stays_inside_console_is_served(site: static.ConsolePages
     assert response.status == 200
 
 
+HOST_CONFIG = {
+    "api_base": "http://127.0.0.1:3000",
+    "issuer": "http://127.0.0.1:3001",
+    "client_id": "payment-action-center-local",
+    "scope": "openid email",
+}
+
+
 def test_every_answer_carries_the_production_security_headers(
     site: static.ConsolePages,
 ) -> None:
@@ -111,6 +119,37 @@ def test_every_answer_carries_the_production_security_headers(
         ), path
         assert headers["x-content-type-options"] == "nosniff", path
         assert headers["referrer-policy"] == "no-referrer", path
+
+
+def test_the_host_pages_config_is_served_and_its_issuer_may_be_called(tmp_path: Path) -> None:
+    site = static.ConsolePages(console_dir=tmp_path, host_config=HOST_CONFIG)
+
+    config = site.answer("GET", "/console/config.json")
+    missing = site.answer("GET", "/console/nope.js")
+
+    assert config is not None and missing is not None
+    assert config.status == 200
+    assert json.loads(config.body) == HOST_CONFIG
+    assert headers_of(config)["content-type"] == "application/json"
+    for response in (config, missing):
+        policy = headers_of(response)["content-security-policy"]
+        assert "connect-src 'self' http://127.0.0.1:3001;" in policy
+
+
+def test_without_a_host_config_there_is_no_config_json(site: static.ConsolePages) -> None:
+    response = site.answer("GET", "/console/config.json")
+
+    assert response is not None
+    assert response.status == 404
+
+
+def test_the_standalone_host_page_has_no_inline_script_or_style() -> None:
+    page = (static.CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, flags=re.DOTALL)
+
+    assert scripts == [(' type="module" src="./host.js"', "")]
+    assert "<style" not in page and " style=" not in page
+    assert " on" not in re.sub(r"<!--.*?-->", "", page, flags=re.DOTALL).replace("\n", " ")
 
 
 def test_the_demo_page_and_its_script_are_served_at_slash(site: static.ConsolePages) -> None:

@@ -127,8 +127,10 @@ def axe_violations(
 ) -> list[dict[str, Any]]:
     """axe-core's violations of these impacts on the whole document (open shadow roots
     included): [{"id", "impact", "targets": [each node's target]}]. `exclude`: CSS selectors
-    of parts left out. Injected as an inline script: the context must bypass the CSP (`page`)."""
-    page.add_script_tag(content=AXE_SCRIPT.read_text(encoding="utf-8"))
+    of parts left out. Injected as an inline script, once per document (a test may check several
+    views of one page): the context must bypass the CSP (`page`)."""
+    if not page.evaluate("() => typeof window.axe?.run === 'function'"):
+        page.add_script_tag(content=AXE_SCRIPT.read_text(encoding="utf-8"))
     violations: list[dict[str, Any]] = page.evaluate(
         """async (exclude) => {
             const context = exclude.length

@@ -2,6 +2,11 @@
 the table and its filters, the actions of a row, the history, the expiring cards, the email
 preference, both languages, accessibility (axe-core) and the faults a person meets.
 
+axe-core checks each view where a test shows it (no serious or critical violation): the table
+with rows and filtered, the empty table, the history, the dismiss dialog, a pending retry (its
+clock, then "Check again"), the expiring cards, the preferences (on every page) and an error
+shown, most of them in both languages.
+
 Each test works in an organization of its own: the demo page signs in as org_demo, then the test
 hands the component a token of its organization (`element.token = …`), as a host page would."""
 
@@ -64,6 +69,15 @@ def no_serious_violations(page: Page) -> None:
     assert axe_violations(page) == []
 
 
+def entry_id_of(api: Api, jwt: str, payment_id: str) -> str:
+    return str(api.get("/transactions", jwt, params={"q": payment_id}).json()["items"][0]["id"])
+
+
+def switch_language(page: Page, lang: str, title: str) -> None:
+    page.locator(f"{CONSOLE} select[name=language]").select_option(lang)
+    expect(page.locator(f"{CONSOLE} h1")).to_have_text(title)
+
+
 # ---------------------------------------------------------------------------- the table
 
 
@@ -122,6 +136,7 @@ def test_search_and_filters_are_kept_in_the_url_and_reopen_the_same_view(
     expect(row(page, other)).to_have_count(0)
     expect(row(page, wanted)).to_be_visible()
     assert f"q={wanted}" in page.url
+    no_serious_violations(page)  # the filtered table, its search filled in
     # The same URL, opened again, is the same view.
     query = page.url.split("?", 1)[1]
     opened(page, token, org, query=query)
@@ -130,6 +145,7 @@ def test_search_and_filters_are_kept_in_the_url_and_reopen_the_same_view(
     # The digest's link to one account holder.
     opened(page, token, org, query="account_holder_id=nobody")
     expect(page.locator(f"{CONSOLE} .empty").first).to_be_visible()
+    no_serious_violations(page)  # the empty table, filtered
 
 
 def test_pages_follow_the_cursor(page: Page, token: MintToken, post_webhook: PostWebhook) -> None:
@@ -148,23 +164,68 @@ def test_pages_follow_the_cursor(page: Page, token: MintToken, post_webhook: Pos
 def test_an_empty_table_says_so(page: Page, token: MintToken) -> None:
     opened(page, token, new_org(), "en-CA")
     expect(page.locator(f"{CONSOLE} #table .empty")).to_have_text("No failed transactions.")
+    no_serious_violations(page)
 
 
 # ---------------------------------------------------------------------------- the actions
 
 
-def test_a_retry_shows_the_clock_then_the_row_leaves_on_success(
-    page: Page, token: MintToken, post_webhook: PostWebhook, queues_idle: WaitForQueues
+def test_a_slow_retry_says_so_keeps_its_clock_and_can_be_checked_again(
+    page: Page, token: MintToken, post_webhook: PostWebhook, api: Api, queues_idle: WaitForQueues
 ) -> None:
+    """An e-check retry outlasts the polling's patience (95 s, cut to nothing here once the clock
+    is checked): the status says it is still pending, the row keeps its clock and offers "Check
+    again", the rest of the page still works, a check with the API down says so, and once the
+    processor settles it, "Check again" takes the row out."""
     org = new_org()
     organization(post_webhook, org)
     payment_id = failure(post_webhook, org, "tok_echeck_pending", data__method="echeck")
+    other = failure(post_webhook, org)
     opened(page, token, org)
     row(page, payment_id).get_by_role("button", name="Nouvelle tentative de transaction").click()
     clock = row(page, payment_id).get_by_role("img", name="Nouvelle tentative en attente")
     expect(clock).to_be_visible()
     screenshot(page, "retry-pending-fr-CA")
     no_serious_violations(page)
+    # The patience runs out at the next ask: said in words, the clock stays, "Check again" shows.
+    page.evaluate("() => { document.querySelector('payment-action-center').retryPatience = 0; }")
+    expect(page.locator(f"{CONSOLE} [role=status]")).to_have_text(
+        f"La nouvelle tentative pour {payment_id} est toujours en attente : le processeur n'a pas"
+        " encore répondu. Vérifiez à nouveau plus tard.",
+        timeout=15_000,
+    )
+    expect(clock).to_be_visible()
+    expect(row(page, payment_id).get_by_role("button", name="Vérifier à nouveau")).to_be_visible()
+    no_serious_violations(page)
+    # The rest of the page still works: another row's action, its dialog in French.
+    row(page, other).get_by_role("button", name="Retirer cette transaction").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    no_serious_violations(page)
+    dialog.get_by_role("button", name="Retirer", exact=True).click()
+    expect(row(page, other)).to_have_count(0)
+    expect(page.locator(f"{CONSOLE} [role=status]")).to_contain_text("a été retirée")
+    # The same pending row in English.
+    switch_language(page, "en-CA", "Failed transactions")
+    expect(row(page, payment_id).get_by_role("img", name="Retry pending")).to_be_visible()
+    check_again = row(page, payment_id).get_by_role("button", name="Check again")
+    expect(check_again).to_be_visible()
+    no_serious_violations(page)
+    # Checking again with the API down says so, and still offers to check again.
+    page.route("**/transactions/*", lambda route: route.abort())
+    check_again.click()
+    expect(page.locator(f"{CONSOLE} [role=alert]")).to_have_text(
+        "The Action Center cannot be reached. Try again in a moment."
+    )
+    expect(check_again).to_be_visible()
+    page.unroute("**/transactions/*")
+    # The processor settles it at last; checking again finds it.
+    queues_idle()
+    jwt = token(org_id=org)
+    assert api.settle(entry_id_of(api, jwt, payment_id), "succeeded").status_code == 200
+    check_again.click()
+    expect(row(page, payment_id)).to_have_count(0, timeout=15_000)
+    expect(page.locator(f"{CONSOLE} [role=status]")).to_contain_text("went through")
 
 
 def test_a_retry_to_success_removes_the_row(
@@ -266,6 +327,7 @@ def test_a_refund_has_no_payment_method_to_change_and_its_history_says_why(
     explanation = api.get(f"/transactions/{entry_id}/payment-method-link", jwt).json()["message"]
     line.get_by_role("button", name=f"Details {payment_id}").click()
     expect(page.locator(f"{CONSOLE} section.detail")).to_contain_text(explanation)
+    no_serious_violations(page)
 
 
 # --------------------------------------------------------------- expiring cards, preferences
@@ -295,6 +357,13 @@ def test_the_expiring_cards_section_lists_a_linked_card(
     )
     expect(section.locator(f"tr[data-card='{card['data']['card_id']}']")).to_be_visible()
     screenshot(page, "expiring-cards-en-CA")
+    no_serious_violations(page)
+    switch_language(page, "fr-CA", "Transactions échouées")
+    expect(section.get_by_role("heading")).to_have_text(
+        "Cartes de crédit en voie d'expirer avec des paiements prévus"
+    )
+    expect(section.locator(f"tr[data-card='{card['data']['card_id']}']")).to_be_visible()
+    no_serious_violations(page)
 
 
 def test_the_digest_preference_is_saved(
@@ -308,6 +377,7 @@ def test_the_digest_preference_is_saved(
     section.get_by_label("Email language").select_option("en-CA")
     section.get_by_role("button", name="Save").click()
     expect(page.locator(f"{CONSOLE} [role=status]")).to_have_text("Your preferences are saved.")
+    no_serious_violations(page)
     saved = api.get("/me/notification-preferences", token(org_id=org)).json()
     assert saved == {"failed_transactions_digest": True, "locale": "en-CA"}
 
@@ -317,9 +387,13 @@ def test_the_language_switch_changes_every_word_and_the_url(
 ) -> None:
     org = new_org()
     organization(post_webhook, org)
-    failure(post_webhook, org)
+    payment_id = failure(post_webhook, org)
     opened(page, token, org, "fr-CA")
     expect(page.locator(f"{CONSOLE} h1")).to_have_text("Transactions échouées")
+    # The history, in French.
+    row(page, payment_id).get_by_role("button", name=f"Détails {payment_id}").click()
+    expect(page.locator(f"{CONSOLE} section.detail")).to_contain_text("Échec reçu")
+    no_serious_violations(page)
     page.locator(f"{CONSOLE} select[name=language]").select_option("en-CA")
     expect(page.locator(f"{CONSOLE} h1")).to_have_text("Failed transactions")
     expect(page.locator(f"{CONSOLE} th").first).to_have_text("Account holder")
@@ -342,23 +416,30 @@ def test_the_api_down_says_so_and_the_page_still_works(
     expect(page.locator(f"{CONSOLE} [role=alert]")).to_have_text(
         "The Action Center cannot be reached. Try again in a moment."
     )
+    no_serious_violations(page)
     page.unroute("**/transactions/*/retry")
     # The button is usable again.
     row(page, payment_id).get_by_role("button", name="Retry transaction").click()
     expect(page.locator(f"{CONSOLE} [role=alert]")).to_be_empty()
 
 
-def test_an_expired_token_asks_to_sign_in_again(page: Page, token: MintToken) -> None:
-    open_console(page, "en-CA")
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("fr-CA", "Votre session a expiré. Reconnectez-vous pour continuer."),
+        ("en-CA", "Your session has expired. Sign in again to continue."),
+    ],
+)
+def test_an_expired_token_asks_to_sign_in_again(page: Page, lang: str, message: str) -> None:
+    open_console(page, lang)
     page.evaluate(
         """() => document.querySelector('payment-action-center').addEventListener(
             'pac-unauthorized', () => { window.unauthorizedHeard = true; })"""
     )
     sign_in(page, "not-a-valid-token")
-    expect(page.locator(f"{CONSOLE} [role=alert]")).to_have_text(
-        "Your session has expired. Sign in again to continue."
-    )
+    expect(page.locator(f"{CONSOLE} [role=alert]")).to_have_text(message)
     assert page.evaluate("() => window.unauthorizedHeard") is True
+    no_serious_violations(page)  # the error shown, nothing else loaded
 
 
 def test_someone_else_acting_first_shows_the_api_message_and_refreshes_the_row(

@@ -38,3 +38,16 @@ def test_every_literal_key_the_component_asks_for_exists() -> None:
     asked = set(re.findall(r"#t\(\s*\"([a-z_.]+)\"", source))
     assert asked, "the component asks for no key: the pattern no longer matches its calls"
     assert asked - set(catalogue()["en-CA"]) == set()
+
+
+def test_every_key_the_host_page_asks_for_exists() -> None:
+    """console/host.js asks literally, and `host.error.<code>` for each SignInError code of
+    console/oidc.js and for its own failures."""
+    host = (CONSOLE / "host.js").read_text(encoding="utf-8")
+    oidc = (CONSOLE / "oidc.js").read_text(encoding="utf-8")
+    asked = set(re.findall(r"\"(host\.[a-z_.]+)\"", host))
+    codes = set(re.findall(r"new SignInError\(\"([a-z_]+)\"", oidc))
+    assert asked and codes == {"provider", "refused", "state", "token", "claims"}
+
+    assert asked - set(catalogue()["en-CA"]) == set()
+    assert {f"host.error.{code}" for code in codes} - set(catalogue()["en-CA"]) == set()

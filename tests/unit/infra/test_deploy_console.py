@@ -1,6 +1,7 @@
 """tools/deploy_console.py against moto: the stack's outputs name a real (moto) bucket and
 distribution; console/ is uploaded typed and uncached, stale objects go, `/*` is invalidated."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,22 +10,26 @@ import boto3
 import pytest
 
 from tools import deploy_console
-from tools.deploy_console import ConsoleDeployError, deploy, stack_outputs, target
+from tools.deploy_console import ConsoleDeployError, Stack, deploy, describe, target
 
 ROOT = Path(__file__).resolve().parents[3]
 STACK = "payment-action-center-dev"
-# A stack moto can create: the console's two outputs, as template.yaml names them, with the
-# values of the moto bucket and distribution.
+# A stack moto can create: the outputs and parameters the deploy reads, as template.yaml names
+# them, with the values of the moto bucket and distribution.
 STACK_TEMPLATE = """
 Parameters:
   Bucket: {Type: String}
   Distribution: {Type: String}
+  JwtIssuer: {Type: String}
+  JwtAudience: {Type: String}
 Resources:
   Topic: {Type: AWS::SNS::Topic}
 Outputs:
   ConsoleBucketName: {Value: !Ref Bucket}
   ConsoleDistributionId: {Value: !Ref Distribution}
+  ApiUrl: {Value: "https://abc123.execute-api.ca-central-1.amazonaws.com/"}
 """
+ISSUER = "https://cognito-idp.ca-central-1.amazonaws.com/ca-central-1_Pool"
 
 
 @pytest.fixture
@@ -65,6 +70,8 @@ def deployed(aws: dict[str, str]) -> Iterator[dict[str, Any]]:
         Parameters=[
             {"ParameterKey": "Bucket", "ParameterValue": "pac-console"},
             {"ParameterKey": "Distribution", "ParameterValue": distribution},
+            {"ParameterKey": "JwtIssuer", "ParameterValue": ISSUER},
+            {"ParameterKey": "JwtAudience", "ParameterValue": "client-123"},
         ],
     )
     yield {"s3": s3, "cloudfront": cloudfront, "cloudformation": cloudformation, "id": distribution}
@@ -82,8 +89,9 @@ def console(tmp_path: Path) -> Path:
 
 
 def run(deployed: dict[str, Any], root: Path) -> deploy_console.Deployed:
-    outputs = stack_outputs(deployed["cloudformation"], STACK)
-    return deploy(outputs, deployed["s3"], deployed["cloudfront"], root)
+    return deploy(
+        describe(deployed["cloudformation"], STACK), deployed["s3"], deployed["cloudfront"], root
+    )
 
 
 def test_the_stack_and_region_are_those_sam_deploy_uses() -> None:
@@ -96,7 +104,13 @@ def test_the_stack_and_region_are_those_sam_deploy_uses() -> None:
 def test_every_file_is_uploaded_with_its_type_and_no_cache(deployed, tmp_path) -> None:
     done = run(deployed, console(tmp_path))
 
-    assert sorted(done.uploaded) == ["app.js", "index.html", "logo.svg", "styles/app.css"]
+    assert sorted(done.uploaded) == [
+        "app.js",
+        "config.json",
+        "index.html",
+        "logo.svg",
+        "styles/app.css",
+    ]
     types = {
         "app.js": "text/javascript; charset=utf-8",
         "index.html": "text/html; charset=utf-8",
@@ -147,7 +161,41 @@ def test_a_file_of_unknown_type_stops_the_deploy_before_any_upload(deployed, tmp
 
 def test_a_stack_without_the_console_outputs_is_refused(deployed) -> None:
     with pytest.raises(ConsoleDeployError, match="ConsoleBucketName"):
-        deploy({}, deployed["s3"], deployed["cloudfront"])
+        deploy(Stack({}, {}), deployed["s3"], deployed["cloudfront"])
+
+
+def test_the_host_page_config_names_the_api_and_the_authorizers_issuer_and_audience(
+    deployed, tmp_path
+) -> None:
+    run(deployed, console(tmp_path))
+
+    stored = deployed["s3"].get_object(Bucket="pac-console", Key="config.json")
+    assert stored["ContentType"] == "application/json"
+    assert stored["CacheControl"] == "no-cache"
+    assert json.loads(stored["Body"].read()) == {
+        "api_base": "https://abc123.execute-api.ca-central-1.amazonaws.com",
+        "issuer": ISSUER,
+        "client_id": "client-123",
+        "scope": "openid email",
+    }
+
+
+def test_a_config_json_in_console_is_refused_the_deploy_writes_it(deployed, tmp_path) -> None:
+    root = console(tmp_path)
+    (root / "config.json").write_text("{}")
+
+    with pytest.raises(ConsoleDeployError, match=r"config\.json"):
+        run(deployed, root)
+
+
+def test_a_stack_without_the_authorizer_parameters_is_refused(deployed) -> None:
+    outputs = {
+        "ConsoleBucketName": "pac-console",
+        "ConsoleDistributionId": deployed["id"],
+        "ApiUrl": "https://abc123.execute-api.ca-central-1.amazonaws.com/",
+    }
+    with pytest.raises(ConsoleDeployError, match="JwtIssuer"):
+        deploy(Stack(outputs, {}), deployed["s3"], deployed["cloudfront"])
 
 
 def test_main_reads_samconfig_and_the_outputs(deployed, capsys) -> None:

@@ -843,7 +843,7 @@ def console_csp() -> dict[str, list[str]]:
     """The console's Content-Security-Policy, directive -> sources (the Sub's text)."""
     [(_, policy)] = of_type("AWS::CloudFront::ResponseHeadersPolicy").items()
     headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    text = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    text, _ = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     directives = [d.split() for d in text.split(";") if d.strip()]
     return {d[0]: d[1:] for d in directives}
 
@@ -902,11 +902,12 @@ def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
     assert csp["default-src"] == csp["script-src"] == ["'self'"]
     assert csp["base-uri"] == ["'none'"]
     assert csp["frame-ancestors"] == csp["form-action"] == ["'self'"]
-    # The API's hosts and no other: API Gateway's of the stack's region (template.yaml says why
-    # not the HttpApi's own host).
+    # The API's hosts, API Gateway's of the stack's region (template.yaml says why not the
+    # HttpApi's own host), and the identity provider's for the sign-in: no other.
     assert csp["connect-src"] == [
         "'self'",
         "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "${IssuerOrigin}${TokenOrigin}",
     ]
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert headers["StrictTransportSecurity"]["IncludeSubdomains"] is True
@@ -918,11 +919,61 @@ def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
 def test_cors_allows_only_the_console_origin() -> None:
     cors = TEMPLATE["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
 
-    assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert cors["AllowOrigins"] == [
+        {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"},
+        {"Fn::If": ["HasAdminOrigin", {"Ref": "AdminOrigin"}, {"Ref": "AWS::NoValue"}]},
+    ]
     assert cors["AllowHeaders"] == ["authorization", "content-type", "idempotency-key"]
     assert cors["AllowMethods"] == ["GET", "POST", "PUT"]
     assert cors["MaxAge"] == 600
     assert set(cors) == {"AllowOrigins", "AllowHeaders", "AllowMethods", "MaxAge"}
+
+
+def test_the_sign_in_may_reach_the_issuer_and_the_token_endpoint_only() -> None:
+    [(_, policy)] = of_type("AWS::CloudFront::ResponseHeadersPolicy").items()
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    _, variables = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+
+    issuer_host = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "JwtIssuer"}]}]}
+    assert variables["IssuerOrigin"] == {"Fn::Join": ["", ["https://", issuer_host]]}
+    assert variables["TokenOrigin"] == {
+        "Fn::If": ["HasIdentityProviderOrigin", {"Fn::Sub": " ${IdentityProviderOrigin}"}, ""]
+    }
+
+
+@pytest.mark.parametrize("name", ["AdminOrigin", "IdentityProviderOrigin"])
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("https://admin.example.com", True),
+        ("https://admin.example.com:8443", True),
+        ("http://admin.example.com", False),
+        ("https://admin.example.com/", False),
+        ("https://admin.example.com/path", False),
+        ("*", False),
+        ("https://*.example.com", False),
+    ],
+)
+def test_an_origin_parameter_takes_an_https_origin_or_nothing(
+    name: str, value: str, allowed: bool
+) -> None:
+    pattern = TEMPLATE["Parameters"][name]["AllowedPattern"]
+    assert TEMPLATE["Parameters"][name]["Default"] == ""
+    # CloudFormation matches AllowedPattern against the whole value.
+    assert (re.fullmatch(pattern, value) is not None) is allowed
+
+
+def test_only_the_admin_origin_may_load_the_console_files_cross_origin() -> None:
+    [(_, policy)] = of_type("AWS::CloudFront::ResponseHeadersPolicy").items()
+    condition, cors, otherwise = policy["Properties"]["ResponseHeadersPolicyConfig"]["CorsConfig"][
+        "Fn::If"
+    ]
+
+    assert (condition, otherwise) == ("HasAdminOrigin", {"Ref": "AWS::NoValue"})
+    assert cors["AccessControlAllowOrigins"] == {"Items": [{"Ref": "AdminOrigin"}]}
+    assert cors["AccessControlAllowMethods"] == {"Items": ["GET", "HEAD"]}
+    assert cors["AccessControlAllowCredentials"] is False
 
 
 # ----------------------------------------------------------------------------- alarms
