@@ -18,6 +18,8 @@ import {
   currentSession,
   discover,
   forgetSession,
+  safeReturn,
+  signOut as endSession,
 } from "./oidc.js";
 
 const CONFIG_URL = new URL("./config.json", import.meta.url);
@@ -76,14 +78,17 @@ async function readConfig() {
 
 async function signIn(config, metadata) {
   show("signing-in", "host.signing_in");
-  const back = window.location.search.includes(SIGNED_OUT)
+  const back = new URLSearchParams(window.location.search).has(SIGNED_OUT)
     ? window.location.pathname
     : `${window.location.pathname}${window.location.search}${window.location.hash}`;
   window.location.assign(await beginSignIn(config, metadata, redirectUri(), back, storage));
 }
 
+// RP-initiated logout where the provider offers it (its end_session_endpoint; the
+// post_logout_redirect_uri below must be registered there); else the console forgets its token
+// and its next sign-in asks the provider to authenticate again (console/oidc.js, prompt=login).
 async function signOut(config, metadata, session) {
-  forgetSession(storage);
+  endSession(storage);
   if (metadata.end_session_endpoint) {
     const url = new URL(metadata.end_session_endpoint);
     url.searchParams.set("client_id", config.client_id);
@@ -148,7 +153,7 @@ async function start() {
   if (params.has("code") || params.has("error")) {
     try {
       const { returnTo } = await completeSignIn(config, metadata, params, storage, Date.now() / 1000);
-      window.history.replaceState(null, "", returnTo);
+      window.history.replaceState(null, "", safeReturn(returnTo, window.location));
       locale = chooseLocale();
       label();
     } catch (error) {

@@ -12,6 +12,12 @@
 
 const PENDING = "payment-action-center.sign-in";
 const SESSION = "payment-action-center.session";
+// Set by a sign-out: the next sign-in asks the provider to authenticate again (`prompt=login`),
+// so that a provider keeping its own session (one with no end_session_endpoint) does not sign the
+// next person at this browser straight back in.
+const SIGNED_OUT = "payment-action-center.signed-out";
+// An OAuth error code as RFC 6749 §4.1.2.1 defines them; anything else is shown as "unknown".
+const ERROR_CODE = /^[a-z_]{1,64}$/;
 // A token this close to its expiry is not used: a call made with it could be refused mid-way.
 const EXPIRY_MARGIN_SECONDS = 30;
 
@@ -72,6 +78,7 @@ export async function discover(issuer) {
 
 // Where to send the browser to sign in; `returnTo` (path, query and hash) is where it comes back.
 export async function beginSignIn(config, metadata, redirectUri, returnTo, storage) {
+  const reauthenticate = storage.getItem(SIGNED_OUT) !== null;
   const pending = {
     state: randomString(16),
     nonce: randomString(16),
@@ -90,21 +97,25 @@ export async function beginSignIn(config, metadata, redirectUri, returnTo, stora
     nonce: pending.nonce,
     code_challenge: await challengeOf(pending.verifier),
     code_challenge_method: "S256",
+    ...(reauthenticate ? { prompt: "login" } : {}),
   };
   for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
   return url.href;
 }
 
 // The provider's answer (`params`: the redirect's query) turned into a session, or SignInError.
-// The sign-in under way is forgotten whatever happens: a code is good once.
+// The sign-in under way is forgotten whatever happens: a code is good once. Nothing of an answer
+// to no request of this tab is shown (a link could otherwise put words on the console's page):
+// `state` is checked first, and of a refusal only its error code is kept.
 export async function completeSignIn(config, metadata, params, storage, now) {
   const pending = readJson(storage, PENDING);
   storage.removeItem(PENDING);
-  if (params.get("error")) {
-    throw new SignInError("refused", params.get("error_description") || params.get("error"));
-  }
   if (!pending || !params.get("state") || params.get("state") !== pending.state) {
     throw new SignInError("state");
+  }
+  if (params.has("error")) {
+    const code = params.get("error");
+    throw new SignInError("refused", ERROR_CODE.test(code) ? code : "unknown");
   }
   const form = new URLSearchParams({
     grant_type: "authorization_code",
@@ -136,6 +147,7 @@ export async function completeSignIn(config, metadata, params, storage, now) {
   if (!(claims.exp > now + EXPIRY_MARGIN_SECONDS)) throw new SignInError("claims", "exp");
   const session = { token: body.id_token, expires_at: claims.exp, email: claims.email || claims.sub };
   storage.setItem(SESSION, JSON.stringify(session));
+  storage.removeItem(SIGNED_OUT);
   return { session, returnTo: pending.return_to };
 }
 
@@ -151,6 +163,22 @@ export function currentSession(storage, now) {
 
 export function forgetSession(storage) {
   storage.removeItem(SESSION);
+}
+
+// A sign-out: the session is forgotten and the next sign-in authenticates again.
+export function signOut(storage) {
+  storage.removeItem(SESSION);
+  storage.setItem(SIGNED_OUT, "1");
+}
+
+// Where to come back after a sign-in: only a path of this page's origin (`/…`, never `//…` or
+// a URL), else the page itself.
+export function safeReturn(returnTo, location) {
+  if (typeof returnTo !== "string" || !returnTo.startsWith("/") || returnTo.startsWith("//")) {
+    return location.pathname;
+  }
+  const url = new URL(returnTo, location.href);
+  return url.origin === location.origin ? `${url.pathname}${url.search}${url.hash}` : location.pathname;
 }
 
 function readJson(storage, key) {

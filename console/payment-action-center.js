@@ -46,9 +46,8 @@ input, select, textarea { padding: .3rem .4rem; border: 1px solid #8a8a8e; borde
 button { padding: .35rem .7rem; border-radius: 4px; border: 1px solid #0a4fa6;
   background: #fff; color: #0a4fa6; cursor: pointer; }
 button.primary { background: #0a4fa6; color: #fff; }
-button:disabled { opacity: .55; cursor: default; }
-button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible {
-  outline: 3px solid #f2a900; outline-offset: 1px; }
+button:disabled, button[aria-disabled=true] { opacity: .55; cursor: default; }
+:focus-visible { outline: 3px solid #1f3a8a; outline-offset: 2px; } /* 10:1 on white (WCAG 2.4.11 asks 3:1) */
 table { border-collapse: collapse; width: 100%; }
 caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 th, td { text-align: left; padding: .45rem .5rem; border-bottom: 1px solid #d2d2d7;
@@ -143,7 +142,11 @@ export class PaymentActionCenter extends HTMLElement {
   #polls = new Map();
   // The pending retries whose polling gave up: their row offers "Check again".
   #gaveUp = new Set();
+  // The pending retries being checked again (their "Check again" stays, unavailable, meanwhile).
+  #checking = new Set();
   #detail = null;
+  // Where the detail was opened from (#focusInTable), for the focus to go back there on closing.
+  #detailOpener = null;
   #connected = false;
   // Each load (a new token, a new page) counts; an answer to an older one is dropped.
   #generation = 0;
@@ -189,6 +192,7 @@ export class PaymentActionCenter extends HTMLElement {
     for (const timer of this.#polls.values()) clearTimeout(timer);
     this.#polls.clear();
     this.#gaveUp.clear();
+    this.#checking.clear();
   }
 
   attributeChangedCallback(name, previous, value) {
@@ -213,9 +217,12 @@ export class PaymentActionCenter extends HTMLElement {
 
   // ------------------------------------------------------------------- the page's skeleton
 
+  // Draws the page again; a control that had the focus and is drawn again (the language select,
+  // "Clear filters": `data-focus`) gets it back, so the keyboard is never sent back to the page.
   #render() {
     const root = this.shadowRoot;
     const ready = root.querySelector(".root")?.hasAttribute("data-ready");
+    const focused = root.activeElement?.dataset?.focus;
     root.replaceChildren(
       h("style", {}, STYLE),
       h(
@@ -224,14 +231,19 @@ export class PaymentActionCenter extends HTMLElement {
         h(
           "header",
           {},
-          h("h1", {}, this.#t("title")),
+          // Focusable by script only: where the focus goes when the table it was in is empty.
+          h("h1", { tabIndex: -1 }, this.#t("title")),
           h(
             "label",
             { className: "inline" },
             this.#t("language"),
             h(
               "select",
-              { name: "language", onchange: (event) => this.#switchLanguage(event.target.value) },
+              {
+                name: "language",
+                "data-focus": "language",
+                onchange: (event) => this.#switchLanguage(event.target.value),
+              },
               LOCALES.map((locale) =>
                 h(
                   "option",
@@ -255,6 +267,7 @@ export class PaymentActionCenter extends HTMLElement {
         h("section", { id: "preferences", "aria-labelledby": "preferences-title" }),
       ),
     );
+    if (focused) root.querySelector(`[data-focus="${focused}"]`)?.focus();
   }
 
   #switchLanguage(locale) {
@@ -331,6 +344,7 @@ export class PaymentActionCenter extends HTMLElement {
         "button",
         {
           type: "button",
+          "data-focus": "clear",
           onclick: () => {
             this.#applyFilters(new FormData());
             this.#render();
@@ -429,13 +443,16 @@ export class PaymentActionCenter extends HTMLElement {
 
   // --------------------------------------------------------------------------- the table
 
-  #showTable() {
+  // Draws the table again. The focus, if it was in the table, goes back to the same control of
+  // the same row (#restoreFocus): a redraw never sends a keyboard user back to the page's top.
+  #showTable(focus = this.#focusInTable()) {
     const place = this.shadowRoot.querySelector("#table");
     if (!place) return;
     if (this.#entries.length === 0) {
       const filtered = Object.keys(this.#filters()).length > 0;
       place.replaceChildren(h("p", { className: "empty" }, this.#t(filtered ? "empty.filtered" : "empty")));
       place.append(this.#pager());
+      this.#restoreFocus(focus);
       return;
     }
     const columns = ["holder", "amount", "type", "method", "payment_id", "reason", "failed_at", "attempts", "actions"];
@@ -459,6 +476,41 @@ export class PaymentActionCenter extends HTMLElement {
       ),
       this.#pager(),
     );
+    this.#restoreFocus(focus);
+  }
+
+  // Where the focus is in the table, if it is: its row's entry and index, and the control's key
+  // (`data-focus`: details, holder, retry, dismiss, change, clock, check-again, previous, next).
+  #focusInTable() {
+    const active = this.shadowRoot.activeElement;
+    const place = this.shadowRoot.querySelector("#table");
+    if (!active || !place?.contains(active)) return null;
+    const line = active.closest("tr[data-entry]");
+    return {
+      entry: line?.dataset.entry ?? null,
+      index: line ? [...line.parentElement.children].indexOf(line) : -1,
+      key: active.dataset.focus ?? null,
+    };
+  }
+
+  // The focus back where #focusInTable saw it: the same control of the same row, else that row's
+  // first action; a row gone, the row now at its place (the next one) or the last; the pager's
+  // button; with no row left, the heading. Nothing to do when the focus was not in the table.
+  #restoreFocus(focus) {
+    if (!focus) return;
+    const root = this.shadowRoot;
+    const lines = [...root.querySelectorAll("#table tr[data-entry]")];
+    const inLine = (line) =>
+      line &&
+      (line.querySelector(`[data-focus="${focus.key}"]`) ??
+        line.querySelector(".actions [data-focus]") ??
+        line.querySelector("[data-focus]"));
+    const target = focus.entry
+      ? inLine(lines.find((line) => line.dataset.entry === focus.entry) ?? lines[focus.index] ?? lines.at(-1))
+      : (root.querySelector(`#table nav [data-focus="${focus.key}"]`) ??
+        root.querySelector("#table nav [data-focus]") ??
+        inLine(lines[0]));
+    (target ?? root.querySelector("h1"))?.focus();
   }
 
   #row(entry) {
@@ -478,6 +530,7 @@ export class PaymentActionCenter extends HTMLElement {
           {
             type: "button",
             className: "link",
+            "data-focus": "details",
             "aria-label": `${this.#t("details")} ${entry.payment_id}`,
             onclick: () => this.#openDetail(entry.id),
           },
@@ -491,23 +544,40 @@ export class PaymentActionCenter extends HTMLElement {
         "td",
         {},
         pending
-          ? h("div", { className: "actions" }, this.#pendingClock(), this.#gaveUp.has(entry.id) ? this.#checkAgainButton(entry) : null)
+          ? h(
+              "div",
+              { className: "actions" },
+              this.#pendingClock(),
+              this.#gaveUp.has(entry.id) || this.#checking.has(entry.id) ? this.#checkAgainButton(entry) : null,
+            )
           : h("div", { className: "actions" }, this.#actions(entry)),
       ),
     );
   }
 
+  // Focusable by script only: where the focus goes when the row's Retry turns into the clock.
   #pendingClock() {
     return h(
       "span",
-      { className: "pending", role: "img", "aria-label": this.#t("retry_pending") },
+      { className: "pending", role: "img", "aria-label": this.#t("retry_pending"), tabIndex: -1, "data-focus": "clock" },
       this.#clock(),
       h("span", { "aria-hidden": "true" }, this.#t("retry_pending")),
     );
   }
 
+  // Unavailable (aria-disabled, not disabled: a disabled button loses the focus) while it checks.
   #checkAgainButton(entry) {
-    return h("button", { type: "button", className: "check-again", onclick: () => this.#checkAgain(entry) }, this.#t("retry.check_again"));
+    return h(
+      "button",
+      {
+        type: "button",
+        className: "check-again",
+        "data-focus": "check-again",
+        "aria-disabled": this.#checking.has(entry.id) ? "true" : null,
+        onclick: () => this.#checkAgain(entry),
+      },
+      this.#t("retry.check_again"),
+    );
   }
 
   #clock() {
@@ -519,13 +589,13 @@ export class PaymentActionCenter extends HTMLElement {
   #actions(entry) {
     const buttons = [];
     if (entry.actions.includes("retry")) {
-      buttons.push(h("button", { type: "button", className: "primary", onclick: (event) => this.#retry(entry, event.target) }, this.#t("retry")));
+      buttons.push(h("button", { type: "button", className: "primary", "data-focus": "retry", onclick: (event) => this.#retry(entry, event.currentTarget) }, this.#t("retry")));
     }
     if (entry.actions.includes("dismiss")) {
-      buttons.push(h("button", { type: "button", onclick: () => this.#askDismiss(entry) }, this.#t("dismiss")));
+      buttons.push(h("button", { type: "button", "data-focus": "dismiss", onclick: () => this.#askDismiss(entry) }, this.#t("dismiss")));
     }
     if (entry.actions.includes("change_payment_method")) {
-      buttons.push(h("button", { type: "button", onclick: (event) => this.#changePaymentMethod(entry, event.target) }, this.#t("change_payment_method")));
+      buttons.push(h("button", { type: "button", "data-focus": "change", onclick: (event) => this.#changePaymentMethod(entry, event.currentTarget) }, this.#t("change_payment_method")));
     }
     return buttons;
   }
@@ -536,6 +606,7 @@ export class PaymentActionCenter extends HTMLElement {
       nav.append(
         h("button", {
           type: "button",
+          "data-focus": "previous",
           onclick: () => {
             this.#cursors.pop();
             this.#loadTable(this.#cursors.at(-1));
@@ -548,6 +619,7 @@ export class PaymentActionCenter extends HTMLElement {
       nav.append(
         h("button", {
           type: "button",
+          "data-focus": "next",
           onclick: () => {
             this.#cursors.push(next);
             this.#loadTable(next);
@@ -562,7 +634,7 @@ export class PaymentActionCenter extends HTMLElement {
     const template = this.#organization?.client_url_template;
     if (!template) return holder.name;
     const href = template.replace("{account_holder_id}", encodeURIComponent(holder.id));
-    return h("a", { href, target: "_top" }, holder.name);
+    return h("a", { href, target: "_top", "data-focus": "holder" }, holder.name);
   }
 
   #money(amount, currency) {
@@ -581,15 +653,22 @@ export class PaymentActionCenter extends HTMLElement {
 
   // ------------------------------------------------------------------------- the actions
 
+  // A button at work is aria-disabled, not disabled: a disabled button loses the focus to the page.
+  #busy(button) {
+    if (button.getAttribute("aria-disabled") === "true") return false;
+    button.setAttribute("aria-disabled", "true");
+    return true;
+  }
+
   async #retry(entry, button) {
-    button.disabled = true;
+    if (!this.#busy(button)) return;
     try {
       const pending = await this.#api.retry(entry.id);
       this.#replace(pending);
       this.#say(this.#t("retry.sent", { payment_id: entry.payment_id }));
       this.#watch(pending);
     } catch (error) {
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
       this.#fail(error);
       if (error instanceof ApiError && error.status === 409) this.#refreshEntry(entry.id);
     }
@@ -635,12 +714,15 @@ export class PaymentActionCenter extends HTMLElement {
   }
 
   #giveUp(entry, say) {
+    this.#checking.delete(entry.id);
     this.#gaveUp.add(entry.id);
     this.#updateRow(entry.id);
     if (say) this.#say(this.#t("retry.still_pending", { payment_id: entry.payment_id }));
   }
 
   #checkAgain(entry) {
+    if (this.#checking.has(entry.id)) return;
+    this.#checking.add(entry.id);
     this.#say(this.#t("retry.checking", { payment_id: entry.payment_id }));
     this.#watch(entry, true);
     this.#updateRow(entry.id);
@@ -648,6 +730,7 @@ export class PaymentActionCenter extends HTMLElement {
 
   #settled(entry) {
     this.#gaveUp.delete(entry.id);
+    this.#checking.delete(entry.id);
     if (entry.status === "failed") {
       this.#replace(entry);
       this.#say(this.#t("retry.failed_again", { payment_id: entry.payment_id, attempts: entry.attempts }));
@@ -669,7 +752,10 @@ export class PaymentActionCenter extends HTMLElement {
     }
   }
 
+  // The dialog takes the focus (its reason field); closed (Escape, Cancel, Dismiss), it gives it back
+  // to the row's Dismiss, or, the row gone, to the row now at its place (#restoreFocus).
   #askDismiss(entry) {
+    const opener = this.#focusInTable() ?? { entry: entry.id, index: -1, key: "dismiss" };
     const dialog = h("dialog", { "aria-labelledby": "dismiss-title" });
     const reason = h("textarea", { name: "reason", maxLength: 500, id: "dismiss-reason" });
     const form = h(
@@ -693,7 +779,11 @@ export class PaymentActionCenter extends HTMLElement {
       ),
     );
     dialog.append(form);
-    dialog.addEventListener("close", () => dialog.remove());
+    dialog.addEventListener("close", () => {
+      const hadFocus = dialog.contains(this.shadowRoot.activeElement) || !this.shadowRoot.activeElement;
+      dialog.remove();
+      if (hadFocus) this.#restoreFocus(opener);
+    });
     this.shadowRoot.querySelector(".root").append(dialog);
     dialog.showModal();
     reason.focus();
@@ -711,7 +801,7 @@ export class PaymentActionCenter extends HTMLElement {
   }
 
   async #changePaymentMethod(entry, button) {
-    button.disabled = true;
+    if (!this.#busy(button)) return;
     try {
       const { url } = await this.#api.paymentMethodLink(entry.id);
       this.#say(this.#t("link.opened"));
@@ -719,7 +809,7 @@ export class PaymentActionCenter extends HTMLElement {
     } catch (error) {
       this.#fail(error);
     } finally {
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   }
 
@@ -728,13 +818,17 @@ export class PaymentActionCenter extends HTMLElement {
     this.#showTable();
   }
 
-  // Only that row is drawn again: the focus elsewhere in the table stays where it is.
+  // Only that row is drawn again: the focus elsewhere in the table stays where it is, and the focus
+  // in that row goes back to the same control (or the row's first action).
   #updateRow(id) {
     const entry = this.#entries.find((known) => known.id === id);
     const line = [...this.shadowRoot.querySelectorAll("tr[data-entry]")].find(
       (tr) => tr.dataset.entry === id,
     );
-    if (entry && line) line.replaceWith(this.#row(entry));
+    if (!entry || !line) return;
+    const focus = line.contains(this.shadowRoot.activeElement) ? this.#focusInTable() : null;
+    line.replaceWith(this.#row(entry));
+    this.#restoreFocus(focus);
   }
 
   #remove(id) {
@@ -745,8 +839,10 @@ export class PaymentActionCenter extends HTMLElement {
 
   // ------------------------------------------------------------------------ the detail
 
+  // The detail takes the focus; closed (its Close button, Escape), it gives it back to its opener.
   async #openDetail(id) {
     const place = this.shadowRoot.querySelector("#detail");
+    this.#detailOpener = this.#focusInTable() ?? { entry: id, index: -1, key: "details" };
     try {
       const detail = await this.#api.transaction(id);
       this.#detail = id;
@@ -761,7 +857,16 @@ export class PaymentActionCenter extends HTMLElement {
       place.replaceChildren(
         h(
           "section",
-          { className: "detail", "aria-labelledby": "detail-title", tabIndex: -1 },
+          {
+            className: "detail",
+            "aria-labelledby": "detail-title",
+            tabIndex: -1,
+            onkeydown: (event) => {
+              if (event.key !== "Escape") return;
+              event.preventDefault();
+              this.#closeDetail();
+            },
+          },
           h("h2", { id: "detail-title" }, this.#t("detail.title", { payment_id: detail.payment_id })),
           explanation ? h("p", {}, this.#t("detail.payment_method", { explanation })) : null,
           h(
@@ -791,8 +896,11 @@ export class PaymentActionCenter extends HTMLElement {
   }
 
   #closeDetail() {
+    const place = this.shadowRoot.querySelector("#detail");
+    const hadFocus = Boolean(place?.contains(this.shadowRoot.activeElement));
     this.#detail = null;
-    this.shadowRoot.querySelector("#detail")?.replaceChildren();
+    place?.replaceChildren();
+    if (hadFocus) this.#restoreFocus(this.#detailOpener ?? { entry: null, index: -1, key: null });
   }
 
   // ------------------------------------------------------------------- expiring cards

@@ -3,7 +3,8 @@
 API Gateway takes the token (with or without "Bearer "), accepts only RSA signatures, finds the
 key by the token's `kid` in the JWKS of the authorizer's issuer (`<issuer>/.well-known/
 openid-configuration` -> `jwks_uri`), and checks `iss` (exactly the issuer), `aud` (one of the
-audiences), `exp` (required) and `nbf`/`iat` when present. The local identity provider
+audiences; `client_id` instead when the token has no `aud`), `exp` (required) and `nbf`/`iat`
+when present. The local identity provider
 (local/oidc.py) signs RS256, so RS256 is the one algorithm taken here: `alg: none`, HS256 (the
 algorithm-confusion trick: an HMAC keyed with the public key) and any other are refused.
 
@@ -13,7 +14,8 @@ issuer whose keys cannot be fetched: that is logged as a warning, never a 500.
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import jwt
@@ -25,6 +27,8 @@ log = logging.getLogger("local.auth")
 
 ALGORITHMS = ("RS256",)
 FETCH_TIMEOUT_SECONDS = 5.0
+# After a failed discovery or key fetch, that issuer's tokens are refused at once this long.
+RETRY_AFTER_SECONDS = 5.0
 
 
 class Unauthorized(Exception):
@@ -39,40 +43,109 @@ class KeySource(Protocol):
         ...
 
 
+class KeySet(jwt.PyJWKClient):
+    """PyJWT's client of one JWKS, with PyJWT's own policy: the key set is kept `lifespan` (five
+    minutes); a `kid` it does not hold makes it fetched again, at most once per `cooldown_duration`
+    (30 s) counted from the last successful fetch, so that a key rotated within 30 s of a fetch is
+    refused until the cooldown is over. Two changes: an answer that is not JSON (HTML, a proxy's
+    error page...) is a PyJWKClientConnectionError as an unreachable one is, and after a failed
+    fetch every fetch fails at once for `retry_after` seconds, rather than each request waiting
+    on the network in turn."""
+
+    def __init__(
+        self, uri: str, *, timeout: float, retry_after: float, clock: Callable[[], float]
+    ) -> None:
+        super().__init__(uri, timeout=timeout)
+        self.retry_after = retry_after
+        self.clock = clock
+        self._failed: tuple[float, str] | None = None  # when the last fetch failed, and why
+
+    def fetch_data(self) -> Any:
+        if self._failed is not None and self.clock() - self._failed[0] < self.retry_after:
+            raise jwt.PyJWKClientConnectionError(
+                f"{self._failed[1]} (less than {self.retry_after:g} s ago: not tried again yet)"
+            )
+        try:
+            data = super().fetch_data()
+        except (jwt.PyJWTError, ValueError, OSError) as error:  # ValueError: not JSON, not UTF-8
+            self._failed = (self.clock(), f"{self.uri}: {error}")
+            log.warning("authorizer: the keys at %s cannot be fetched: %s", self.uri, error)
+            raise jwt.PyJWKClientConnectionError(str(error)) from None
+        self._failed = None
+        return data
+
+
 class DiscoveredKeys:
     """Keys as API Gateway finds them: the issuer's discovery document names its `jwks_uri`,
-    read once per issuer; PyJWT's PyJWKClient keeps the key set (five minutes) and fetches it
-    again once for a `kid` it does not know (a rotated key)."""
+    read once per issuer; a KeySet (PyJWT's PyJWKClient) keeps that key set.
 
-    def __init__(self, timeout: float = FETCH_TIMEOUT_SECONDS) -> None:
+    Each issuer has its own lock, held while its discovery document is read (at most `timeout`
+    seconds), so one issuer down does not hold up the others. A failed discovery is remembered
+    `retry_after` seconds: meanwhile that issuer's tokens are refused at once (401), and the
+    document is read again after that. A failed fetch of the keys is remembered the same way
+    (KeySet). Every failure is a warning on the console and an Unauthorized, never a 500."""
+
+    def __init__(
+        self,
+        timeout: float = FETCH_TIMEOUT_SECONDS,
+        *,
+        retry_after: float = RETRY_AFTER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.timeout = timeout
-        self._clients: dict[str, jwt.PyJWKClient] = {}
-        self._lock = threading.Lock()
+        self.retry_after = retry_after
+        self.clock = clock
+        self._clients: dict[str, KeySet] = {}
+        self._failed: dict[str, float] = {}  # issuer -> when its discovery failed
+        self._issuer_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()  # guards the dictionaries, never held on the network
 
     def signing_key(self, issuer: str, kid: str) -> Any:
         client = self._client(issuer)
         try:
             return client.get_signing_key(kid).key
         except jwt.PyJWKClientConnectionError as error:
-            log.warning("authorizer: the keys of %s cannot be fetched: %s", issuer, error)
-            raise Unauthorized(f"the keys of {issuer} cannot be fetched") from None
+            raise Unauthorized(f"the keys of {issuer} cannot be fetched: {error}") from None
         except jwt.PyJWTError as error:
             raise Unauthorized(f"no key {kid!r} at {issuer}: {error}") from None
 
-    def _client(self, issuer: str) -> jwt.PyJWKClient:
+    def _client(self, issuer: str) -> KeySet:
         with self._lock:
             client = self._clients.get(issuer)
-            if client is None:
-                client = self._clients[issuer] = self._discover(issuer)
+            if client is not None:
+                return client
+            issuer_lock = self._issuer_locks.setdefault(issuer, threading.Lock())
+        with issuer_lock:  # one discovery at a time per issuer; the others wait for its outcome
+            with self._lock:
+                client, failed = self._clients.get(issuer), self._failed.get(issuer)
+            if client is not None:
+                return client
+            if failed is not None and self.clock() - failed < self.retry_after:
+                raise Unauthorized(
+                    f"the discovery document of {issuer} could not be read less than"
+                    f" {self.retry_after:g} s ago"
+                )
+            try:
+                client = self._discover(issuer)
+            except Unauthorized:
+                with self._lock:
+                    self._failed[issuer] = self.clock()
+                raise
+            with self._lock:
+                self._clients[issuer] = client
+                self._failed.pop(issuer, None)
             return client
 
-    def _discover(self, issuer: str) -> jwt.PyJWKClient:
+    def _discover(self, issuer: str) -> KeySet:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             answer = requests.get(url, timeout=self.timeout)
             answer.raise_for_status()
-            return jwt.PyJWKClient(
-                answer.json()["jwks_uri"], timeout=self.timeout, cooldown_duration=0
+            return KeySet(
+                answer.json()["jwks_uri"],
+                timeout=self.timeout,
+                retry_after=self.retry_after,
+                clock=self.clock,
             )
         except (
             requests.RequestException,
@@ -95,12 +168,31 @@ def verify(authorization: str | None, authorizer: JwtAuthorizer, keys: KeySource
             key,
             algorithms=list(ALGORITHMS),
             issuer=authorizer.issuer,
-            audience=list(authorizer.audiences),
-            options={"require": ["exp", "iss"]},
+            options={"require": ["exp", "iss"], "verify_aud": False},
         )
     except jwt.PyJWTError as error:
         raise Unauthorized(str(error)) from None
+    check_audience(claims, authorizer.audiences)
     return {name: claim_text(value) for name, value in claims.items()}
+
+
+def check_audience(claims: Mapping[str, Any], audiences: Sequence[str]) -> None:
+    """API Gateway's audience check: `aud` (a string or a list of them) must name one of the
+    audiences; a token with no `aud` claim (a Cognito access token) is checked by its
+    `client_id` instead. Unauthorized otherwise."""
+    if "aud" in claims:
+        aud = claims["aud"]
+        named = [aud] if isinstance(aud, str) else aud
+        if not (isinstance(named, list) and all(isinstance(a, str) for a in named)):
+            raise Unauthorized("the token's aud is neither a string nor a list of strings")
+        if not set(named) & set(audiences):
+            raise Unauthorized("the token's audience (aud) is not one of the authorizer's")
+        return
+    client_id = claims.get("client_id")
+    if client_id is None:
+        raise Unauthorized("the token has neither an aud nor a client_id claim")
+    if not (isinstance(client_id, str) and client_id in audiences):
+        raise Unauthorized("the token has no aud and its client_id is not one of the audiences")
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -5,12 +5,14 @@ under "METHOD /path" with @endpoint. Raise gateway.BadRequest for a 400.
 """
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from local import config, demo, scheduler
 from local.gateway import BadRequest, LocalEndpoint, LocalRequest, Reply
+from local.oidc import SignInFailed
 from local.workers import FunctionError, FunctionTimeout
 
 if TYPE_CHECKING:
@@ -34,27 +36,60 @@ def bound(stack: "LocalStack") -> dict[str, LocalEndpoint]:
     return {route: functools.partial(function, stack) for route, function in ENDPOINTS.items()}
 
 
+# A claim's value: OpenID Connect caps `sub` at 255 characters; the others take the same cap.
+MAX_CLAIM_LENGTH = 255
+MAX_GROUPS = 100
+
+
+def text_problem(name: str, value: object) -> str | None:
+    """Why this field is not a claim the provider takes: a non-empty string of at most
+    MAX_CLAIM_LENGTH characters, none of them a control character."""
+    if not (isinstance(value, str) and value.strip()):
+        return f"{name} must be a non-empty string"
+    if len(value) > MAX_CLAIM_LENGTH:
+        return f"{name} must be at most {MAX_CLAIM_LENGTH} characters"
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        return f"{name} must not contain control characters"
+    return None
+
+
+def token_problems(body: dict[str, Any]) -> list[str]:
+    """What is wrong with a POST /_local/token body, if anything."""
+    problems = [text_problem(name, body.get(name)) for name in ("org_id", "sub", "email")]
+    sub = body.get("sub")
+    if problems[1] is None and isinstance(sub, str) and ("/" in sub or sub in (".", "..")):
+        # The provider's PUT /users/{sub} cannot address these: its path would change.
+        problems[1] = "sub must not contain '/' nor be '.' or '..'"
+    groups = body.get("groups")
+    if not isinstance(groups, list):
+        problems.append("groups must be a list of non-empty strings")
+    elif len(groups) > MAX_GROUPS:
+        problems.append(f"groups must hold at most {MAX_GROUPS} names")
+    else:
+        problems.extend(text_problem(f"groups[{i}]", group) for i, group in enumerate(groups))
+    return [problem for problem in problems if problem is not None]
+
+
 @endpoint("POST /_local/token")
 def token(stack: "LocalStack", request: LocalRequest) -> Reply:
     """{"org_id", "sub", "email", "groups": [...]} -> {"token": "<JWT>"} the authorizer accepts:
     the user is registered (or updated) at the identity provider with these claims, then signs in
     to the console's client id by the authorization-code flow with PKCE (local/oidc.py), and the
-    token is the ID token it gets."""
+    token is the ID token it gets.
+
+    400 for a body the provider would not take (token_problems); 502 `identity_provider_failed`
+    if the provider fails the registration or the sign-in all the same."""
     body = request.json()
     if not isinstance(body, dict):
         raise BadRequest('expected a JSON object {"org_id", "sub", "email", "groups": [...]}')
-    problems = [
-        f"{name} must be a non-empty string"
-        for name in ("org_id", "sub", "email")
-        if not (isinstance(body.get(name), str) and body[name].strip())
-    ]
-    groups: Any = body.get("groups")
-    if not (isinstance(groups, list) and all(isinstance(g, str) and g for g in groups)):
-        problems.append("groups must be a list of non-empty strings")
+    problems = token_problems(body)
     if problems:
         raise BadRequest("; ".join(problems))
-    stack.identity.register(body["sub"], body["email"], body["org_id"], groups)
-    return 200, {"token": stack.identity.sign_in(body["sub"], config.JWT_AUDIENCE)}
+    try:
+        stack.identity.register(body["sub"], body["email"], body["org_id"], body["groups"])
+        return 200, {"token": stack.identity.sign_in(body["sub"], config.JWT_AUDIENCE)}
+    except SignInFailed as error:
+        return 502, {"code": "identity_provider_failed", "message": str(error)}
 
 
 @endpoint("GET /_local/health")

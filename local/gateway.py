@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import auth, config
-from local.services import LocalServiceError
+from local.services import LocalServiceError, ThreadedServer
 from local.template import JwtAuthorizer, Route
 from local.workers import FunctionError, FunctionTimeout
 
@@ -159,7 +159,7 @@ class CompiledRoute:
         return (path == "$default", path.count("+}"), path.count("{"), self.route.method == "ANY")
 
 
-class Gateway:
+class Gateway(ThreadedServer):
     """`with Gateway(routes, authorizers, invoke, local_endpoints, port=3000) as api:` api.url
 
     `starting=True`: every request answers 503 (code `starting`) until `open()`, except those
@@ -172,6 +172,8 @@ class Gateway:
     paths is refused (LocalServiceError) rather than silently shadowed; `$default`, the catch-all,
     only gets what nothing else takes, there as in AWS.
     """
+
+    name = "gateway"
 
     def __init__(
         self,
@@ -208,8 +210,6 @@ class Gateway:
             if "{" in key
         ]
         self.host, self.port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._loader_pass = secrets.token_urlsafe(24)  # per gateway: nobody outside can guess it
         self._open = threading.Event()
         if not starting:
@@ -239,40 +239,18 @@ class Gateway:
         given = (loader_pass or "").encode("latin-1", "replace")
         return hmac.compare_digest(given, self._loader_pass.encode())
 
-    def start(self) -> None:
-        gateway = self
-
+    def make_server(self) -> ThreadingHTTPServer:
         class Handler(_RequestHandler):
             pass
 
-        Handler.gateway = gateway
+        Handler.gateway = self
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+            return ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as error:
             raise LocalServiceError(
                 f"gateway: cannot listen on {self.host}:{self.port} ({error.strerror});"
                 " stop what uses it or choose another port (PAC_GATEWAY_PORT)."
             ) from None
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gateway", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> "Gateway":
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def local_endpoint(self, method: str, path: str) -> tuple[LocalEndpoint, dict[str, str]] | None:
         """The local-only endpoint for this request and its path parameters, if any."""

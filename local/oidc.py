@@ -13,8 +13,9 @@ issuer than the template's. Its ID tokens carry `aud` = the client id and every 
 that is not a standard OpenID one (`org_id`, `groups`); `email` only with the `email` scope.
 It issues tokens to any client id and redirect URI (no client registration).
 
-The mock ignores PKCE; real providers refuse a code exchanged without the verifier of its
-challenge (RFC 7636 §4.6). `PkceCheck` adds that check in front of it, S256 only.
+The mock ignores PKCE and its codes never expire; real providers refuse a code exchanged without
+the verifier of its challenge (RFC 7636 §4.6), and an old or already tried one. `PkceCheck` adds
+those checks in front of it, S256 only.
 """
 
 import base64
@@ -26,9 +27,9 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -38,14 +39,14 @@ import werkzeug.serving
 import werkzeug.wsgi
 
 from local import config
-from local.services import LocalServiceError
+from local.services import LocalServiceError, ThreadedServer
 
 log = logging.getLogger("local.oidc")
 
 PKCE_METHOD = "S256"  # the one method accepted: `plain` sends the secret in the clear
 # RFC 7636 §4.1: 43 to 128 characters of the unreserved set.
 VERIFIER_PATTERN = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
-# How long a challenge waits for its code's exchange (real providers: minutes at most).
+# How long a code waits for its exchange (real providers: minutes at most).
 CODE_LIFETIME_SECONDS = 600
 # Where sign_in's codes are "sent": never requested, only named in the two requests of the flow.
 SIGN_IN_REDIRECT_URI = "http://127.0.0.1/local-sign-in"
@@ -79,18 +80,23 @@ def new_verifier() -> str:
 
 
 class PkceCheck:
-    """WSGI middleware: the provider's door refuses what a real provider would about PKCE.
+    """WSGI middleware: the provider's door refuses what a real provider would about codes.
 
     At `/oauth2/authorize`, a `code_challenge` with a method other than S256 (or none, which
-    means `plain`) is 400 invalid_request. When the authorization succeeds (a 302 whose Location
-    carries `code`), the code's challenge is remembered; at `POST /oauth2/token`, that code with a
-    missing, malformed or wrong `code_verifier` is 400 invalid_grant (with CORS, as the mock
-    answers the token endpoint). A code issued without a challenge goes through as it is.
+    means `plain`) is 400 invalid_request. Every code the authorization issues (a 302 whose
+    Location carries `code`) is remembered with its challenge, if any, and its issue time. At
+    `POST /oauth2/token` (authorization_code), the middleware answers 400 invalid_grant (with
+    CORS, as the mock answers the token endpoint) for a code it did not issue, one older than
+    CODE_LIFETIME_SECONDS (the mock's codes never expire), one already exchanged, and a code
+    asked with a challenge whose `code_verifier` is missing, malformed or wrong; that last one
+    burns the code (RFC 6749 §4.1.2: a code is used once), so that the right verifier fails
+    after it too. A code asked without a challenge needs no verifier.
     """
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
-        self._challenges: dict[str, tuple[str, float]] = {}  # code -> (challenge, issued at)
+        self.clock = clock
+        self._codes: dict[str, tuple[str | None, float]] = {}  # code -> (challenge, issued at)
         self._lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -104,14 +110,13 @@ class PkceCheck:
     def authorize(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         query = first_values(environ.get("QUERY_STRING", ""))
         challenge = query.get("code_challenge")
-        if challenge is None:
-            return self.app(environ, start_response)
-        method = query.get("code_challenge_method", "plain")
-        if method != PKCE_METHOD or not challenge:
-            description = f"code_challenge_method must be {PKCE_METHOD}, not {method!r}"
-            if not challenge:
-                description = "code_challenge is empty"
-            return oauth_error(start_response, "invalid_request", description, cors=False)
+        if challenge is not None:
+            method = query.get("code_challenge_method", "plain")
+            if method != PKCE_METHOD or not challenge:
+                description = f"code_challenge_method must be {PKCE_METHOD}, not {method!r}"
+                if not challenge:
+                    description = "code_challenge is empty"
+                return oauth_error(start_response, "invalid_request", description, cors=False)
 
         def remember(status: str, headers: Headers, exc_info: Any = None) -> Any:
             code = issued_code(status, headers)
@@ -123,15 +128,18 @@ class PkceCheck:
 
     def token(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         form = first_values(read_body(environ).decode("utf-8", "replace"))
-        code = form.get("code", "")
-        challenge = (
-            self._challenge(code) if form.get("grant_type") == "authorization_code" else None
-        )
-        if challenge is None:
+        if form.get("grant_type") != "authorization_code":
             return self.app(environ, start_response)
-        problem = verifier_problem(form.get("code_verifier"), challenge)
-        if problem is not None:
-            return oauth_error(start_response, "invalid_grant", problem, cors=True)
+        code = form.get("code", "")
+        known, challenge = self._lookup(code)
+        if not known:
+            description = "the code is unknown, expired or already used"
+            return oauth_error(start_response, "invalid_grant", description, cors=True)
+        if challenge is not None:
+            problem = verifier_problem(form.get("code_verifier"), challenge)
+            if problem is not None:
+                self._forget(code)  # a failed attempt burns the code, as real providers do
+                return oauth_error(start_response, "invalid_grant", problem, cors=True)
 
         def forget(status: str, headers: Headers, exc_info: Any = None) -> Any:
             if status.startswith("200"):
@@ -140,24 +148,27 @@ class PkceCheck:
 
         return self.app(environ, forget)
 
-    def _remember(self, code: str, challenge: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            expired = [
-                c for c, (_, at) in self._challenges.items() if now - at > CODE_LIFETIME_SECONDS
-            ]
-            for old in expired:
-                del self._challenges[old]
-            self._challenges[code] = (challenge, now)
+    def _prune(self) -> None:
+        """Forget the codes past their lifetime (the lock held)."""
+        now = self.clock()
+        for old in [c for c, (_, at) in self._codes.items() if now - at > CODE_LIFETIME_SECONDS]:
+            del self._codes[old]
 
-    def _challenge(self, code: str) -> str | None:
+    def _remember(self, code: str, challenge: str | None) -> None:
         with self._lock:
-            found = self._challenges.get(code)
-        return found[0] if found else None
+            self._prune()
+            self._codes[code] = (challenge, self.clock())
+
+    def _lookup(self, code: str) -> tuple[bool, str | None]:
+        """Whether the code is one it issued and still alive, and its challenge (None: none)."""
+        with self._lock:
+            self._prune()
+            found = self._codes.get(code)
+        return (found is not None, found[0] if found else None)
 
     def _forget(self, code: str) -> None:
         with self._lock:
-            self._challenges.pop(code, None)
+            self._codes.pop(code, None)
 
 
 def verifier_problem(verifier: str | None, challenge: str) -> str | None:
@@ -221,12 +232,15 @@ class _RequestHandler(werkzeug.serving.WSGIRequestHandler):
         log.log(level, "identity provider: " + message, *args)
 
 
-class IdentityProvider:
+class IdentityProvider(ThreadedServer):
     """`with IdentityProvider(port) as idp:` idp.issuer, idp.register(...), idp.sign_in(...).
 
     Port 0 takes a free one. `users` (sub -> claims) are known from the start and offered as
     one-click identities on the sign-in form. Tokens live `token_lifetime` seconds.
     """
+
+    name = "identity-provider"
+    poll_interval = 0.1
 
     def __init__(
         self,
@@ -240,8 +254,6 @@ class IdentityProvider:
         self._port = port
         self.users = dict(users or {})
         self.token_lifetime = token_lifetime
-        self._server: werkzeug.serving.BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -253,7 +265,7 @@ class IdentityProvider:
         """The `iss` of its tokens, and what the template's JwtIssuer stands for locally."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> None:
+    def make_server(self) -> werkzeug.serving.BaseWSGIServer:
         app = oidc_provider_mock.app(
             require_client_registration=False,
             access_token_max_age=timedelta(seconds=self.token_lifetime),
@@ -263,7 +275,7 @@ class IdentityProvider:
             ],
         )
         try:
-            self._server = werkzeug.serving.make_server(
+            return werkzeug.serving.make_server(
                 self.host,
                 self._port,
                 PkceCheck(app),
@@ -275,29 +287,6 @@ class IdentityProvider:
                 f"identity provider: cannot listen on {self.host}:{self._port};"
                 f" stop what uses it or choose another port ({config.PORT_VARIABLES['oidc']})."
             ) from None
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="identity-provider",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def discovery(self) -> dict[str, Any]:
         """Its OpenID Provider Metadata (/.well-known/openid-configuration)."""
@@ -308,19 +297,31 @@ class IdentityProvider:
         return dict(answer.json())
 
     def register(self, sub: str, email: str, org_id: str, groups: Sequence[str]) -> None:
-        """Create or replace the user `sub` with these claims (the mock's PUT /users/{sub})."""
-        answer = requests.put(
-            f"{self.issuer}/users/{quote(sub, safe='')}",
-            json=user_claims(email, org_id, groups),
-            timeout=HTTP_TIMEOUT_SECONDS,
-        )
+        """Create or replace the user `sub` with these claims (the mock's PUT /users/{sub}).
+        SignInFailed if the provider does not take them (it cannot address a `sub` that is `.`,
+        `..` or has a `/`) or cannot be reached."""
+        try:
+            answer = requests.put(
+                f"{self.issuer}/users/{quote(sub, safe='')}",
+                json=user_claims(email, org_id, groups),
+                timeout=HTTP_TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as error:
+            raise SignInFailed(f"PUT /users/{sub}: {error}") from None
         if answer.status_code != 204:
             raise SignInFailed(f"PUT /users/{sub} -> {answer.status_code}: {answer.text[:200]}")
 
     def sign_in(self, sub: str, client_id: str, scope: str = "openid email") -> str:
         """The ID token `sub` gets by signing in to `client_id` as a browser would: the
         authorization-code flow with PKCE (S256), over HTTP. An unknown `sub` is created with
-        only `email` = sub, as the mock's form does."""
+        only `email` = sub, as the mock's form does. SignInFailed if the provider does not
+        give one or cannot be reached."""
+        try:
+            return self._sign_in(sub, client_id, scope)
+        except (requests.RequestException, ValueError, LookupError, TypeError) as error:
+            raise SignInFailed(f"sign-in of {sub!r}: {type(error).__name__}: {error}") from None
+
+    def _sign_in(self, sub: str, client_id: str, scope: str) -> str:
         endpoints = self.discovery()
         verifier, state = new_verifier(), secrets.token_urlsafe(16)
         query = {
@@ -352,9 +353,10 @@ class IdentityProvider:
                 },
                 timeout=HTTP_TIMEOUT_SECONDS,
             )
-        if tokens.status_code != 200 or "id_token" not in tokens.json():
+        answer = tokens.json() if tokens.status_code == 200 else None
+        if not isinstance(answer, dict) or not isinstance(answer.get("id_token"), str):
             raise SignInFailed(f"token request -> {tokens.status_code}: {tokens.text[:200]}")
-        return str(tokens.json()["id_token"])
+        return answer["id_token"]
 
 
 def authorization_code(consent: requests.Response, state: str) -> str:

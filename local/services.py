@@ -1,12 +1,15 @@
-"""A local service run as a child process: started, waited for until it answers, stopped."""
+"""Local services: a child process started, waited for until it answers, stopped (`Service`),
+or an HTTP server served by a thread of this process (`ThreadedServer`)."""
 
 import contextlib
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from http.server import HTTPServer
 from pathlib import Path
 from typing import IO, Self
 
@@ -125,6 +128,46 @@ class Service:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class ThreadedServer:
+    """An HTTP server of this process, served by a daemon thread: subclasses give `name` and
+    `make_server()` (which raises LocalServiceError if it cannot listen); `start()` serves it,
+    `stop()` shuts it down and waits for the thread; `with` does both."""
+
+    name = "server"
+    poll_interval = 0.5  # seconds between serve_forever's checks for a shutdown
+    _server: HTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def make_server(self) -> HTTPServer:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        server = self._server = self.make_server()
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            name=self.name,
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def __enter__(self) -> Self:
         self.start()

@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from payment_action_center.adapters.aws.messaging import SesMailer
 from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
+from payment_action_center.adapters.aws.ses import SesMailer
 from payment_action_center.adapters.clients import built, client, mail_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore

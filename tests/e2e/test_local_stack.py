@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local import config, demo
 from local.gateway import Gateway
-from local.oidc import IdentityProvider
+from local.oidc import IdentityProvider, SignInFailed
 from local.services import LocalServiceError, free_port
 from local.stack import LocalStack
 from local.template import LocalValues, environment, functions, jwt_authorizers, load, routes
@@ -78,6 +78,73 @@ def test_local_token_refuses_a_bad_body_with_a_json_400(api: Api, body: bytes) -
     answer = api.post("/_local/token", data=body)
     assert answer.status_code == 400
     assert set(answer.json()) == {"code", "message"}
+
+
+def token_body(**changes: object) -> dict[str, object]:
+    return {"org_id": "org_x", "sub": "user_1", "email": "a@x.example", "groups": []} | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"sub": "a/b"}, "sub must not contain '/'"),
+        ({"sub": "."}, "sub must not"),
+        ({"sub": ".."}, "sub must not"),
+        ({"sub": "a\x00b"}, "sub must not contain control characters"),
+        ({"sub": "x" * 256}, "sub must be at most 255 characters"),
+        ({"sub": " "}, "sub must be a non-empty string"),
+        ({"email": "a@x.example\n"}, "email must not contain control characters"),
+        ({"org_id": "o" * 256}, "org_id must be at most 255"),
+        ({"groups": ["reader", ""]}, "groups[1] must be a non-empty string"),
+        ({"groups": ["read\ter"]}, "groups[0] must not contain control characters"),
+        ({"groups": [42]}, "groups[0] must be a non-empty string"),
+        ({"groups": ["g"] * 101}, "groups must hold at most 100"),
+    ],
+    ids=[
+        "sub with a slash",
+        "sub dot",
+        "sub dot dot",
+        "sub with NUL",
+        "sub of 256 characters",
+        "sub blank",
+        "email with a newline",
+        "org_id too long",
+        "an empty group",
+        "a group with a tab",
+        "a group not a string",
+        "too many groups",
+    ],
+)
+def test_local_token_refuses_what_the_provider_cannot_take_with_a_400(
+    api: Api, changes: dict[str, object], reason: str
+) -> None:
+    answer = api.post("/_local/token", json=token_body(**changes))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "bad_request"
+    assert reason in answer.json()["message"]
+
+
+def test_local_token_takes_any_other_subject_of_up_to_255_characters(api: Api) -> None:
+    for sub in ["usér 1", "a\\b%2F?#", "x" * 255]:
+        answer = api.post("/_local/token", json=token_body(sub=sub))
+        assert answer.status_code == 200, answer.text
+        assert jwt.decode(answer.json()["token"], options={"verify_signature": False})["sub"] == sub
+
+
+@pytest.mark.parametrize("failing", ["register", "sign_in"])
+def test_local_token_is_a_502_when_the_provider_fails(
+    api: Api, stack: LocalStack, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    def fail(*_: object, **__: object) -> None:
+        raise SignInFailed("PUT /users/user_1 -> 500: boom")
+
+    monkeypatch.setattr(stack.identity, failing, fail)
+    answer = api.post("/_local/token", json=token_body())
+    assert answer.status_code == 502
+    assert answer.json() == {
+        "code": "identity_provider_failed",
+        "message": "PUT /users/user_1 -> 500: boom",
+    }
 
 
 def test_local_webhook_secrets_are_the_documented_keys(api: Api) -> None:

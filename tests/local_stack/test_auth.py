@@ -11,6 +11,7 @@ import hmac
 import json
 import threading
 import time
+import types
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -183,12 +184,19 @@ def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
     return {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": kid}
 
 
+HTML = (200, "text/html", b"<!doctype html><title>Sign in</title>")
+
+
 class Issuer:
-    """A discovery document and a JWKS on 127.0.0.1, counting the requests of each."""
+    """A discovery document and a JWKS on 127.0.0.1, counting the requests of each. `answers`
+    (path -> status, content type, body) replaces an answer; `hold` (an Event), while unset,
+    keeps the discovery request waiting."""
 
     def __init__(self) -> None:
         self.keys = [jwk(KEY, KID)]
         self.requests: list[str] = []
+        self.answers: dict[str, tuple[int, str, bytes]] = {}
+        self.hold: threading.Event | None = None
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -196,10 +204,14 @@ class Issuer:
                 issuer.requests.append(self.path)
                 document: dict[str, Any] = {"keys": issuer.keys}
                 if self.path == "/.well-known/openid-configuration":
+                    if issuer.hold is not None:
+                        issuer.hold.wait(10)
                     document = {"issuer": issuer.url, "jwks_uri": issuer.url + "/keys"}
-                body = json.dumps(document).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
+                status, content_type, body = issuer.answers.get(
+                    self.path, (200, "application/json", json.dumps(document).encode())
+                )
+                self.send_response(status)
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -209,15 +221,44 @@ class Issuer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.authorizer = JwtAuthorizer(issuer=self.url, audiences=(AUDIENCE,))
+        serve = {"poll_interval": 0.05}
+        threading.Thread(target=self.server.serve_forever, kwargs=serve, daemon=True).start()
+
+    def token(self, key: Any = KEY, kid: str = KID) -> str:
+        return signed(claims(iss=self.url), key, kid)
+
+    def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
 def issuer(loopback_only: None) -> Iterator[Issuer]:
     running = Issuer()
     yield running
-    running.server.shutdown()
-    running.server.server_close()
+    running.stop()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of DiscoveredKeys and of PyJWT's refetch cooldown (jwt.jwks_client's
+    time.monotonic); PyJWT's key set lifetime keeps the real one."""
+    fake = Clock()
+    monkeypatch.setattr(jwt.jwks_client, "time", types.SimpleNamespace(monotonic=fake))
+    return fake
 
 
 def test_keys_are_discovered_once_and_kept(issuer: Issuer) -> None:
@@ -228,18 +269,27 @@ def test_keys_are_discovered_once_and_kept(issuer: Issuer) -> None:
     assert issuer.requests == ["/.well-known/openid-configuration", "/keys"]
 
 
-def test_an_unknown_kid_fetches_the_keys_once_more(issuer: Issuer) -> None:
-    keys = auth.DiscoveredKeys()
-    authorizer = JwtAuthorizer(issuer=issuer.url, audiences=(AUDIENCE,))
-    auth.verify(signed(claims(iss=issuer.url)), authorizer, keys)
+def test_an_unknown_kid_fetches_the_keys_again_at_most_every_30_seconds(
+    issuer: Issuer, clock: Clock
+) -> None:
+    keys = auth.DiscoveredKeys(clock=clock)
+    auth.verify(issuer.token(), issuer.authorizer, keys)
     issuer.keys = [jwk(OTHER_KEY, "key-2")]  # the issuer rotated its key
+    fetched = ["/.well-known/openid-configuration", "/keys"]
 
-    rotated = auth.verify(signed(claims(iss=issuer.url), OTHER_KEY, "key-2"), authorizer, keys)
-    with pytest.raises(auth.Unauthorized, match="key-3"):
-        auth.verify(signed(claims(iss=issuer.url), OTHER_KEY, "key-3"), authorizer, keys)
+    clock.now += 29  # within PyJWT's cooldown of the last fetch: not fetched again
+    with pytest.raises(auth.Unauthorized, match="key-2"):
+        auth.verify(issuer.token(OTHER_KEY, "key-2"), issuer.authorizer, keys)
+    assert issuer.requests == fetched
 
+    clock.now += 2  # 31 s after: fetched again once, the rotated key found
+    rotated = auth.verify(issuer.token(OTHER_KEY, "key-2"), issuer.authorizer, keys)
     assert rotated["sub"] == "user_1"
-    assert issuer.requests == ["/.well-known/openid-configuration", "/keys", "/keys", "/keys"]
+    assert issuer.requests == [*fetched, "/keys"]
+
+    with pytest.raises(auth.Unauthorized, match="key-3"):  # the cooldown starts again
+        auth.verify(issuer.token(OTHER_KEY, "key-3"), issuer.authorizer, keys)
+    assert issuer.requests == [*fetched, "/keys"]
 
 
 def test_an_unreachable_issuer_is_unauthorized_not_an_error(
@@ -261,3 +311,129 @@ def test_an_issuer_whose_keys_cannot_be_fetched_is_unauthorized(issuer: Issuer) 
     issuer.server.server_close()
     with pytest.raises(auth.Unauthorized):
         auth.verify(signed(claims(iss=issuer.url), kid="key-unknown"), authorizer, keys)
+
+
+@pytest.mark.parametrize(
+    "path", ["/keys", "/.well-known/openid-configuration"], ids=["jwks", "discovery"]
+)
+def test_an_issuer_answering_html_is_unauthorized_with_a_warning(
+    issuer: Issuer, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer.answers[path] = HTML
+    with pytest.raises(auth.Unauthorized, match="cannot be"):
+        auth.verify(issuer.token(), issuer.authorizer, auth.DiscoveredKeys(timeout=2))
+    assert any(record.levelname == "WARNING" for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(200, "application/json", b"[]"), (200, "application/json", b'{"keys": []}')],
+    ids=["a list", "no keys"],
+)
+def test_a_jwks_without_usable_keys_is_unauthorized(
+    issuer: Issuer, answer: tuple[int, str, bytes]
+) -> None:
+    issuer.answers["/keys"] = answer
+    with pytest.raises(auth.Unauthorized):
+        auth.verify(issuer.token(), issuer.authorizer, auth.DiscoveredKeys(timeout=2))
+
+
+def test_a_failed_discovery_is_remembered_a_few_seconds(issuer: Issuer, clock: Clock) -> None:
+    keys = auth.DiscoveredKeys(timeout=2, clock=clock)
+    issuer.answers["/.well-known/openid-configuration"] = (503, "text/plain", b"down")
+    for _ in range(3):
+        with pytest.raises(auth.Unauthorized, match="discovery document"):
+            auth.verify(issuer.token(), issuer.authorizer, keys)
+    assert issuer.requests == ["/.well-known/openid-configuration"]  # once, then at once
+
+    del issuer.answers["/.well-known/openid-configuration"]  # the issuer is back
+    clock.now += auth.RETRY_AFTER_SECONDS - 0.5
+    with pytest.raises(auth.Unauthorized):
+        auth.verify(issuer.token(), issuer.authorizer, keys)
+    clock.now += 0.5
+    assert auth.verify(issuer.token(), issuer.authorizer, keys)["sub"] == "user_1"
+    assert issuer.requests == ["/.well-known/openid-configuration"] * 2 + ["/keys"]
+
+
+def test_a_failed_key_fetch_is_remembered_a_few_seconds(issuer: Issuer, clock: Clock) -> None:
+    keys = auth.DiscoveredKeys(timeout=2, clock=clock)
+    issuer.answers["/keys"] = HTML
+    for _ in range(3):
+        with pytest.raises(auth.Unauthorized, match="cannot be fetched"):
+            auth.verify(issuer.token(), issuer.authorizer, keys)
+    assert issuer.requests == ["/.well-known/openid-configuration", "/keys"]
+
+    del issuer.answers["/keys"]
+    clock.now += auth.RETRY_AFTER_SECONDS
+    assert auth.verify(issuer.token(), issuer.authorizer, keys)["sub"] == "user_1"
+    assert issuer.requests == ["/.well-known/openid-configuration", "/keys", "/keys"]
+
+
+def test_a_slow_issuer_does_not_hold_up_another(loopback_only: None) -> None:
+    slow, fast = Issuer(), Issuer()
+    slow.hold = threading.Event()
+    keys = auth.DiscoveredKeys(timeout=5)
+    outcome: list[object] = []
+
+    def verify_slow() -> None:
+        try:
+            outcome.append(auth.verify(slow.token(), slow.authorizer, keys)["sub"])
+        except auth.Unauthorized as refused:
+            outcome.append(refused)
+
+    waiting = threading.Thread(target=verify_slow)
+    try:
+        waiting.start()
+        deadline = time.monotonic() + 5
+        while not slow.requests and time.monotonic() < deadline:  # its discovery is under way
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert auth.verify(fast.token(), fast.authorizer, keys)["sub"] == "user_1"
+        assert time.monotonic() - started < 2
+        assert outcome == []  # the slow one is still waiting for its discovery
+    finally:
+        slow.hold.set()
+        waiting.join(10)
+        slow.stop()
+        fast.stop()
+    assert outcome == ["user_1"]
+
+
+# ----------------------------------------------------------------------------- audience
+
+
+def test_a_token_without_aud_is_checked_by_its_client_id() -> None:
+    token = signed(claims(aud=None, client_id=AUDIENCE, token_use="access"))
+    assert auth.verify(token, AUTHORIZER, KEYS)["client_id"] == AUDIENCE
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"aud": None, "client_id": "someone-else"}, "client_id"),
+        ({"aud": None, "client_id": ["payment-action-center-local"]}, "client_id"),
+        ({"aud": None}, "neither"),
+        ({"aud": "someone-else", "client_id": AUDIENCE}, "audience"),  # aud first, as AWS
+        ({"aud": ["someone-else"], "client_id": AUDIENCE}, "audience"),
+        ({"aud": 42}, "aud"),
+        ({"aud": []}, "audience"),
+    ],
+    ids=[
+        "no aud, other client_id",
+        "no aud, client_id not a string",
+        "neither",
+        "wrong aud, right client_id",
+        "wrong aud list, right client_id",
+        "aud a number",
+        "aud empty",
+    ],
+)
+def test_the_audience_is_aud_if_present_else_client_id(
+    changes: dict[str, Any], reason: str
+) -> None:
+    assert reason in refusal(f"Bearer {signed(claims(**changes))}")
+
+
+def test_any_listed_audience_in_an_aud_list_is_enough() -> None:
+    token = signed(claims(aud=["someone-else", "another-client"]))
+    assert auth.verify(token, AUTHORIZER, KEYS)["aud"] == "[someone-else another-client]"

@@ -1,6 +1,7 @@
 """The local identity provider (local/oidc.py) started alone, on 127.0.0.1: its discovery
-document and keys, a sign-in that gives an RS256 ID token with the user's claims, and the PKCE
-check a real provider makes (RFC 7636 §4.6) that the mock leaves out."""
+document and keys, a sign-in that gives an RS256 ID token with the user's claims, and the checks
+of a code a real provider makes (PKCE, RFC 7636 §4.6; once only, a short life) that the mock
+leaves out. The code's lifetime is tested on the middleware alone, with a clock of the test."""
 
 import socket
 import time
@@ -9,11 +10,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import oidc_provider_mock
 import pytest
 import requests
+import werkzeug.test
 
 from local import config
-from local.oidc import PKCE_METHOD, IdentityProvider, new_verifier, s256
+from local.oidc import (
+    CODE_LIFETIME_SECONDS,
+    PKCE_METHOD,
+    IdentityProvider,
+    PkceCheck,
+    new_verifier,
+    s256,
+)
 from local.services import LocalServiceError
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -236,3 +246,102 @@ def test_a_code_is_exchanged_once(idp: IdentityProvider) -> None:
 def test_a_code_asked_without_a_challenge_needs_no_verifier(idp: IdentityProvider) -> None:
     answer = exchange(idp, code_for(idp, None), None)
     assert answer.status_code == 200, answer.text
+
+
+def test_a_wrong_verifier_burns_the_code(idp: IdentityProvider) -> None:
+    verifier = new_verifier()
+    code = code_for(idp, verifier)
+    assert_refused(exchange(idp, code, new_verifier()), "invalid_grant")
+    assert_refused(exchange(idp, code, verifier), "invalid_grant")  # RFC 6749 §4.1.2: used once
+
+
+def test_a_code_it_did_not_issue_is_invalid_grant(idp: IdentityProvider) -> None:
+    answer = exchange(idp, "a-code-nobody-issued", new_verifier())
+    assert_refused(answer, "invalid_grant")
+    assert answer.headers["access-control-allow-origin"] == "*"
+
+
+# The middleware alone, around the mock's WSGI app, with a clock the test moves.
+
+
+class Door:
+    """The mock's app behind PkceCheck (`checked`) and bare (`bare`), at a time set by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.app = oidc_provider_mock.app(require_client_registration=False)
+        self.checked = werkzeug.test.Client(PkceCheck(self.app, clock=lambda: self.now))
+        self.bare = werkzeug.test.Client(self.app)
+
+    def code(self, verifier: str | None, *, bare: bool = False) -> str:
+        query = {
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "openid",
+            "state": "s",
+        }
+        if verifier is not None:
+            query |= {"code_challenge": s256(verifier), "code_challenge_method": PKCE_METHOD}
+        client = self.bare if bare else self.checked
+        answer = client.post("/oauth2/authorize", query_string=query, data={"sub": "user_door"})
+        assert answer.status_code == 302, answer.text
+        return parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+
+    def exchange(self, code: str, verifier: str | None) -> werkzeug.test.TestResponse:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": CLIENT_ID,
+        }
+        if verifier is not None:
+            form["code_verifier"] = verifier
+        return self.checked.post("/oauth2/token", data=form)
+
+
+def assert_invalid_grant(answer: werkzeug.test.TestResponse) -> None:
+    assert answer.status_code == 400, answer.text
+    assert answer.json is not None
+    assert answer.json["error"] == "invalid_grant"
+    assert "id_token" not in answer.json
+
+
+def test_the_door_lets_a_fresh_code_through() -> None:
+    door = Door()
+    verifier = new_verifier()
+    answer = door.exchange(door.code(verifier), verifier)
+    assert answer.status_code == 200, answer.text
+    assert answer.json is not None and answer.json["id_token"]
+
+
+def test_a_code_the_middleware_never_saw_is_invalid_grant_without_a_verifier() -> None:
+    door = Door()
+    assert_invalid_grant(door.exchange(door.code(new_verifier(), bare=True), None))
+
+
+@pytest.mark.parametrize("with_challenge", [True, False], ids=["challenge", "no challenge"])
+def test_a_code_past_its_lifetime_is_invalid_grant(with_challenge: bool) -> None:
+    door = Door()
+    verifier = new_verifier() if with_challenge else None
+    code = door.code(verifier)
+    door.now += CODE_LIFETIME_SECONDS + 1
+    door.code(new_verifier())  # another sign-in meanwhile: the old code is forgotten
+    assert_invalid_grant(door.exchange(code, None))  # not let through without a verifier
+    assert_invalid_grant(door.exchange(code, verifier))
+
+
+def test_a_code_past_its_lifetime_is_refused_even_with_its_verifier() -> None:
+    door = Door()
+    verifier = new_verifier()
+    code = door.code(verifier)
+    door.now += CODE_LIFETIME_SECONDS + 1  # and nothing else happened meanwhile
+    assert_invalid_grant(door.exchange(code, verifier))
+
+
+def test_a_code_just_within_its_lifetime_is_exchanged() -> None:
+    door = Door()
+    verifier = new_verifier()
+    code = door.code(verifier)
+    door.now += CODE_LIFETIME_SECONDS - 1
+    assert door.exchange(code, verifier).status_code == 200

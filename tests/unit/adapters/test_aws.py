@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from payment_action_center.adapters.aws.messaging import SesMailer, SqsQueue
+from payment_action_center.adapters.aws.messaging import SqsQueue
+from payment_action_center.adapters.aws.ses import SesMailer
 from payment_action_center.app.work import DigestWork
 from payment_action_center.ports import (
     Email,

@@ -190,21 +190,91 @@ def test_a_token_that_does_not_answer_this_request_is_refused(claims: str, detai
 
 
 @pytest.mark.parametrize(
-    ("query", "error"),
+    ("query", "refusal"),
     [
-        ("(pending) => 'code=c&state=forged'", "state"),
-        ("(pending) => 'code=c'", "state"),
-        ("(pending) => `error=access_denied&state=${pending.state}`", "refused"),
+        ("(pending) => 'code=c&state=forged'", {"error": "state", "detail": ""}),
+        ("(pending) => 'code=c'", {"error": "state", "detail": ""}),
+        # A link's words never reach the page: without this tab's state, not even the error.
+        (
+            "(pending) => 'error=access_denied&error_description=Call+1-800-SCAM&state=forged'",
+            {"error": "state", "detail": ""},
+        ),
+        (
+            "(pending) => `error=access_denied&error_description=Call+us&state=${pending.state}`",
+            {"error": "refused", "detail": "access_denied"},
+        ),
+        (
+            "(pending) => `error=${encodeURIComponent('Call 1-800')}&state=${pending.state}`",
+            {"error": "refused", "detail": "unknown"},
+        ),
     ],
 )
 def test_an_answer_to_no_request_of_this_tab_is_refused_without_calling_the_provider(
-    query: str, error: str
+    query: str, refusal: dict[str, str]
 ) -> None:
     found = complete(token_answer(GOOD), query)
 
-    assert found["result"]["error"] == error
+    assert found["result"] == refusal
     assert found["sent"] == []
     assert found["session"] is None and found["left"] is None
+
+
+def test_after_a_sign_out_the_provider_is_asked_to_authenticate_again() -> None:
+    found = node(
+        """
+const first = new URL(await oidc.beginSignIn(config, metadata, redirect, '/', storage));
+oidc.signOut(storage);
+const after = new URL(await oidc.beginSignIn(config, metadata, redirect, '/', storage));
+console.log(JSON.stringify({
+  first: first.searchParams.get('prompt'),
+  after: after.searchParams.get('prompt'),
+}));
+""",
+        config=CONFIG,
+        metadata=METADATA,
+        redirect=REDIRECT,
+    )
+
+    assert found == {"first": None, "after": "login"}
+
+
+def test_a_completed_sign_in_stops_asking_to_authenticate_again() -> None:
+    scenario = "oidc.signOut(storage);\n" + COMPLETE.replace(
+        "console.log(JSON.stringify({",
+        "const next = new URL(await oidc.beginSignIn(config, metadata, redirect, '/', storage));\n"
+        "console.log(JSON.stringify({ prompt: next.searchParams.get('prompt'),",
+    )
+    answer = f"const answer = {token_answer(GOOD)};\n"
+    query = "const query = (pending) => `code=c&state=${pending.state}`;\n"
+    found = node(answer + query + scenario, config=CONFIG, metadata=METADATA, redirect=REDIRECT)
+
+    assert "ok" in found["result"]
+    assert found["prompt"] is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "back"),
+    [
+        (
+            "/console/index.html?lang=en-CA&q=pay_1#top",
+            "/console/index.html?lang=en-CA&q=pay_1#top",
+        ),
+        ("/", "/"),
+        ("//evil.example/x", "/console/index.html"),
+        ("https://evil.example/x", "/console/index.html"),
+        ("/\\evil.example/x", "/console/index.html"),
+        ("javascript:alert(1)", "/console/index.html"),
+        (None, "/console/index.html"),
+    ],
+)
+def test_the_way_back_stays_on_the_pages_origin(asked: str | None, back: str) -> None:
+    found = node(
+        "const location = new URL('https://console.example.com/console/index.html?code=c');"
+        "console.log(JSON.stringify(oidc.safeReturn(asked, location)));",
+        asked=asked,
+    )
+
+    assert found == back
 
 
 def test_the_token_endpoints_refusal_is_shown_with_its_description() -> None:

@@ -11,8 +11,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
-
 from payment_action_center.ports import Email, Mailer, MailerError, MailerOutcomeUnknown, SendLedger
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,14 @@ class Message:
 
 
 def valid_address(text: str) -> str | None:
-    """The address in its normalized form, or None when the text is not one."""
+    """The address in its normalized form, or None when the text is not one.
+
+    email_validator is imported here, on the send path: the fan-out functions (DailyDigest,
+    CardExpiryScan) import this module for its messages but never validate an address, and
+    should not pay for the library at cold start.
+    """
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:

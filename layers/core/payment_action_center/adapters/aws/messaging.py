@@ -1,4 +1,5 @@
-"""Adapters for SQS (the retry and digest queues), EventBridge (the bus) and SES v2 (email)."""
+"""Adapters for SQS (the work queues) and EventBridge (the bus). SES is apart (adapters/aws/ses.py):
+only the two sender functions send email, and only they load the MIME and address modules."""
 
 import json
 from collections.abc import Sequence
@@ -6,12 +7,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_action_center.adapters.aws.mime import mime_message
 from payment_action_center.domain.entries import BusEvent
 from payment_action_center.ports import (
-    Email,
-    MailerError,
-    MailerOutcomeUnknown,
     PublishFailed,
     QueueUnavailable,
     WorkMessage,
@@ -51,31 +48,6 @@ class SqsQueue:
                     break
             if entries:
                 raise QueueUnavailable(f"{len(entries)} messages were refused")
-
-
-class SesMailer:
-    """SES v2 SendEmail with a Raw MIME message: both parts and our own headers
-    (List-Unsubscribe) go as built."""
-
-    def __init__(self, client: Any, configuration_set: str | None = None) -> None:
-        self._client = client
-        self._configuration_set = configuration_set or None
-
-    def send(self, sender: str, to: str, email: Email) -> None:
-        request: dict[str, Any] = {
-            "FromEmailAddress": sender,
-            "Destination": {"ToAddresses": [to]},
-            "Content": {"Raw": {"Data": mime_message(email, sender=sender, to=to)}},
-        }
-        if self._configuration_set:
-            request["ConfigurationSetName"] = self._configuration_set
-        try:
-            self._client.send_email(**request)
-        except ClientError as error:  # SES answered: not accepted
-            code = str(error.response.get("Error", {}).get("Code") or "refused")
-            raise MailerError(str(error), code=code) from error
-        except BotoCoreError as error:  # no answer: it may have been accepted
-            raise MailerOutcomeUnknown(str(error)) from error
 
 
 class EventBridgePublisher:
