@@ -1,9 +1,15 @@
-"""`make bench`: counts and ratios that hold on a noisy machine (docs/contract.md §6), on DynamoDB
-Local.
+"""`make bench`: counts and ratios that hold on a noisy machine (docs/contract.md §6), written to
+bench/results.json and printed as a table. Every figure is measured in the run:
 
-- Expiring cards: N cards of which 50 qualify for a month; the read of the section touches
-  about 50 items, whatever N (items read / qualifying cards, and items read / all cards).
-- A new failure: write requests per webhook; a page of open entries: requests per page.
+- `cold_start.<function>`: import of the handler ÷ the floor (bench/cold_start.py), with the ms
+  of each and the unzipped size of the built function with its layers;
+- `read_amplification.expiry`: items read ÷ cards qualifying, for a month's expiring cards with
+  N cards in the table (50 qualifying), on DynamoDB Local;
+- `requests.new_failure` (DynamoDB requests per new failure webhook) and `requests.list_page`
+  (per page of the table), on DynamoDB Local.
+
+`python -m bench --only cold_start` (or read_amplification, requests) runs one section;
+`--rounds` sets the cold-start rounds (15).
 
 bench/ imports no test module: cards are seeded and reads counted by bench/seeding.py (which
 tests/integration/test_cards_store.py imports), webhooks are the documented sample
@@ -13,10 +19,11 @@ events/webhooks_payments_failed.json, read as tools/send_event.py reads it.
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import cold_start
 from bench.seeding import count_reads, seed_many
 from local.dynamodb import DynamoDBLocal, client
 from local.services import free_port
@@ -31,6 +38,9 @@ from tools.send_event import WEBHOOK_ENDPOINTS, http_sample, sample_body
 from tools.template import create_table
 
 TABLE = "pac-bench"
+RESULTS = Path(__file__).resolve().parent / "results.json"
+SECTIONS = ("cold_start", "read_amplification", "requests")
+type Results = dict[str, dict[str, Any]]
 # The sample `make send-event` posts (Makefile): the failure the benchmark delivers, day by day.
 PAYMENT_FAILED = Path(__file__).resolve().parents[1] / "events" / "webhooks_payments_failed.json"
 
@@ -58,7 +68,7 @@ def failure_on(sample: dict[str, Any], day: int) -> tuple[Delivery, dict[str, An
     return delivery, body
 
 
-def expiring_cards(ddb: Any, total: int) -> None:
+def expiring_cards(ddb: Any, total: int) -> dict[str, Any]:
     started = time.monotonic()
     expected = seed_many(ddb, TABLE, total=total, qualifying=50)
     seeded = time.monotonic() - started
@@ -71,16 +81,21 @@ def expiring_cards(ddb: Any, total: int) -> None:
         if page.next is None:
             break
         after = page.next
-    read = counts["query_scanned"] + counts["batch_get_keys"]
     assert found == len(expected)
-    print(
-        f"expiring cards  cards={total:>7}  qualifying={found}  requests={counts['requests']}  "
-        f"items read={read}  read/qualifying={read / found:.2f}  read/cards={read / total:.5f}  "
-        f"(seeded in {seeded:.0f} s)"
-    )
+    # ScannedCount ÷ matched: what the index reads beyond the month's cards. The cards and their
+    # scheduled payments are then read by key (BatchGetItem), one item each, counted apart.
+    return {
+        "ratio": round(counts["query_scanned"] / found, 3),
+        "items_scanned": counts["query_scanned"],
+        "items_read_by_key": counts["batch_get_keys"],
+        "qualifying": found,
+        "cards": total,
+        "requests": counts["requests"],
+        "seeded_seconds": round(seeded),
+    }
 
 
-def failures_and_pages(ddb: Any) -> None:
+def failures_and_pages(ddb: Any) -> dict[str, dict[str, Any]]:
     store = DynamoEntryStore(ddb, TABLE)
     calls: list[str] = []
     ddb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
@@ -89,11 +104,7 @@ def failures_and_pages(ddb: Any) -> None:
         delivery, body = failure_on(sample, day)
         result = payment_webhook.handle_payment_event(store, DiscardingPublisher(), delivery, body)
         assert result.outcome is Outcome.ACCEPTED and result.entry_id is not None, result
-    writes = [c for c in calls if c != "Query"]
-    per_webhook = len(writes) / 28
-    print(
-        f"new failure     webhooks=28  write requests={len(writes)}  per webhook={per_webhook:.2f}"
-    )
+    new_failure = {"count": len(calls) / 28, "webhooks": 28, "requests": len(calls)}
     calls.clear()
     pages, after = 0, None
     while True:
@@ -102,23 +113,73 @@ def failures_and_pages(ddb: Any) -> None:
         if page.next is None:
             break
         after = page.next
-    print(
-        f"open entries    pages={pages}  requests={len(calls)}  per page={len(calls) / pages:.2f}"
-    )
+    list_page = {"count": len(calls) / pages, "pages": pages, "requests": len(calls)}
+    return {"new_failure": new_failure, "list_page": list_page}
+
+
+def cold_starts(rounds: int) -> dict[str, dict[str, Any]]:
+    return {
+        found.function: {
+            "ratio": round(found.ratio, 3),
+            "import_ms": round(found.import_ms, 1),
+            "floor_ms": round(found.floor_ms, 1),
+            "unzipped_mb": None if found.unzipped_mb is None else round(found.unzipped_mb, 1),
+        }
+        for found in cold_start.measure(rounds)
+    }
+
+
+def on_dynamodb_local(run: Callable[[Any], Results]) -> Results:
+    with DynamoDBLocal(free_port()) as service:
+        return run(client(service.endpoint))
+
+
+def amplification(cards: Sequence[int]) -> Callable[[Any], Results]:
+    def run(ddb: Any) -> Results:
+        found = {}
+        for total in cards:
+            create_table(ddb, TABLE)
+            found[f"expiry_{total}_cards"] = expiring_cards(ddb, total)
+            ddb.delete_table(TableName=TABLE)
+        return {"read_amplification": found}
+
+    return run
+
+
+def requests(ddb: Any) -> Results:
+    create_table(ddb, TABLE)
+    return {"requests": failures_and_pages(ddb)}
+
+
+def table(results: Results) -> str:
+    """One line per figure: section.name, its value (a ratio or a count), what it is made of."""
+    lines = [f"{'figure':52} {'value':>8}  details", "-" * 100]
+    for section, figures in results.items():
+        for name, figure in figures.items():
+            value = figure.get("ratio", figure.get("count"))
+            details = ", ".join(
+                f"{k}={v}" for k, v in figure.items() if k not in {"ratio", "count"}
+            )
+            lines.append(f"{section + '.' + name:52} {value:>8}  {details}")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, nargs="*", default=[5_000, 100_000])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--only", choices=SECTIONS, nargs="*", default=list(SECTIONS))
     args = parser.parse_args()
-    with DynamoDBLocal(free_port()) as service:
-        ddb = client(service.endpoint)
-        for total in args.cards:
-            create_table(ddb, TABLE)
-            expiring_cards(ddb, total)
-            ddb.delete_table(TableName=TABLE)
-        create_table(ddb, TABLE)
-        failures_and_pages(ddb)
+    results: Results = {}
+    if "cold_start" in args.only:
+        results["cold_start"] = cold_starts(args.rounds)
+    if "read_amplification" in args.only:
+        results |= on_dynamodb_local(amplification(args.cards))
+    if "requests" in args.only:
+        results |= on_dynamodb_local(requests)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(table(results))
+    print(f"\nwritten to {RESULTS}")
 
 
 if __name__ == "__main__":

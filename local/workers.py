@@ -80,7 +80,6 @@ def runtime(
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL": aws_endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
     return FunctionRuntime(
         name=function.logical_id,

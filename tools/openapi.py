@@ -13,7 +13,6 @@ def document() -> str:
     for name in ("TABLE_NAME", "RETRY_QUEUE_URL", "EVENT_BUS_NAME", "UNSUBSCRIBE_SECRET_ARN"):
         os.environ.setdefault(name, "openapi-generation")
     os.environ.setdefault("AWS_DEFAULT_REGION", "ca-central-1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     # The API's route modules are its app.py's siblings, as in Lambda (layers/core: tools/).
     sys.path[:0] = [str(ROOT / "functions" / "api")]
     import app  # type: ignore[import-not-found]

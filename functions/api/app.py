@@ -8,7 +8,7 @@ import openapi
 import organization
 import preferences
 import transactions
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -23,7 +23,6 @@ from payment_action_center.adapters.http.json_bodies import (
 from payment_action_center.domain.errors import DomainError
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # Bodies are read as JSON whatever their declared content type (curl's default is a form).
 app = JsonApiResolver()
@@ -58,7 +57,6 @@ def no_route(_: Exception) -> Response[Any]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)

@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from route_parts import Cursor, Limit, caller
 from wiring import adapters
@@ -12,11 +11,9 @@ from payment_action_center.app.expiring_cards import list_expiring
 from payment_action_center.domain.listing import DEFAULT_LIMIT
 
 router = Router()
-tracer = Tracer()
 
 
 @router.get("/expiring-cards")
-@tracer.capture_method(capture_response=False)
 def expiring_cards(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> ExpiringCardsPage:
     """Wallet cards linked to scheduled payments that expire next month (organization's time)."""
     listing = list_expiring(

@@ -1,6 +1,5 @@
 """The caller's organization, as the console needs it (its name, locale, time zone, links)."""
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from route_parts import ERROR_CONTENT, caller
 from wiring import adapters
@@ -9,7 +8,6 @@ from payment_action_center.adapters.http.views import OrganizationView
 from payment_action_center.domain.errors import NotFound
 
 router = Router()
-tracer = Tracer()
 
 
 @router.get(
@@ -21,7 +19,6 @@ tracer = Tracer()
         }
     },
 )
-@tracer.capture_method(capture_response=False)
 def get_organization() -> OrganizationView:
     """The caller's organization, from the billing platform's organization.upserted."""
     organization = adapters.billing.organization(caller(router).org_id)

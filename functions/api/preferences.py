@@ -2,7 +2,6 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -16,11 +15,9 @@ from payment_action_center.adapters.http.views import NotificationPreferences, U
 from payment_action_center.app import preferences
 
 router = Router()
-tracer = Tracer()
 
 
 @router.get("/me/notification-preferences")
-@tracer.capture_method(capture_response=False)
 def get_notification_preferences() -> NotificationPreferences:
     """The caller's daily-digest preferences (not subscribed until they opt in)."""
     found = preferences.current(adapters.digests, adapters.billing, caller(router))
@@ -33,7 +30,6 @@ def get_notification_preferences() -> NotificationPreferences:
         400: {"description": "the body is not JSON (invalid_json)", "content": ERROR_CONTENT}
     },
 )
-@tracer.capture_method(capture_response=False)
 def put_notification_preferences(
     wanted: Annotated[PreferencesChange, Body()],
 ) -> NotificationPreferences:

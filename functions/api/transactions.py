@@ -3,7 +3,6 @@ change the payment method."""
 
 from typing import Annotated
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
@@ -29,7 +28,6 @@ from payment_action_center.domain.errors import Conflict
 from payment_action_center.domain.listing import DEFAULT_LIMIT
 
 router = Router()
-tracer = Tracer()
 
 OpenStatus = Annotated[
     Status | None, Query(description="failed or retry_pending (the table shows open entries)")
@@ -38,7 +36,6 @@ Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
 
 
 @router.get("/transactions")
-@tracer.capture_method(capture_response=False)
 def list_transactions(
     status: OpenStatus = None,
     entry_type: Annotated[EntryType | None, Query(alias="type")] = None,
@@ -79,7 +76,6 @@ def list_transactions(
 
 
 @router.get("/transactions/<id>")
-@tracer.capture_method(capture_response=False)
 def get_transaction(id: EntryId) -> TransactionDetail:
     """One entry (another organization's is 404) and its audit trail, oldest first."""
     entry, audit = adapters.entries.get_with_audit(caller(router).org_id, id)
@@ -115,7 +111,6 @@ def retry_once(request: RetryRequest) -> TransactionView:
         },
     },
 )
-@tracer.capture_method(capture_response=False)
 def retry(
     id: EntryId,
     idempotency_key: Annotated[
@@ -146,7 +141,6 @@ def retry(
         409: {"description": "not failed", "content": ERROR_CONTENT},
     },
 )
-@tracer.capture_method(capture_response=False)
 def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) -> TransactionView:
     """Remove a failed transaction from the table; it is kept, with who did it and why."""
     reason = body.reason if body else None
@@ -166,7 +160,6 @@ def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) 
         },
     },
 )
-@tracer.capture_method(capture_response=False)
 def payment_method_link(id: EntryId) -> PaymentMethodLink:
     """Where to change the payment method of an installment or subscription."""
     url = actions.payment_method_link(adapters.entries, adapters.billing, caller(router), id)

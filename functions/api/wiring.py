@@ -40,8 +40,10 @@ adapters = Wiring()
 
 # Idempotency-Key: the same request again answers as the first time (records in the table).
 idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600)
+# The stores' client, not one of its own: the container then builds one DynamoDB client, not two.
 persistence = DynamoDBPersistenceLayer(
     table_name=settings.table_name,
+    boto3_client=client("dynamodb"),
     key_attr="pk",
     sort_key_attr="sk",
     static_pk_value="IDEMPOTENCY#api",

@@ -12,7 +12,7 @@ month" (in its time zone) is decided by the card_notice_sender.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -31,7 +31,6 @@ class CardExpiryScanSettings(Settings):
 
 settings = CardExpiryScanSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -46,7 +45,6 @@ adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = timestamps.scheduled(event)

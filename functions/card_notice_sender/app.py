@@ -7,7 +7,7 @@ retried. An unknown outcome keeps the claim: at most one notice per card and exp
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -35,7 +35,6 @@ class CardNoticeSenderSettings(Settings):
 
 settings = CardNoticeSenderSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -52,7 +51,6 @@ batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=F
 METRICS = SenderMetrics(sent="CardNoticeSent", failed="CardNoticeFailed")
 
 
-@tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
     work = CardNoticeWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id)
@@ -69,7 +67,6 @@ def send(record: SQSRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

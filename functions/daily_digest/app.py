@@ -7,7 +7,7 @@ the 24 hours before. The sending (and the once-per-day guarantee) is the digest_
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -27,7 +27,6 @@ class DailyDigestSettings(Settings):
 
 settings = DailyDigestSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -43,7 +42,6 @@ adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = timestamps.scheduled(event)

@@ -6,7 +6,7 @@ the message is reported failed, so SQS delivers it again and only that recipient
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -37,7 +37,6 @@ class DigestSenderSettings(Settings):
 
 settings = DigestSenderSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -61,7 +60,6 @@ def links() -> digest.Links:
     return digest.Links(api_url=settings.api_url, unsubscribe_key=key.encode())
 
 
-@tracer.capture_method(capture_response=False)
 def send(record: SQSRecord) -> dict[str, Any]:
     work = DigestWork.parse(record.body)
     logger.append_keys(org_id=work.organization_id, local_date=work.local_date)
@@ -80,7 +78,6 @@ def send(record: SQSRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

@@ -9,7 +9,7 @@ republishes events whose publish failed after their write (the outbox).
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
@@ -31,7 +31,6 @@ class WatchdogSettings(ProcessorSettings):
 
 settings = WatchdogSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 deadlines = watchdog.Deadlines(
     credit_card=timedelta(minutes=settings.credit_card_minutes),
@@ -54,7 +53,6 @@ adapters = Wiring()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = timestamps.scheduled(event)

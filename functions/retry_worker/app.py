@@ -8,7 +8,7 @@ flags it. Nothing is charged twice: see payment_action_center/app/retry_worker.p
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -35,7 +35,6 @@ class WorkerSettings(ProcessorSettings):
 
 settings = WorkerSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # A batch whose every record failed is reported like any other (not raised): SQS retries
 # exactly those records, and a processor outage is not counted as a function error.
@@ -56,7 +55,6 @@ class Wiring:
 adapters = Wiring()
 
 
-@tracer.capture_method(capture_response=False)
 def retry(record: SQSRecord) -> str:
     work = RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
     logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
@@ -72,7 +70,6 @@ def retry(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(

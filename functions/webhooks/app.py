@@ -3,7 +3,7 @@
 import base64
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,7 +32,6 @@ class WebhooksSettings(Settings):
 
 settings = WebhooksSettings.from_env()
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 
@@ -70,7 +69,6 @@ def verified(endpoint: str, secret_arn: str) -> tuple[signatures.Delivery, dict[
 
 
 @app.post("/webhooks/payments")
-@tracer.capture_method(capture_response=False)
 def payments() -> Response[Any]:
     delivery, body = verified("payments", settings.payments_secret_arn)
     result = payment_webhook.handle_payment_event(
@@ -90,7 +88,6 @@ def payments() -> Response[Any]:
 
 
 @app.post("/webhooks/billing")
-@tracer.capture_method(capture_response=False)
 def billing() -> Response[Any]:
     delivery, body = verified("billing", settings.billing_secret_arn)
     result = handle_billing_event(adapters.billing, delivery, body)
@@ -118,7 +115,6 @@ def no_route(_: Exception) -> Response[Any]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -341,7 +341,6 @@ def toy_function(code: Path, name: str, handler: str) -> FunctionRuntime:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(code),
             "AWS_LAMBDA_FUNCTION_NAME": name,
-            "POWERTOOLS_TRACE_DISABLED": "true",
         },
     )
 

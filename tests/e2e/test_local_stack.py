@@ -291,7 +291,7 @@ def echo(event, context):
     env = {name: os.environ.get(name) for name in (
         "TABLE_NAME", "GREETING", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", "AWS_DEFAULT_REGION",
-        "POWERTOOLS_TRACE_DISABLED", "PYTHONPATH")}
+        "PYTHONPATH")}
     return {"statusCode": 200, "headers": {"content-type": "application/json"},
             "body": json.dumps({"event": event, "context": seen, "env": env, "pid": os.getpid()})}
 
@@ -521,7 +521,6 @@ def test_context_and_environment_are_lambdas(toy: tuple[Api, Workers]) -> None:
         "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000",
         "AWS_REGION": config.REGION,
         "AWS_DEFAULT_REGION": config.REGION,
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "PYTHONPATH": seen["env"]["PYTHONPATH"],
     }
     assert seen["env"]["PYTHONPATH"].split(os.pathsep)[0].endswith("code")

@@ -39,7 +39,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         "TABLE_NAME": TABLE,
         "POWERTOOLS_SERVICE_NAME": "payment-action-center",
         "POWERTOOLS_METRICS_NAMESPACE": "PaymentActionCenter",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
         "EVENT_BUS_NAME": "pac-unit-bus",
     }

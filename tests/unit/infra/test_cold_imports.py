@@ -1,0 +1,73 @@
+"""What each function loads at cold start (docs/architecture.md §8): its handler module imported in
+a fresh process with its template environment, as `make bench` times it (bench/cold_start.py),
+and the modules it loaded checked against what its own path uses. Not timed: a module that
+comes back where it does not belong fails here, whatever the machine's speed."""
+
+import json
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+
+from bench.cold_start import cold_processes
+
+FUNCTIONS = cold_processes()
+SENDERS = {"DigestSenderFunction", "CardNoticeSenderFunction"}
+EMAIL_RENDERING = ("jinja2", "babel", "payment_action_center.adapters.emails")
+SES = ("payment_action_center.adapters.aws.ses", "payment_action_center.adapters.aws.mime")
+# Validates the addresses of the payloads it receives.
+VALIDATES_EMAIL = {"WebhooksFunction"}
+
+
+@cache
+def loaded(name: str) -> frozenset[str]:
+    process = FUNCTIONS[name]
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys\nimport app\nprint(json.dumps(list(sys.modules)))",
+        ],
+        env=process.env,
+        cwd=process.code_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return frozenset(json.loads(ran.stdout.splitlines()[-1]))
+
+
+def under(modules: frozenset[str], prefixes: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_no_function_loads_a_tracing_sdk(name: str) -> None:
+    assert under(loaded(name), ("aws_xray_sdk", "opentelemetry", "wrapt")) == set()
+
+
+@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - SENDERS))
+def test_only_the_senders_load_the_email_stack(name: str) -> None:
+    assert under(loaded(name), EMAIL_RENDERING + SES) == set()
+
+
+@pytest.mark.parametrize("name", sorted(SENDERS))
+def test_the_senders_load_the_email_stack(name: str) -> None:
+    """The other side of the rule above: the check would pass on a name nobody imports."""
+    assert under(loaded(name), ("jinja2", "payment_action_center.adapters.aws.ses"))
+
+
+@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - VALIDATES_EMAIL))
+def test_only_a_function_that_validates_addresses_at_once_loads_email_validator(
+    name: str,
+) -> None:
+    """The senders validate too, on the send path: they import it there, not at cold start."""
+    assert under(loaded(name), ("email_validator",)) == set()
+
+
+@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - {"ApiFunction"}))
+def test_only_the_api_loads_idempotency(name: str) -> None:
+    assert under(loaded(name), ("aws_lambda_powertools.utilities.idempotency",)) == set()
