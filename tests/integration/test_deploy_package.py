@@ -100,6 +100,17 @@ def test_the_deployed_layer_holds_its_pinned_dependencies(uploaded):
     assert any(name.startswith("python/payment_action_center/") for name in names)
     for dependency in ("pydantic_core", "aws_lambda_powertools", "standardwebhooks", "jinja2"):
         assert any(name.startswith(f"python/{dependency}/") for name in names), dependency
+    # Built for Lambda's arm64 whatever machine builds (layers/core/Makefile).
+    assert any(n.endswith("-aarch64-linux-gnu.so") for n in names if "pydantic_core" in n)
+    # Only the Babel locales the emails use (layers/core/prune_babel.py), and no tracing SDK.
+    locales = {
+        Path(n).stem
+        for n in names
+        if n.startswith("python/babel/locale-data/") and n.endswith(".dat")
+    }
+    assert locales == {"root", "en", "en_CA", "fr", "fr_CA"}
+    assert not any(n.startswith(("python/aws_xray_sdk/", "python/wrapt/")) for n in names)
+    assert not any("__pycache__" in n for n in names)
 
 
 def test_the_deployed_functions_are_the_built_ones(uploaded):

@@ -145,7 +145,12 @@ def test_the_core_layer_is_built_for_python313_on_arm64() -> None:
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/core"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # layers/core/Makefile builds it: arm64 wheels for Python 3.13 (the pip flags checked here).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    makefile = (ROOT / "layers" / "core" / "Makefile").read_text(encoding="utf-8")
+    assert "build-CoreLayer:" in makefile
+    flags = ("--platform manylinux2014_aarch64", "--python-version 3.13", "--only-binary=:all:")
+    assert all(flag in makefile for flag in flags)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
