@@ -147,7 +147,9 @@ def main() -> None:
         results |= on_dynamodb_local(amplification(args.cards, args.failure_rows))
     if "requests" in args.only:
         results |= on_dynamodb_local(requests)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    # A run of some sections keeps the others' last figures (each section is one run's).
+    kept = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    RESULTS.write_text(json.dumps(kept | results, indent=2, sort_keys=True) + "\n")
     print(table(results))
     print(f"\nwritten to {RESULTS}")
 

@@ -10,7 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def document() -> str:
     # Cold start needs its settings; generating the document touches no AWS service.
-    for name in ("TABLE_NAME", "RETRY_QUEUE_URL", "EVENT_BUS_NAME", "UNSUBSCRIBE_SECRET_ARN"):
+    for name in (
+        "TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "RETRY_QUEUE_URL",
+        "EVENT_BUS_NAME",
+        "UNSUBSCRIBE_SECRET_ARN",
+    ):
         os.environ.setdefault(name, "openapi-generation")
     os.environ.setdefault("AWS_DEFAULT_REGION", "ca-central-1")
     # The API's route modules are its app.py's siblings, as in Lambda (layers/core: tools/).

@@ -1,7 +1,7 @@
 """template.yaml as data, for the local stack (local/template.py), the tests and the benchmarks:
 CloudFormation's short tags read as their JSON form (`load`, the template as written), the same
-template as plain CloudFormation through SAM's own translator (`translate`), and the table created
-from its definition (the single source of truth for its keys and indexes)."""
+template as plain CloudFormation through SAM's own translator (`translate`), and the tables created
+from their definitions (the single source of truth for their keys and indexes)."""
 
 import json
 import re
@@ -87,7 +87,8 @@ def table_request(name: str, props: Document) -> Document:
 def create_table(
     client: Any, name: str, template: Document | None = None, logical_id: str = "Table"
 ) -> None:
-    """Create the template's table under `name` (with its TTL), on DynamoDB Local, moto or AWS.
+    """Create a table of the template (`logical_id`: Table, IdempotencyTable) under `name`, with
+    its TTL, on DynamoDB Local, moto or AWS.
 
     Deletion protection and point-in-time recovery are left out: tests drop and recreate it.
     """

@@ -21,6 +21,7 @@ class ApiSettings(Settings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
 
 
 settings = ApiSettings.from_env()
@@ -38,14 +39,12 @@ class Wiring:
 
 adapters = Wiring()
 
-# Idempotency-Key: the same request again answers as the first time (records in the table).
+# Idempotency-Key: the same request again answers as the first time. The records have a table of
+# their own in Powertools' default layout (key `id`, TTL on `expiration`): each record its own
+# partition, where one shared partition of the main table would cap every organization together.
 idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_hours * 3600)
 # The stores' client, not one of its own: the container then builds one DynamoDB client, not two.
 persistence = DynamoDBPersistenceLayer(
-    table_name=settings.table_name,
+    table_name=settings.idempotency_table_name,
     boto3_client=client("dynamodb"),
-    key_attr="pk",
-    sort_key_attr="sk",
-    static_pk_value="IDEMPOTENCY#api",
-    expiry_attr="expires_at",
 )

@@ -5,6 +5,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from local.stack import LocalStack
 from tests.e2e.conftest import Api, MintToken, PostWebhook, WaitForQueues
 from tests.shared import factories
 
@@ -86,6 +87,41 @@ def test_ten_concurrent_clicks_one_202_nine_409_one_charge(
     assert sorted(statuses) == [202] + [409] * 9
     queues_idle()
     assert len(charges_for(api, entry_id)) == 1
+
+
+def test_the_same_idempotency_key_answers_as_the_first_time_from_the_idempotency_table(
+    api: Api,
+    token: MintToken,
+    post_webhook: PostWebhook,
+    queues_idle: WaitForQueues,
+    stack: LocalStack,
+) -> None:
+    """The local stack provisions IdempotencyTable from template.yaml and the API keeps its
+    Idempotency-Key records there, one `id` each; none in the main table."""
+    org = new_org()
+    jwt = token(org_id=org)
+    entry_id = failure(post_webhook, api, jwt, org, "tok_success")
+    key = {"idempotency-key": f"click-{uuid.uuid4().hex}"}
+    first = api.post(f"/transactions/{entry_id}/retry", jwt, headers=key)
+    queues_idle()
+    again = api.post(f"/transactions/{entry_id}/retry", jwt, headers=key)
+    assert (first.status_code, first.json()["status"]) == (202, "retry_pending")
+    assert (again.status_code, again.json()) == (202, first.json())
+    assert entry(api, jwt, entry_id)["status"] == "recovered"
+    assert len(charges_for(api, entry_id)) == 1
+    ddb = stack.endpoints.client("dynamodb")
+    table = stack.values.refs["IdempotencyTable"]
+
+    def scan(name: str) -> list[dict[str, Any]]:
+        pages = ddb.get_paginator("scan").paginate(TableName=name)
+        return [item for page in pages for item in page["Items"]]
+
+    [record] = [r for r in scan(table) if entry_id in r.get("data", {}).get("S", "")]
+    assert record["status"]["S"] == "COMPLETED" and "expiration" in record
+    schema = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
+    assert schema == [{"AttributeName": "id", "KeyType": "HASH"}]
+    main = scan(stack.values.refs["Table"])
+    assert not [i for i in main if i["pk"]["S"].upper().startswith("IDEMPOTENCY")]
 
 
 def test_a_declined_retry_comes_back_in_the_table_with_attempt_two(

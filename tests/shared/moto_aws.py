@@ -14,6 +14,7 @@ from moto import mock_aws
 from tools.template import create_table
 
 TABLE = "pac-unit"
+IDEMPOTENCY_TABLE = "pac-unit-idempotency"
 PAYMENTS_SECRET = "whsec_" + base64.b64encode(b"unit-payments-secret-32-bytes!!!").decode()
 UNSUBSCRIBE_KEY = "unit-unsubscribe-key"
 SENDER = "no-reply@pac.example.com"
@@ -31,12 +32,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """moto with the table (from template.yaml) and the two webhook secrets; env set as deployed."""
+    """moto with the tables (from template.yaml), the secrets, queues and bus; env set as
+    deployed."""
     env = {
         "AWS_DEFAULT_REGION": "ca-central-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "TABLE_NAME": TABLE,
+        "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
         "POWERTOOLS_SERVICE_NAME": "payment-action-center",
         "POWERTOOLS_METRICS_NAMESPACE": "PaymentActionCenter",
         "POWERTOOLS_DEV": "false",
@@ -46,6 +49,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(name, value)
     with mock_aws():
         create_table(boto3.client("dynamodb"), TABLE)
+        create_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE, logical_id="IdempotencyTable")
         secrets = boto3.client("secretsmanager")
         payments = secrets.create_secret(Name="payments", SecretString=PAYMENTS_SECRET)["ARN"]
         billing = secrets.create_secret(Name="billing", SecretString=BILLING_SECRET)["ARN"]

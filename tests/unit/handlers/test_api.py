@@ -13,7 +13,7 @@ from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
 from tests.shared.lambdas import Context, answer, cold_start, http_event
-from tests.shared.moto_aws import TABLE
+from tests.shared.moto_aws import IDEMPOTENCY_TABLE, TABLE
 
 ADMIN = {
     "sub": "user_1",
@@ -268,6 +268,19 @@ def test_the_same_idempotency_key_answers_as_the_first_time(api: ModuleType) -> 
     assert first == again and first[0] == 202
     assert len(queued()) == 1
     assert retry(api, entry_id, headers={"idempotency-key": "click-2"})[0] == 409
+
+
+def test_idempotency_records_are_in_their_own_table_one_partition_each(api: ModuleType) -> None:
+    """Keyed by `id` alone (Powertools' default layout), none in the main table."""
+    for click in ("click-1", "click-2"):
+        retry(api, failure(), headers={"idempotency-key": click})
+    ddb = boto3.client("dynamodb")
+    records = ddb.scan(TableName=IDEMPOTENCY_TABLE)["Items"]
+    assert len(records) == 2
+    assert len({r["id"]["S"] for r in records}) == 2
+    assert all({"id", "expiration", "status"} <= set(r) for r in records)
+    main = ddb.scan(TableName=TABLE)["Items"]
+    assert not [i for i in main if "IDEMPOTENCY" in i["pk"]["S"].upper()]
 
 
 def test_dismiss_with_a_reason_and_its_audit(api: ModuleType) -> None:

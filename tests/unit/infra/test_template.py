@@ -2,11 +2,13 @@
 function runs python3.13 on arm64 with bounded logs and alarms; each one is granted what its code
 calls and nothing wildly beyond; its settings are what its pydantic model reads and name the
 right resources; every queue dead-letters what fails and every dead-letter queue alarms; the
-table outlives the stack; JWTs guard every route but the public ones; the sandbox processor
-never reaches prod; and a sample event exists for every route and every other event source."""
+tables outlive the stack, the idempotency records' in Powertools' own layout; JWTs guard every
+route but the public ones; the sandbox processor never reaches prod; and a sample event exists
+for every route and every other event source."""
 
 import ast
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tools.template import load
 
@@ -318,15 +321,73 @@ def test_only_the_public_routes_skip_the_jwt_authorizer(key: str) -> None:
 # ----------------------------------------------------------------------------- table
 
 
-def test_the_table_is_protected_and_outlives_the_stack() -> None:
-    (table,) = of_type("AWS::DynamoDB::Table").values()
+# Each table and the attribute its TTL reads: the stores' `expires_at` (adapters/dynamodb/keys.py),
+# Powertools' default `expiration` for the idempotency records.
+TABLES = {"Table": "expires_at", "IdempotencyTable": "expiration"}
+
+
+def test_the_tables_are_the_data_and_the_idempotency_records() -> None:
+    assert set(of_type("AWS::DynamoDB::Table")) == set(TABLES)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_the_table_is_protected_and_outlives_the_stack(name: str) -> None:
+    table = TEMPLATE["Resources"][name]
     props = table["Properties"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TABLES[name], "Enabled": True}
     assert "TableName" not in props  # dev and prod share an account
+    # local/template.py sends these to CreateTable as they are (no intrinsics).
+    for key in ["AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification"]:
+        assert "Ref" not in json.dumps(props[key]) and "Fn::" not in json.dumps(props[key]), key
+
+
+def powertools_default(parameter: str) -> Any:
+    """A default of Powertools' DynamoDBPersistenceLayer (key_attr, expiry_attr, ...)."""
+    return inspect.signature(DynamoDBPersistenceLayer).parameters[parameter].default
+
+
+def persistence_layer_arguments() -> dict[str, str]:
+    """The keyword arguments functions/api/wiring.py gives DynamoDBPersistenceLayer, as code."""
+    tree = ast.parse((ROOT / "functions/api/wiring.py").read_text(encoding="utf-8"))
+    (call,) = [
+        c
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "DynamoDBPersistenceLayer"
+    ]
+    assert not call.args
+    return {str(k.arg): ast.unparse(k.value) for k in call.keywords}
+
+
+def test_the_idempotency_records_have_powertools_default_layout_each_its_own_partition() -> None:
+    """Powertools' layout for a table of its own: the key `id` alone (a record per partition,
+    none shared by every organization), TTL on `expiration`; wiring.py keeps the defaults."""
+    props = TEMPLATE["Resources"]["IdempotencyTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert "GlobalSecondaryIndexes" not in props and "LocalSecondaryIndexes" not in props
+    assert powertools_default("key_attr") == "id"
+    assert powertools_default("sort_key_attr") is None
+    assert powertools_default("expiry_attr") == TABLES["IdempotencyTable"]
+    arguments = persistence_layer_arguments()
+    assert set(arguments) == {"table_name", "boto3_client"}  # no key_attr, sort_key_attr, ...
+    assert arguments["table_name"] == "settings.idempotency_table_name"
+
+
+def test_only_the_api_is_told_the_idempotency_table() -> None:
+    told = {
+        name
+        for name, props in functions().items()
+        if {"Ref": "IdempotencyTable"} in props["Variables"].values()
+    }
+    assert told == {"ApiFunction"}
+    assert functions()["ApiFunction"]["Variables"]["IDEMPOTENCY_TABLE_NAME"] == {
+        "Ref": "IdempotencyTable"
+    }
 
 
 def test_the_table_has_its_keys_and_four_indexes_on_literal_string_attributes() -> None:
@@ -517,21 +578,30 @@ def test_function_statements_are_unconditional_but_for_the_ses_from_address(name
             assert statement["Action"] <= SES_SEND, name
 
 
-# What each function may do, by resource. Put/Update/DeleteItem of the API are also what
-# Powertools' idempotency records (same table) need; the senders' Put/UpdateItem are their send
-# records (at most one digest per day, one notice per card and expiry month).
+# What each function may do, by resource. The API's idempotency records are in a table of their
+# own (IdempotencyTable): on the main table it has no UpdateItem, which only they used; the
+# senders' Put/UpdateItem are their send records (at most one digest per day, one notice per card
+# and expiry month).
 TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
 READ_WRITE = TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"}
 INDEXES = {"Table/index/*": {"dynamodb:Query"}}
+# Powertools' DynamoDBPersistenceLayer (functions/api/wiring.py) gets, puts, updates and deletes
+# its idempotency records (get_item, put_item, update_item, delete_item), in their own table.
+IDEMPOTENCY_RECORDS = READ_WRITE - {"dynamodb:Query", "dynamodb:ConditionCheckItem"}
 SECRET = {"secretsmanager:GetSecretValue"}
 SEND_SES = {SES_IDENTITIES: SES_SEND, SES_CONFIGURATION_SET: SES_SEND}
 PUBLISH = {"EventBus": {"events:PutEvents"}}
 EXPECTED_GRANTS = {
     "WebhooksFunction": {"Table": READ_WRITE | {"dynamodb:BatchGetItem"}, **PUBLISH}
     | {"PaymentsWebhookSecret": SECRET, "BillingWebhookSecret": SECRET},
-    "ApiFunction": {"Table": READ_WRITE | {"dynamodb:BatchGetItem"}, **INDEXES, **PUBLISH}
-    | {"RetryQueue": {"sqs:SendMessage"}, "UnsubscribeSecret": SECRET},
+    "ApiFunction": {
+        "Table": (READ_WRITE - {"dynamodb:UpdateItem"}) | {"dynamodb:BatchGetItem"},
+        **INDEXES,
+        **PUBLISH,
+    }
+    | {"RetryQueue": {"sqs:SendMessage"}, "UnsubscribeSecret": SECRET}
+    | {"IdempotencyTable": IDEMPOTENCY_RECORDS},
     "RetryWorkerFunction": {"Table": READ_WRITE, **PUBLISH},
     "RetryWatchdogFunction": {"Table": READ_WRITE, **INDEXES, **PUBLISH}
     | {"RetryQueue": {"sqs:SendMessage"}},
@@ -553,6 +623,20 @@ def test_function_gets_exactly_the_permissions_it_needs(name: str) -> None:
     assert name in FUNCTIONS and grants_of(name) == EXPECTED_GRANTS[name]
 
 
+def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_does() -> None:
+    reaching = [
+        (owner, statement)
+        for owner, statement in iam_statements()
+        if any(label.startswith("IdempotencyTable") for label in statement["Resource"])
+    ]
+    assert [owner for owner, _ in reaching] == ["ApiFunction"]
+    [(_, statement)] = reaching
+    assert statement["Resource"] == ["IdempotencyTable"]
+    assert statement["Action"] == IDEMPOTENCY_RECORDS
+    # get_item, put_item, update_item and delete_item: what Powertools' persistence layer calls.
+    assert {f"dynamodb:{a}Item" for a in ("Get", "Put", "Update", "Delete")} == IDEMPOTENCY_RECORDS
+
+
 # Boto3 DynamoDB operations -> the IAM actions that authorize them (get_item: GetItem, ...). IAM
 # authorizes each item of a transaction or a batch by its own action.
 DYNAMODB_OPERATIONS = {
@@ -565,9 +649,6 @@ DYNAMODB_OPERATIONS |= {
     for op in ("get_item", "batch_get_item", "query", "scan", "put_item", "update_item")
 }
 DYNAMODB_OPERATIONS["delete_item"] = {"dynamodb:DeleteItem"}
-# Powertools' DynamoDBPersistenceLayer (functions/api/wiring.py) gets, puts, updates and deletes
-# its idempotency records.
-IDEMPOTENCY_RECORDS = READ_WRITE - {"dynamodb:Query", "dynamodb:ConditionCheckItem"}
 # Client-backed properties of each function's Wiring (functions/<name>/app.py) ->
 # the setting naming their resource and what adapters/aws/messaging.py calls on it
 # (SendMessageBatch is authorized as sqs:SendMessage).
@@ -599,9 +680,9 @@ def names_in(paths: Iterator[Path]) -> set[str]:
 
 
 def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
-    """What functions/<name>/*.py needs outside DynamoDB (resource label -> actions), and every
-    DynamoDB action it can take: the layer's DynamoDB adapters' (an upper bound), and the
-    idempotency records' if it keeps them."""
+    """What functions/<name>/*.py needs outside the main table (resource label -> actions): the
+    idempotency records' table if it keeps them; and every action it can take on the main table:
+    the layer's DynamoDB adapters' (an upper bound)."""
     variables = functions()[name]["Variables"]
     used = names_in((ROOT / functions()[name]["CodeUri"]).glob("*.py"))
     if "adapters*" in used:  # whatever its settings let it build
@@ -609,8 +690,9 @@ def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
         used |= {"mailer"} if "DIGEST_SENDER_EMAIL" in variables else set()
     adapters = names_in((LAYER / "adapters").rglob("*.py"))
     table = {a for op in adapters & set(DYNAMODB_OPERATIONS) for a in DYNAMODB_OPERATIONS[op]}
-    table |= IDEMPOTENCY_RECORDS if "DynamoDBPersistenceLayer" in used else set()
     needs = MAILER_GRANTS.copy() if "mailer" in used else {}
+    if "DynamoDBPersistenceLayer" in used:  # in the table its settings name
+        needs[resource_label(variables["IDEMPOTENCY_TABLE_NAME"])] = set(IDEMPOTENCY_RECORDS)
     for prop in used & set(ADAPTER_GRANTS):
         setting, actions = ADAPTER_GRANTS[prop]
         needs.setdefault(resource_label(variables[setting]), set()).update(actions)
