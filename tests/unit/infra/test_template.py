@@ -1003,6 +1003,19 @@ def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
     assert headers["FrameOptions"]["FrameOption"] == "SAMEORIGIN"
 
 
+def test_the_webhook_routes_take_the_peak_and_every_other_route_the_default() -> None:
+    """500 deliveries a second at 10,000 organizations, with headroom; the admin routes keep the
+    default. Each key names a route the template has, or API Gateway refuses the stage."""
+    api = TEMPLATE["Resources"]["HttpApi"]["Properties"]
+    settings = api["RouteSettings"]
+    assert set(settings) == {"POST /webhooks/payments", "POST /webhooks/billing"}
+    assert set(settings) <= set(http_routes())
+    for limits in settings.values():
+        assert limits["ThrottlingRateLimit"] >= 500 * 1.5
+        assert limits["ThrottlingBurstLimit"] >= limits["ThrottlingRateLimit"]
+    assert api["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+
+
 def test_cors_allows_only_the_console_origin() -> None:
     cors = TEMPLATE["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
 
