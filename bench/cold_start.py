@@ -112,7 +112,8 @@ def cold_processes() -> dict[str, ColdProcess]:
     }
 
 
-def timed(code: str, process: ColdProcess) -> float:
+def run_cold(code: str, process: ColdProcess) -> str:
+    """`code` run in a fresh process started as the function's cold start: its last line out."""
     ran = subprocess.run(
         [sys.executable, "-c", code],
         env=process.env,
@@ -124,7 +125,11 @@ def timed(code: str, process: ColdProcess) -> float:
     )
     if ran.returncode != 0:
         raise RuntimeError(f"{process.code_dir.name}: {ran.stderr.strip()[-2000:]}")
-    return float(ran.stdout.strip().splitlines()[-1])
+    return ran.stdout.strip().splitlines()[-1]
+
+
+def timed(code: str, process: ColdProcess) -> float:
+    return float(run_cold(code, process))
 
 
 def unzipped_mb(build: Path = BUILD) -> dict[str, float]:

@@ -4,13 +4,11 @@ and the modules it loaded checked against what its own path uses. Not timed: a m
 comes back where it does not belong fails here, whatever the machine's speed."""
 
 import json
-import subprocess
-import sys
 from functools import cache
 
 import pytest
 
-from bench.cold_start import cold_processes
+from bench.cold_start import cold_processes, run_cold
 
 FUNCTIONS = cold_processes()
 SENDERS = {"DigestSenderFunction", "CardNoticeSenderFunction"}
@@ -22,22 +20,10 @@ VALIDATES_EMAIL = {"WebhooksFunction"}
 
 @cache
 def loaded(name: str) -> frozenset[str]:
-    process = FUNCTIONS[name]
-    ran = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import json, sys\nimport app\nprint(json.dumps(list(sys.modules)))",
-        ],
-        env=process.env,
-        cwd=process.code_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    code = (
+        f"import json, sys\nimport {FUNCTIONS[name].module}\nprint(json.dumps(list(sys.modules)))"
     )
-    assert ran.returncode == 0, ran.stderr
-    return frozenset(json.loads(ran.stdout.splitlines()[-1]))
+    return frozenset(json.loads(run_cold(code, FUNCTIONS[name])))
 
 
 def under(modules: frozenset[str], prefixes: tuple[str, ...]) -> set[str]:
