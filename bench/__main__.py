@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start
-from bench.counts import digest_reads, request_counts
-from bench.seeding import count_reads, seed_many
+from bench.counts import counting, digest_reads, request_counts
+from bench.seeding import seed_many
 from local.dynamodb import DynamoDBLocal, client
 from local.services import free_port
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
@@ -48,25 +48,25 @@ def expiring_cards(ddb: Any, total: int) -> dict[str, Any]:
     started = time.monotonic()
     expected = seed_many(ddb, TABLE, total=total, qualifying=50)
     seeded = time.monotonic() - started
-    counts = count_reads(ddb)
     store = DynamoBillingStore(ddb, TABLE)
     found, after = 0, None
-    while True:
-        page = store.expiring(None, "2026-12", 100, after)
-        found += len(page.items)
-        if page.next is None:
-            break
-        after = page.next
+    with counting(ddb) as counted:
+        while True:
+            page = store.expiring(None, "2026-12", 100, after)
+            found += len(page.items)
+            if page.next is None:
+                break
+            after = page.next
     assert found == len(expected)
     # ScannedCount ÷ matched: what the index reads beyond the month's cards. The cards and their
     # scheduled payments are then read by key (BatchGetItem), one item each, counted apart.
     return {
-        "ratio": round(counts["query_scanned"] / found, 3),
-        "items_scanned": counts["query_scanned"],
-        "items_read_by_key": counts["batch_get_keys"],
+        "ratio": round(counted.scanned / found, 3),
+        "items_scanned": counted.scanned,
+        "items_read_by_key": counted.keys_read,
         "qualifying": found,
         "cards": total,
-        "requests": counts["requests"],
+        "requests": counted.requests,
         "seeded_seconds": round(seeded),
     }
 

@@ -28,14 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "sam"
 LAYER_CODE = ROOT / "layers" / "core"
 
-TIMED_IMPORT = (
-    "import time\nstarted = time.perf_counter()\nimport {module}\n"
-    "print((time.perf_counter() - started) * 1000)"
+# A process's code, timed from inside: the interpreter's own start is left out of both.
+TIMED = (
+    "import time\nstarted = time.perf_counter()\n{}\nprint((time.perf_counter() - started) * 1000)"
 )
-FLOOR = (
-    "import time\nstarted = time.perf_counter()\nimport boto3\nboto3.client('dynamodb')\n"
-    "print((time.perf_counter() - started) * 1000)"
-)
+FLOOR = "import boto3\nboto3.client('dynamodb')"
+
 # What the Lambda runtime sets that the code reads at import (region, credentials for clients).
 RUNTIME_ENVIRONMENT = {
     "AWS_REGION": config.REGION,
@@ -129,7 +127,8 @@ def run_cold(code: str, process: ColdProcess) -> str:
 
 
 def timed(code: str, process: ColdProcess) -> float:
-    return float(run_cold(code, process))
+    """Milliseconds `code` takes in a fresh cold-start process."""
+    return float(run_cold(TIMED.format(code), process))
 
 
 def unzipped_mb(build: Path = BUILD) -> dict[str, float]:
@@ -156,7 +155,7 @@ def measure(rounds: int = 15, only: Iterable[str] = ()) -> list[ColdStart]:
             continue
         imports, floors = [], []
         for _ in range(rounds):
-            imports.append(timed(TIMED_IMPORT.format(module=process.module), process))
+            imports.append(timed(f"import {process.module}", process))
             floors.append(timed(FLOOR, process))
         found.append(
             ColdStart(name, statistics.median(imports), statistics.median(floors), sizes.get(name))

@@ -71,11 +71,12 @@ PAGE = 10
 
 @dataclass
 class Counted:
-    """The DynamoDB requests a client sent, by API name, and the items its Queries and Scans
-    read (ScannedCount)."""
+    """The DynamoDB requests a client sent, by API name, the items its Queries and Scans read
+    (ScannedCount) and the keys its BatchGetItems asked for."""
 
     calls: Counter[str] = field(default_factory=Counter)
     scanned: int = 0
+    keys_read: int = 0
 
     @property
     def requests(self) -> int:
@@ -103,14 +104,21 @@ def counting(client: Any) -> Iterator[Counted]:
     def after(parsed: dict[str, Any], **_: Any) -> None:
         counted.scanned += parsed.get("ScannedCount", 0)
 
-    events = client.meta.events
-    events.register("before-call.dynamodb", before)
-    events.register("after-call.dynamodb", after)
+    def batch_get(params: dict[str, Any], **_: Any) -> None:
+        counted.keys_read += sum(len(t["Keys"]) for t in params["RequestItems"].values())
+
+    hooks = {
+        "before-call.dynamodb": before,
+        "after-call.dynamodb": after,
+        "provide-client-params.dynamodb.BatchGetItem": batch_get,
+    }
+    for event, hook in hooks.items():
+        client.meta.events.register(event, hook)
     try:
         yield counted
     finally:
-        events.unregister("before-call.dynamodb", before)
-        events.unregister("after-call.dynamodb", after)
+        for event, hook in hooks.items():
+            client.meta.events.unregister(event, hook)
 
 
 # --- stand-ins for what is not DynamoDB ----------------------------------------------------------

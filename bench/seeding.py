@@ -1,7 +1,7 @@
-"""Many cards, or many failure-log rows, on a DynamoDB table, and a count of what a read costs:
-the benchmark (bench/__main__.py, bench/counts.py) and its integration tests
+"""Many cards, or many failure-log rows, on a DynamoDB table: the benchmark (bench/__main__.py,
+bench/counts.py, which counts what a read costs) and its integration tests
 (tests/integration/test_cards_store.py, test_bench_counts.py) measure the same things, so they
-seed and count with this one module. It lives in bench/ because bench imports no test module; a
+seed with this one module. It lives in bench/ because bench imports no test module; a
 test may import it."""
 
 from concurrent.futures import ThreadPoolExecutor
@@ -175,22 +175,3 @@ def seed_failure_log(
         ],
     )
     return expected
-
-
-def count_reads(client: Any) -> dict[str, int]:
-    """Counts, from now on, the read requests the client sends and the items they touch (items
-    a Query scanned, keys a BatchGetItem asked for): the cost of a read in numbers that do not
-    depend on the machine (docs/contract.md §6). Reset by updating the returned dict."""
-    counts = {"requests": 0, "query_scanned": 0, "batch_get_keys": 0}
-
-    def after_query(parsed: dict[str, Any], **_: Any) -> None:
-        counts["requests"] += 1
-        counts["query_scanned"] += parsed.get("ScannedCount", 0)
-
-    def batch_get(params: dict[str, Any], **_: Any) -> None:
-        counts["requests"] += 1
-        counts["batch_get_keys"] += sum(len(t["Keys"]) for t in params["RequestItems"].values())
-
-    client.meta.events.register("after-call.dynamodb.Query", after_query)
-    client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", batch_get)
-    return counts

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bench.seeding import AT, a_card, count_reads, seed, seed_many
+from bench.counts import counting
+from bench.seeding import AT, a_card, seed, seed_many
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore, card_item
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.app.results import Outcome
@@ -37,27 +38,27 @@ def test_the_read_touches_the_qualifying_cards_not_all_cards(
 ) -> None:
     client, table = dynamodb
     expected = seed_many(client, table, total=5000, qualifying=50)
-    counts = count_reads(client)
     found: list[str] = []
     after = None
-    while True:
-        page = store.expiring(None, "2026-12", 100, after)
-        found += [c.card_id for c in page.items]
-        assert all(len(c.scheduled_payments) == 1 for c in page.items)
-        if page.next is None:
-            break
-        after = page.next
+    with counting(client) as counts:
+        while True:
+            page = store.expiring(None, "2026-12", 100, after)
+            found += [c.card_id for c in page.items]
+            assert all(len(c.scheduled_payments) == 1 for c in page.items)
+            if page.next is None:
+                break
+            after = page.next
     assert set(found) == expected and len(found) == 50
     # 50 index items scanned, 50 cards read again, 50 schedules: about 50 of each, not 5,000.
-    assert counts["query_scanned"] <= 51
-    assert counts["batch_get_keys"] <= 2 * 51
-    assert counts["requests"] <= 4
+    assert counts.scanned <= 51
+    assert counts.keys_read <= 2 * 51
+    assert counts.requests <= 4
     print(f"\n5,000 cards, 50 qualifying: {counts}")
 
-    counts.update(requests=0, query_scanned=0, batch_get_keys=0)
-    demo = store.expiring("org_demo", "2026-12", 100, None)
+    with counting(client) as counts:
+        demo = store.expiring("org_demo", "2026-12", 100, None)
     assert len(demo.items) == 25
-    assert counts["query_scanned"] <= 26
+    assert counts.scanned <= 26
 
 
 def test_a_card_that_stopped_qualifying_is_dropped_though_the_index_still_has_it(

@@ -85,18 +85,21 @@ def code_for(idp: IdentityProvider, verifier: str | None) -> str:
     return query["code"][0]
 
 
-def exchange(idp: IdentityProvider, code: str, verifier: str | None) -> requests.Response:
+def token_form(code: str, verifier: str | None) -> dict[str, str]:
+    """The token request of the authorization-code flow, without a verifier when None."""
     form = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": REDIRECT_URI,
         "client_id": CLIENT_ID,
     }
-    if verifier is not None:
-        form["code_verifier"] = verifier
+    return form if verifier is None else form | {"code_verifier": verifier}
+
+
+def exchange(idp: IdentityProvider, code: str, verifier: str | None) -> requests.Response:
     return requests.post(
         idp.issuer + "/oauth2/token",
-        data=form,
+        data=token_form(code, verifier),
         headers={"origin": "http://127.0.0.1:3000"},
         timeout=10,
     )
@@ -289,15 +292,7 @@ class Door:
         return parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
 
     def exchange(self, code: str, verifier: str | None) -> werkzeug.test.TestResponse:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": CLIENT_ID,
-        }
-        if verifier is not None:
-            form["code_verifier"] = verifier
-        return self.checked.post("/oauth2/token", data=form)
+        return self.checked.post("/oauth2/token", data=token_form(code, verifier))
 
 
 def assert_invalid_grant(answer: werkzeug.test.TestResponse) -> None:
