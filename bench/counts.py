@@ -9,9 +9,13 @@ and the digest and card-notice functions call (app/*), on the DynamoDB adapters
 event bus, the retry queue, the processor and the mail service. Requests are counted with a
 botocore `before-call.dynamodb` hook, every API call (reads, writes, a transaction DynamoDB
 cancels), and the items a Query or Scan read with an `after-call.dynamodb` hook (ScannedCount).
+Every request also asks for its consumed capacity (ReturnConsumedCapacity INDEXES, which
+DynamoDB Local answers as DynamoDB does: a transaction's items twice, each index's writes), so
+each figure carries the read and write units it costs, the unit docs/scale.md prices.
 """
 
 import json
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -69,14 +73,44 @@ PAGE = 10
 # --- counting -----------------------------------------------------------------------------------
 
 
+# The APIs that answer with their consumed capacity, and those of them that write.
+CAPACITY_APIS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+WRITE_APIS = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+)
+
+
 @dataclass
 class Counted:
     """The DynamoDB requests a client sent, by API name, the items its Queries and Scans read
-    (ScannedCount) and the keys its BatchGetItems asked for."""
+    (ScannedCount), the keys its BatchGetItems asked for, and the read and write units the
+    answered requests consumed (a request DynamoDB refuses answers with none)."""
 
     calls: Counter[str] = field(default_factory=Counter)
     scanned: int = 0
     keys_read: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
+
+    def consumed(self, api: str, capacity: dict[str, Any] | list[dict[str, Any]]) -> None:
+        units = sum(c.get("CapacityUnits", 0.0) for c in _as_list(capacity))
+        if api in WRITE_APIS:
+            self.write_units += units
+        else:
+            self.read_units += units
 
     @property
     def requests(self) -> int:
@@ -87,10 +121,16 @@ class Counted:
         return {
             "count": round(self.requests / operations, 3),
             "by_api": {name: round(n / operations, 3) for name, n in sorted(self.calls.items())},
+            "read_units": round(self.read_units / operations, 3),
+            "write_units": round(self.write_units / operations, 3),
             "operations": operations,
             "requests": self.requests,
             **details,
         }
+
+
+def _as_list(capacity: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return capacity if isinstance(capacity, list) else [capacity]
 
 
 @contextmanager
@@ -101,14 +141,21 @@ def counting(client: Any) -> Iterator[Counted]:
     def before(model: Any, **_: Any) -> None:
         counted.calls[model.name] += 1
 
-    def after(parsed: dict[str, Any], **_: Any) -> None:
+    def ask_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in CAPACITY_APIS:
+            params.setdefault("ReturnConsumedCapacity", "INDEXES")
+
+    def after(parsed: dict[str, Any], model: Any, **_: Any) -> None:
         counted.scanned += parsed.get("ScannedCount", 0)
+        if "ConsumedCapacity" in parsed:
+            counted.consumed(model.name, parsed["ConsumedCapacity"])
 
     def batch_get(params: dict[str, Any], **_: Any) -> None:
         counted.keys_read += sum(len(t["Keys"]) for t in params["RequestItems"].values())
 
     hooks = {
         "before-call.dynamodb": before,
+        "provide-client-params.dynamodb": ask_capacity,
         "after-call.dynamodb": after,
         "provide-client-params.dynamodb.BatchGetItem": batch_get,
     }
@@ -405,6 +452,54 @@ def request_counts(client: Any, table: str) -> dict[str, dict[str, Any]]:
     figures["digest_one_org"] = digest_one_org(client, table)
     figures["expiry_scan_one_org"] = expiry_scan_one_org(client, table)
     return figures
+
+
+# --- item sizes --------------------------------------------------------------------------------
+
+
+def item_sizes(client: Any, table: str) -> dict[str, dict[str, Any]]:
+    """The largest and the median size in bytes of each kind of item in the table (its `entity`),
+    by DynamoDB's rule (`item_bytes`): what a write unit (1 KB) and a read unit (4 KB) are counted
+    in. Read after `request_counts`, the items are the ones the operations wrote."""
+    sizes: dict[str, list[int]] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            entity = item.get("entity", {}).get("S", "unnamed")
+            sizes.setdefault(entity, []).append(item_bytes(item))
+    return {
+        entity: {"count": max(found), "median": int(statistics.median(found)), "items": len(found)}
+        for entity, found in sorted(sizes.items())
+    }
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: each attribute's name (UTF-8) and value."""
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
+
+
+def value_bytes(value: dict[str, Any]) -> int:
+    """A value's size by DynamoDB's rule: strings in UTF-8, binary as is, a number about one byte
+    per two significant digits plus one, a boolean or null one byte, a list or map 3 bytes plus
+    one per element plus its elements (and a map's names)."""
+    kind, content = next(iter(value.items()))
+    if kind == "S":
+        return len(content.encode())
+    if kind == "B":
+        return len(content)
+    if kind == "N":
+        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + value_bytes(v) for v in content)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_bytes(v) for k, v in content.items())
+    if kind == "SS":
+        return sum(len(v.encode()) for v in content)
+    if kind == "NS":
+        return sum(value_bytes({"N": v}) for v in content)
+    return sum(len(v) for v in content)  # BS
 
 
 # --- the digest's read -------------------------------------------------------------------------

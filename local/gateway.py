@@ -24,6 +24,8 @@ speak) has the same shape: the status's phrase as `message`, in snake case as `c
 
 Each request makes one console line (method, target, status, milliseconds, and why for a 401 or a
 5xx); a client that leaves before its answer is written makes a debug line, not a traceback.
+`Gateway.observer`, when set (bench/throughput.py), is told each request's time, from its headers
+read to its answer written.
 """
 
 import base64
@@ -59,6 +61,17 @@ CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 type Reply = tuple[int, Any]  # status and a JSON-serialisable body
 type Invoke = Callable[[str, dict[str, Any]], Any]
+type RequestObserver = Callable[["RequestTiming"], None]
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One request as the gateway served it."""
+
+    method: str
+    target: str  # as sent
+    status: int
+    seconds: float  # from its headers read to its answer written
 
 
 class BadRequest(Exception):
@@ -210,6 +223,7 @@ class Gateway(ThreadedServer):
             if "{" in key
         ]
         self.host, self.port = host, port
+        self.observer: RequestObserver | None = None
         self._loader_pass = secrets.token_urlsafe(24)  # per gateway: nobody outside can guess it
         self._open = threading.Event()
         if not starting:
@@ -245,7 +259,7 @@ class Gateway(ThreadedServer):
 
         Handler.gateway = self
         try:
-            return ThreadingHTTPServer((self.host, self.port), Handler)
+            return _Server((self.host, self.port), Handler)
         except OSError as error:
             raise LocalServiceError(
                 f"gateway: cannot listen on {self.host}:{self.port} ({error.strerror});"
@@ -272,6 +286,14 @@ class Gateway(ThreadedServer):
                 parameters = {k: unquote(v, errors="strict") for k, v in found.groupdict().items()}
                 return compiled.route, parameters
         return None
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5. When more clients connect at once than the accept
+    # loop takes in time (32 webhook senders, bench/throughput.py), Linux drops their handshake's
+    # last ACK: their requests hang for seconds (SYN-ACK retries: 1, 2, 4... s), and after 31 s
+    # the client gets a reset. API Gateway refuses no connection.
+    request_queue_size = 128
 
 
 def shadowed_routes(routes: Sequence[CompiledRoute], pages: Pages) -> list[str]:
@@ -331,6 +353,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     gateway: Gateway
     protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
     server_version = "local-api-gateway"
+    # An answer is written in two sends, its headers then its body. With Nagle's algorithm the body
+    # waits for the client's ACK of the headers, which a keep-alive client delays (about 40 ms on
+    # Linux): every request would take 40 ms more (bench/throughput.py's `outside`).
+    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         try:
@@ -348,6 +374,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = INTERNAL_ERROR
         self.log_answer(response, started)
         self.send(response, request_id)
+        observer = self.gateway.observer
+        if observer is not None:
+            seconds = time.perf_counter() - started
+            observer(RequestTiming(self.command, self.path, response.status, seconds))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 

@@ -6,10 +6,12 @@ handler sees no module of the local stack.
 
 Protocol, one JSON object per line: at start the worker says {"ready": true} (or {"ready": false,
 "error": ...} and exits); then for each {"event", "request_id", "deadline_ms"} read, it answers
-{"result": ...} or {"error": {"errorType", "errorMessage", "stackTrace"}}. The protocol runs on the
-pipes first given as stdin and stdout, moved to other descriptors at start: whatever the handler
-prints (Powertools logs JSON to stdout) goes to stderr and cannot corrupt it. local/workers.py
-reads that stderr and shows what the console needs (local/console.py).
+{"result": ...} or {"error": {"errorType", "errorMessage", "stackTrace"}}, with "handler_ms" and
+"handler_cpu_ms": the handler's own time and CPU time, which local/workers.py reports to a
+benchmark's observer. The protocol runs on the pipes first given as stdin and stdout, moved to
+other descriptors at start: whatever the handler prints (Powertools logs JSON to stdout) goes to
+stderr and cannot corrupt it. local/workers.py reads that stderr and shows what the console needs
+(local/console.py).
 """
 
 import importlib
@@ -122,7 +124,12 @@ def main() -> int:
     send(replies, {"ready": True})
 
     for line in requests:
-        send(replies, invoke(handler, function_arn, json.loads(line)))
+        request = json.loads(line)
+        started, cpu = time.perf_counter(), time.process_time()
+        reply = invoke(handler, function_arn, request)
+        reply["handler_ms"] = (time.perf_counter() - started) * 1000
+        reply["handler_cpu_ms"] = (time.process_time() - cpu) * 1000
+        send(replies, reply)
     return 0
 
 

@@ -4,6 +4,10 @@ A function's module state (Powertools' resolver keeps the current event on a mod
 environment and its `app` module are its own, as in Lambda. Each function has a pool of up to
 MAX_WORKERS_PER_FUNCTION processes, started on demand (a cold start) and reused (warm starts).
 What a worker prints reaches the console through local/console.py (its warnings and errors).
+
+`Workers.observe(callback)` reports each invocation's timings (`InvokeTiming`: the wait for a free
+worker, the round trip through the pipes, the handler's own time) for bench/throughput.py; without
+an observer nothing is timed beyond what the worker reports.
 """
 
 import contextlib
@@ -15,7 +19,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -37,6 +42,21 @@ class FunctionError(Exception):
 
 class FunctionTimeout(FunctionError):
     """The handler ran past the function's Timeout; its worker was killed."""
+
+
+@dataclass(frozen=True)
+class InvokeTiming:
+    """Where one invocation's time went, in seconds."""
+
+    function: str
+    queued: float  # waiting for an idle worker, a cold start's init included
+    call: float  # the request written to the worker's pipe until its reply is read
+    handler: float  # in the handler, as the worker measured it (`call` less the pipes and JSON)
+    handler_cpu: float  # of which on a CPU (the rest: waiting for its AWS calls, or for a core)
+    cold: bool  # a new worker was started for it
+
+
+type InvokeObserver = Callable[[InvokeTiming], None]
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,9 @@ class Worker:
 
     def __init__(self, function: FunctionRuntime) -> None:
         self.function = function
+        self.calls = 0
+        self.handler_seconds = 0.0  # the last invocation's, as the worker measured it
+        self.handler_cpu_seconds = 0.0
         self._buffer = b""
         self._process = subprocess.Popen(
             [sys.executable, "-P", str(WORKER_SCRIPT), function.handler, function.arn],
@@ -126,6 +149,7 @@ class Worker:
             )
 
     def call(self, event: Any) -> Any:
+        self.calls += 1
         started = time.time()
         request = {
             "event": event,
@@ -139,6 +163,8 @@ class Worker:
         except BrokenPipeError:
             raise self._exited() from None
         reply = self._receive(self.function.timeout, "Sandbox.Timedout", "the function's Timeout")
+        self.handler_seconds = float(reply.get("handler_ms", 0.0)) / 1000
+        self.handler_cpu_seconds = float(reply.get("handler_cpu_ms", 0.0)) / 1000
         if "error" in reply:
             error = reply["error"]
             raise FunctionError(self.function.name, error["errorType"], error["errorMessage"])
@@ -203,20 +229,29 @@ class Worker:
 
 
 class Pool:
-    """A function's workers: an idle one serves the next invocation, else a new one starts."""
+    """A function's workers: an idle one serves the next invocation, else a new one starts.
+
+    Invocations that find every worker busy wait their turn, first come first served: a worker
+    released goes to the one waiting longest, never to one that came in meanwhile (with more
+    callers than workers, a condition's wait() let newcomers take it and the unlucky wait on).
+    """
 
     def __init__(self, function: FunctionRuntime, size: int) -> None:
         self.function = function
         self.size = size
         self.cold_starts = 0
+        self.observer: InvokeObserver | None = None
         self._idle: list[Worker] = []
         self._workers: set[Worker] = set()
         self._slots = 0  # workers alive or starting
         self._closed = False
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiting: deque[threading.Condition] = deque()  # one per caller, in arrival order
 
     def invoke(self, event: Any) -> Any:
+        asked = time.perf_counter()
         worker = self._acquire()
+        acquired, cold = time.perf_counter(), worker.calls == 0
         healthy = False
         try:
             result = worker.call(event)
@@ -228,12 +263,31 @@ class Pool:
             healthy = worker.alive  # the handler raised: the environment lives on, as in Lambda
             raise
         finally:
-            self._release(worker, healthy)
+            try:
+                if self.observer is not None:  # before the release: the worker's figures are ours
+                    self.observer(
+                        InvokeTiming(
+                            function=self.function.name,
+                            queued=acquired - asked,
+                            call=time.perf_counter() - acquired,
+                            handler=worker.handler_seconds,
+                            handler_cpu=worker.handler_cpu_seconds,
+                            cold=cold,
+                        )
+                    )
+            finally:
+                self._release(worker, healthy)
 
     def _acquire(self) -> Worker:
-        with self._changed:
-            while not self._idle and self._slots >= self.size and not self._closed:
-                self._changed.wait()
+        with self._lock:
+            turn = threading.Condition(self._lock)
+            self._waiting.append(turn)
+            try:
+                while not self._closed and (self._waiting[0] is not turn or not self._available()):
+                    turn.wait()
+            finally:
+                self._waiting.remove(turn)
+                self._wake_next()  # a second worker may be free; else it waits, first in line
             if self._closed:
                 raise FunctionError(self.function.name, "Runtime.Shutdown", "the stack is stopping")
             if self._idle:
@@ -245,7 +299,7 @@ class Pool:
         except BaseException:
             self._free_slot(None)
             raise
-        with self._changed:
+        with self._lock:
             self._workers.add(worker)
         try:
             worker.wait_ready(config.INIT_TIMEOUT_SECONDS)
@@ -254,30 +308,39 @@ class Pool:
             raise
         return worker
 
+    def _available(self) -> bool:
+        return bool(self._idle) or self._slots < self.size
+
+    def _wake_next(self) -> None:
+        """Tell the caller first in line that a worker or a slot may be free (lock held)."""
+        if self._waiting:
+            self._waiting[0].notify()
+
     def _release(self, worker: Worker, healthy: bool) -> None:
-        with self._changed:
+        with self._lock:
             if healthy and worker.alive and not self._closed:
                 self._idle.append(worker)
-                self._changed.notify()
+                self._wake_next()
                 return
         self._free_slot(worker)
 
     def _free_slot(self, worker: Worker | None) -> None:
         if worker is not None:
             worker.kill()
-        with self._changed:
+        with self._lock:
             self._slots -= 1
             if worker is not None:
                 self._workers.discard(worker)
-            self._changed.notify()
+            self._wake_next()
 
     def close(self) -> None:
         """Stop every worker: idle ones end their loop, busy ones (a hanging handler) are killed."""
-        with self._changed:
+        with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
             busy = self._workers - set(idle)
-            self._changed.notify_all()
+            for turn in self._waiting:
+                turn.notify()
         for worker in busy:
             worker.kill()
         for worker in idle:
@@ -291,6 +354,11 @@ class Workers:
         self, functions: Mapping[str, FunctionRuntime], size: int = config.MAX_WORKERS_PER_FUNCTION
     ) -> None:
         self.pools = {name: Pool(function, size) for name, function in functions.items()}
+
+    def observe(self, observer: InvokeObserver | None) -> None:
+        """Report every invocation's timings to `observer` from now on (None: stop)."""
+        for pool in self.pools.values():
+            pool.observer = observer
 
     def invoke(self, function_id: str, event: Any) -> Any:
         """The handler's result; FunctionError if it raised, FunctionTimeout past its Timeout."""

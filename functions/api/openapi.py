@@ -7,7 +7,6 @@ from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 router = Router()
 
@@ -28,7 +27,10 @@ def openapi() -> Response[Any]:
 
 @functools.cache
 def document(resolver: ApiGatewayResolver) -> str:
-    # Imported here: the webhooks' schemas are built only when the document is asked for.
+    # Imported here: Powertools' OpenAPI models (about 200 ms of pydantic classes at a cold
+    # start) and the webhooks' schemas are built only when the document is asked for.
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
     from payment_action_center.adapters.http.webhook_docs import with_webhooks  # noqa: PLC0415
 
     generated = json.loads(

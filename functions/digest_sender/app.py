@@ -8,17 +8,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from payment_action_center.adapters.aws.sender_reports import SenderMetrics, conclude
 from payment_action_center.adapters.aws.ses import SesMailer
+from payment_action_center.adapters.aws.sqs_batch import partial_response
 from payment_action_center.adapters.clients import built, client, mail_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
@@ -49,7 +44,6 @@ class Wiring:
 
 
 adapters = Wiring()
-batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 METRICS = SenderMetrics(
     sent="DigestSent", failed="DigestRecipientFailed", skipped="DigestRecipientSkipped"
 )
@@ -60,8 +54,8 @@ def links() -> digest.Links:
     return digest.Links(api_url=settings.api_url, unsubscribe_key=key.encode())
 
 
-def send(record: SQSRecord) -> dict[str, Any]:
-    work = DigestWork.parse(record.body)
+def send(body: str) -> dict[str, Any]:
+    work = DigestWork.parse(body)
     logger.append_keys(org_id=work.organization_id, local_date=work.local_date)
     report = digest.send_digest(
         work,
@@ -80,6 +74,4 @@ def send(record: SQSRecord) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=send, processor=batch, context=context
-    )
+    return partial_response(event, send, logger)

@@ -10,16 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from payment_action_center.adapters.aws.messaging import EventBridgePublisher
+from payment_action_center.adapters.aws.sqs_batch import partial_response
 from payment_action_center.adapters.clients import built, client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
@@ -36,9 +31,6 @@ class WorkerSettings(ProcessorSettings):
 settings = WorkerSettings.from_env()
 logger = Logger()
 metrics = Metrics()
-# A batch whose every record failed is reported like any other (not raised): SQS retries
-# exactly those records, and a processor outage is not counted as a function error.
-batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class Wiring:
@@ -55,8 +47,8 @@ class Wiring:
 adapters = Wiring()
 
 
-def retry(record: SQSRecord) -> str:
-    work = RetryWork.parse(record.body)  # a malformed message fails: it ends in the DLQ
+def retry(body: str) -> str:
+    work = RetryWork.parse(body)  # a malformed message fails: it ends in the DLQ
     logger.append_keys(entry_id=work.entry_id, attempt=work.attempt)
     try:
         outcome = retry_worker.run(
@@ -72,6 +64,4 @@ def retry(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=retry, processor=batch, context=context
-    )
+    return partial_response(event, retry, logger)

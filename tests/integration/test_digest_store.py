@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import payment_webhook
@@ -50,6 +51,41 @@ def test_the_window_excludes_its_start_and_includes_its_end(
     assert sorted(line.payment_id for line in lines) == ["end", "in"]
     assert digests.organizations_with_failures("2026-11-24") == ["org_w"]
     assert digests.organizations_with_failures("2026-11-23") == []
+
+
+def test_organizations_on_every_shard_of_the_day_are_found_once_each(
+    digests: DynamoDigestStore, entries: DynamoEntryStore, dynamodb: tuple[Any, str]
+) -> None:
+    client, _ = dynamodb
+    organizations = [f"org_day_{n:02d}" for n in range(20)]
+    assert len({keys.shard(o, keys.FAILDAY_SHARDS) for o in organizations}) >= 10
+    for n, org in enumerate(organizations):
+        for attempt in range(1 + n % 3):  # some organizations fail more than once that day
+            fail(entries, org, f"2026-11-24T1{attempt}:00:00Z", f"pay_{n:02d}_{attempt}")
+    fail(entries, "org_day_00", "2026-11-25T00:00:00Z", "pay_next_day")
+    queries: list[str] = []
+    client.meta.events.register("before-call.dynamodb.Query", lambda **_: queries.append("Q"))
+    found = digests.organizations_with_failures("2026-11-24")
+    assert sorted(found) == organizations  # each once
+    assert found == sorted(found, key=lambda o: keys.shard(o, keys.FAILDAY_SHARDS))
+    assert len(queries) == keys.FAILDAY_SHARDS  # one Query a shard, the empty ones too
+    assert digests.organizations_with_failures("2026-11-25") == ["org_day_00"]
+
+
+def test_a_failure_log_row_is_on_its_organizations_shard_of_the_day(
+    entries: DynamoEntryStore, dynamodb: tuple[Any, str]
+) -> None:
+    client, table = dynamodb
+    fail(entries, "org_other", "2026-11-24T15:30:00Z", "pay_sharded")
+    rows = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "ORG#org_other#FAILURES"}},
+    )["Items"]
+    assert [row["failday_pk"]["S"] for row in rows] == [
+        "FAILDAY#2026-11-24#02"  # zlib.crc32(b"org_other") % 16
+    ]
+    assert rows[0]["failday_sk"]["S"].startswith("org_other#2026-11-24T15:30:00")
 
 
 def test_subscribers_are_the_opted_in_admins_only(digests: DynamoDigestStore) -> None:

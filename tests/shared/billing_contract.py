@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.app.results import Outcome
 from payment_action_center.domain.billing import Organization, ScheduledPayment
@@ -263,7 +264,7 @@ def race_after_read(monkeypatch: pytest.MonkeyPatch, store: Any, other: Any) -> 
     monkeypatch.setattr(store, "read_linked", read_then_race)
 
 
-def listed(store: Any, month: str = MONTH, organization_id: str | None = "org_demo") -> list[str]:
+def listed(store: Any, month: str = MONTH, organization_id: str = "org_demo") -> list[str]:
     """Card ids listed for the month, every page read."""
     ids: list[str] = []
     after = None
@@ -276,6 +277,21 @@ def listed(store: Any, month: str = MONTH, organization_id: str | None = "org_de
 
 
 T1, T2, T3, T4 = (f"2026-11-2{n}T10:00:00Z" for n in range(1, 5))
+
+
+def cards_of_many_organizations(store: Any, count: int) -> list[tuple[str, str]]:
+    """Qualifying cards of `count` organizations, one or two each (30 for 20), over several
+    CardsByExpiry shards; returns (organization, card id) of each."""
+    organizations = [f"org_many_{n:02d}" for n in range(count)]
+    assert len({keys.shard(o, keys.EXPIRY_SHARDS) for o in organizations}) >= count // 2
+    cards = []
+    for n, organization in enumerate(organizations):
+        for c in range(1 + n % 2):
+            card_id = f"card_{n:02d}_{c}"
+            upsert_card(store, card_id, T1, data__organization_id=organization)
+            link(store, f"sp_{n:02d}_{c}", card_id, T1, data__organization_id=organization)
+            cards.append((organization, card_id))
+    return cards
 
 
 class ExpiringCardsContract:
@@ -317,7 +333,7 @@ class ExpiringCardsContract:
         upsert_card(store, "card_out", T1, data__in_wallet=False)
         link(store, "sp_out", "card_out", T1)
         assert listed(store) == []
-        assert listed(store, organization_id=None) == []
+        assert store.organizations_expiring(MONTH) == []
 
     def test_an_unlinked_card_is_not_listed(self, store: Any) -> None:
         upsert_card(store, "card_free", T1)
@@ -439,7 +455,7 @@ class ExpiringCardsContract:
         assert store.card("org_demo", "card_r").version == version
         assert listed(store) == ["card_r"]
 
-    def test_one_organization_or_all_and_pages(self, store: Any) -> None:
+    def test_each_organization_lists_its_own_in_pages(self, store: Any) -> None:
         for n in range(5):
             upsert_card(store, f"card_{n}", T1)
             link(store, f"sp_p{n}", f"card_{n}", T1)
@@ -447,7 +463,7 @@ class ExpiringCardsContract:
         link(store, "sp_x", "card_x", T1, data__organization_id="org_other")
         assert listed(store) == [f"card_{n}" for n in range(5)]
         assert listed(store, organization_id="org_other") == ["card_x"]
-        assert listed(store, organization_id=None) == [f"card_{n}" for n in range(5)] + ["card_x"]
+        assert sorted(store.organizations_expiring(MONTH)) == ["org_demo", "org_other"]
         first = store.expiring("org_demo", MONTH, 2, None)
         assert [c.card_id for c in first.items] == ["card_0", "card_1"]
         second = store.expiring("org_demo", MONTH, 2, first.next)
@@ -456,6 +472,31 @@ class ExpiringCardsContract:
         assert ([c.card_id for c in last.items], last.next) == (["card_4"], None)
         exact = store.expiring("org_demo", MONTH, 5, None)
         assert (len(exact.items), exact.next) == (5, None)
+
+    def test_one_organization_of_many_lists_its_own_cards(self, store: Any) -> None:
+        expected = cards_of_many_organizations(store, 20)
+        for organization in ("org_many_00", "org_many_07", "org_many_19"):
+            mine = sorted(card for org, card in expected if org == organization)
+            assert listed(store, organization_id=organization) == mine
+
+    def test_the_scan_finds_each_organization_with_an_expiring_card_once(self, store: Any) -> None:
+        expected = cards_of_many_organizations(store, 20)  # over several shards
+        upsert_card(store, "card_free", T1, data__organization_id="org_unlinked")
+        upsert_card(store, "card_out", T1, data__organization_id="org_out", data__in_wallet=False)
+        link(store, "sp_out", "card_out", T1, data__organization_id="org_out")
+        found = store.organizations_expiring(MONTH)
+        assert sorted(found) == sorted({organization for organization, _ in expected})
+        assert len(found) == len(set(found)) == 20
+        assert store.organizations_expiring("2027-01") == []
+
+    def test_the_scan_no_longer_names_an_organization_whose_card_left(self, store: Any) -> None:
+        upsert_card(store, "card_gone", T1, data__organization_id="org_leaving")
+        link(store, "sp_gone", "card_gone", T1, data__organization_id="org_leaving")
+        assert store.organizations_expiring(MONTH) == ["org_leaving"]
+        upsert_card(
+            store, "card_gone", T2, data__organization_id="org_leaving", data__in_wallet=False
+        )
+        assert store.organizations_expiring(MONTH) == []
 
     @pytest.mark.parametrize("order", [(0, 1, 2, 3, 4, 5), (5, 4, 3, 2, 1, 0), (3, 5, 0, 4, 2, 1)])
     def test_every_order_of_the_same_deliveries_ends_the_same(

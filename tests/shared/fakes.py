@@ -195,14 +195,13 @@ class InMemoryBillingStore:
         raise AssertionError("unreachable: a stale change always conflicts")
 
     def expiring(
-        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
+        self, organization_id: str, month: str, limit: int, after: CardPosition | None
     ) -> ExpiringPage:
         listed = sorted(
             (
                 record
                 for (org, _), record in self.cards.items()
-                if record.expiry_month == month
-                and (organization_id is None or org == organization_id)
+                if record.expiry_month == month and org == organization_id
             ),
             key=lambda r: f"{r.organization_id}#{r.card_id}",
         )
@@ -224,6 +223,9 @@ class InMemoryBillingStore:
         return ExpiringPage(
             items, None if last is None else CardPosition(last.organization_id, last.card_id)
         )
+
+    def organizations_expiring(self, month: str) -> list[str]:
+        return sorted({org for (org, _), r in self.cards.items() if r.expiry_month == month})
 
     def _check(
         self,

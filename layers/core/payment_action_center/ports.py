@@ -255,10 +255,17 @@ class BillingStore(Protocol):
 
 class ExpiringCards(Protocol):
     def expiring(
-        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
+        self, organization_id: str, month: str, limit: int, after: CardPosition | None
     ) -> ExpiringPage:
-        """Cards that qualify now and expire in `month` ("YYYY-MM"), of one organization or
-        (None) of all, ordered by organization then card id, `limit` at most after `after`."""
+        """The organization's cards that qualify now and expire in `month` ("YYYY-MM"), ordered
+        by card id, `limit` at most after `after`."""
+        ...
+
+    def organizations_expiring(self, month: str) -> list[str]:
+        """The organizations with a card listed as expiring in `month`, each once: what the daily
+        scan fans out to. Read from the index alone, so it may name an organization whose card
+        stopped qualifying a moment ago (its sender finds nothing to send) or miss one that just
+        started (the next day's scan finds it)."""
         ...
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.billing_store import (
     DynamoBillingStore,
     organization_item,
@@ -228,7 +229,9 @@ def test_the_hourly_run_reads_in_batches_not_one_organization_at_a_time(world: W
                 {
                     "pk": f"ORG#{org}#FAILURES",
                     "sk": "2026-11-25T05:00:00Z#txn_x#0001",
-                    "failday_pk": "FAILDAY#2026-11-25",
+                    "failday_pk": keys.failure_day(
+                        "2026-11-25", keys.shard(org, keys.FAILDAY_SHARDS)
+                    ),
                     "failday_sk": f"{org}#2026-11-25T05#txn_x",
                 }
             ),
@@ -237,7 +240,8 @@ def test_the_hourly_run_reads_in_batches_not_one_organization_at_a_time(world: W
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     assert len(world.due("2026-11-25T11:00:00Z")) == 55  # the Halifax half
     assert calls.count("BatchGetItem") == 2 and calls.count("GetItem") == 0
-    assert calls.count("Query") == 2  # one per UTC day of the window
+    # One per shard of each UTC day of the window (adapters/dynamodb/keys.py).
+    assert calls.count("Query") == 2 * keys.FAILDAY_SHARDS
 
 
 def test_a_send_with_no_answer_is_never_sent_again(world: World) -> None:

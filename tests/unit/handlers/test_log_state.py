@@ -93,14 +93,14 @@ def test_a_batch_is_not_logged_with_the_previous_batchs_entry(
 ) -> None:
     worker = cold_start("retry_worker")
     # Each batch logs a line once its records are done, as a batch-level log call would.
-    process = worker.process_partial_response
+    process = worker.partial_response
 
-    def process_then_log(**kwargs: Any) -> dict[str, Any]:
-        response: dict[str, Any] = process(**kwargs)
+    def process_then_log(*args: Any) -> dict[str, Any]:
+        response: dict[str, Any] = process(*args)
         worker.logger.info("batch done")
         return response
 
-    monkeypatch.setattr(worker, "process_partial_response", process_then_log)
+    monkeypatch.setattr(worker, "partial_response", process_then_log)
     entry_id, event = pending_retry()
     assert worker.lambda_handler(event, Context()) == {"batchItemFailures": []}
     retried, done = logged()
@@ -108,8 +108,10 @@ def test_a_batch_is_not_logged_with_the_previous_batchs_entry(
 
     malformed = worker.lambda_handler(sqs_event("not a retry"), Context())
     assert malformed == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
-    [done] = logged()
-    assert "entry_id" not in done and "attempt" not in done
+    failed, done = logged()
+    assert (failed["message"], failed["message_id"]) == ("record failed", "m0")
+    for line in (failed, done):
+        assert "entry_id" not in line and "attempt" not in line
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

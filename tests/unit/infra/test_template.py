@@ -163,6 +163,30 @@ def test_function_logs_to_its_own_group(name: str) -> None:
     assert {"Fn::Sub": f"/aws/lambda/${{{name}}}"} in groups, f"{name} has no log group"
 
 
+BENCH_RESULTS = ROOT / "bench" / "results.json"
+
+
+def measured_peaks() -> dict[str, float]:
+    """Each function's peak resident set in MB as `make bench` last measured and committed it
+    (bench/memory.py, `peak_rss_mb` in bench/results.json); empty when it never was."""
+    if not BENCH_RESULTS.is_file():
+        return {}
+    figures = json.loads(BENCH_RESULTS.read_text(encoding="utf-8")).get("peak_rss_mb", {})
+    return {name: float(figure["count"]) for name, figure in figures.items()}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_declares_its_memory_half_again_its_measured_peak(name: str) -> None:
+    """Each function is sized by the rule in template.yaml (Lambda's CPU follows MemorySize),
+    and keeps a third of it free above the peak `make bench` measured and committed."""
+    memory = TEMPLATE["Resources"][name]["Properties"].get("MemorySize")
+    assert isinstance(memory, int) and 128 <= memory <= 10_240, f"{name}: MemorySize {memory}"
+    peaks = measured_peaks()
+    if peaks:  # the committed figures, when there are any
+        assert name in peaks, f"bench/results.json has no peak_rss_mb.{name}: run make bench"
+        assert memory >= 1.5 * peaks[name], f"{name}: {memory} MB for a {peaks[name]} MB peak"
+
+
 @pytest.mark.parametrize("name", sorted(of_type("AWS::Logs::LogGroup")))
 def test_log_group_has_bounded_retention_and_the_shared_key(name: str) -> None:
     """Function and access logs alike. No KMS key today; if one appears, every group has it."""

@@ -2,9 +2,9 @@
 expires next month and is linked to an active scheduled payment is emailed once per card and expiry
 month.
 
-The scan runs daily: it reads the CardsByExpiry index for next month (UTC) and queues one unit of
-work per organization found. Each unit reads that organization's cards for its own "next month"
-(in the organization's time zone), and sends once per card and expiry month
+The scan runs daily: it reads the CardsByExpiry index for next month (UTC), its keys only, and
+queues one unit of work per organization found. Each unit reads that organization's cards for
+its own "next month" (in the organization's time zone), and sends once per card and expiry month
 (payment_action_center/app/sending.py): whatever reruns, retries or duplicate deliveries happen,
 nobody gets two; a notice whose send was refused is retried by the next delivery of the unit (or
 the next run).
@@ -40,18 +40,11 @@ def scan_month(now: str) -> str:
 
 
 def due(now: str, cards: ExpiringCards) -> list[CardNoticeWork]:
-    """One unit of work per organization with a qualifying card expiring next month (UTC)."""
-    month = scan_month(now)
-    organizations: dict[str, None] = {}
-    after: CardPosition | None = None
-    while True:
-        page = cards.expiring(None, month, PAGE, after)
-        for card in page.items:
-            organizations.setdefault(card.organization_id, None)
-        if page.next is None:
-            break
-        after = page.next
-    return [CardNoticeWork(org, now) for org in organizations]
+    """One unit of work per organization with a card listed as expiring next month (UTC)."""
+    return [
+        CardNoticeWork(organization_id, now)
+        for organization_id in cards.organizations_expiring(scan_month(now))
+    ]
 
 
 def send_notices(

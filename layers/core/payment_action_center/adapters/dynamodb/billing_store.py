@@ -3,8 +3,8 @@
   organization   pk ORG#<org>   sk SETTINGS
   scheduled pay. pk ORG#<org>   sk SCHEDULED#<scheduled payment id>
   card           pk ORG#<org>   sk CARD#<card id>
-                 (+ expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id> while it qualifies:
-                 the sparse CardsByExpiry index)
+                 (+ expiry_pk EXPIRY#<YYYY-MM>#<shard of the org>, expiry_sk <org>#<card id>
+                 while it qualifies: the sparse CardsByExpiry index, sharded as keys.py says)
 
 Each change is one TransactWriteItems. An organization: the settings, written only if the recorded
 ones are not newer (`state_at` is canonical, so string order is time order), and the delivery
@@ -25,6 +25,7 @@ from payment_action_center.adapters.dynamodb.store import (
     delivery_item,
     from_attributes,
     put_new,
+    query_all,
     to_attributes,
     transact,
 )
@@ -83,52 +84,17 @@ class DynamoBillingStore:
         )
 
     def expiring(
-        self, organization_id: str | None, month: str, limit: int, after: CardPosition | None
+        self, organization_id: str, month: str, limit: int, after: CardPosition | None
     ) -> ExpiringPage:
-        """A Query on CardsByExpiry (one month, one organization's prefix or all), the cards
-        found read again at once (consistent BatchGetItem: the index lags behind the table) and
-        kept only if they still qualify for the month, then their scheduled payments in one
-        more BatchGetItem. One card more than the page is looked for, so the last page says so.
+        """A Query on CardsByExpiry: the month's shard of the organization, its key prefix. The
+        cards found are read again at once (consistent BatchGetItem: the index lags behind the
+        table) and kept only if they still qualify for the month, then their scheduled payments
+        in one more BatchGetItem. One card more than the page is looked for, so the last page
+        says so.
         """
-        names = {"#epk": keys.EXPIRY_PK}
-        values: dict[str, Any] = {":epk": keys.expiry(month)}
-        condition = "#epk = :epk"
-        if organization_id is not None:
-            names["#esk"] = keys.EXPIRY_SK
-            values[":prefix"] = keys.expiry_sort_prefix(organization_id)
-            condition += " AND begins_with(#esk, :prefix)"
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.EXPIRY_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_attributes(values),
-        }
-        if after is not None:
-            request["ExclusiveStartKey"] = to_attributes(
-                {
-                    keys.PK: keys.org(after.organization_id),
-                    keys.SK: keys.card(after.card_id),
-                    keys.EXPIRY_PK: keys.expiry(month),
-                    keys.EXPIRY_SK: keys.expiry_sort(after.organization_id, after.card_id),
-                }
-            )
-        wanted = limit + 1
-        found: list[CardRecord] = []
-        while True:
-            request["Limit"] = wanted - len(found)
-            response = self._client.query(**request)
-            candidates = [from_attributes(i) for i in response["Items"]]
-            current = self._batch_get([(i[keys.PK], i[keys.SK]) for i in candidates])
-            for candidate in candidates:
-                item = current.get((candidate[keys.PK], candidate[keys.SK]))
-                if item is not None:
-                    record = card_record_from(item)
-                    if record.expiry_month == month:
-                        found.append(record)
-            if len(found) >= wanted or "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        month_shard = keys.shard(organization_id, keys.EXPIRY_SHARDS)
+        request = self._expiry_query(month, month_shard, organization_id, after)
+        found = self._still_qualifying(request, month, limit + 1)
         page, more = found[:limit], len(found) > limit
         payment_items = self._batch_get(
             [
@@ -156,6 +122,75 @@ class DynamoBillingStore:
         return ExpiringPage(
             items, None if last is None else CardPosition(last.organization_id, last.card_id)
         )
+
+    def organizations_expiring(self, month: str) -> list[str]:
+        """Every shard of the month on CardsByExpiry, the sort keys only: no card is read again
+        (at 10,000,000 cards the re-reads would take the scan past its timeout, docs/scale.md
+        §5)."""
+        organizations: dict[str, None] = {}
+        for month_shard in keys.every_shard(keys.EXPIRY_SHARDS):
+            request = self._expiry_query(month, month_shard, None, None)
+            request["ProjectionExpression"] = "#esk"
+            request["ExpressionAttributeNames"]["#esk"] = keys.EXPIRY_SK
+            request.pop("TableName")
+            for item in query_all(self._client, self._table, **request):
+                organizations.setdefault(str(item[keys.EXPIRY_SK]).split("#", 1)[0], None)
+        return list(organizations)
+
+    def _expiry_query(
+        self,
+        month: str,
+        month_shard: str,
+        organization_id: str | None,
+        after: CardPosition | None,
+    ) -> dict[str, Any]:
+        """A Query on one shard of the month: one organization's prefix (after its card `after`),
+        or (None) the whole shard."""
+        names = {"#epk": keys.EXPIRY_PK}
+        values: dict[str, Any] = {":epk": keys.expiry(month, month_shard)}
+        condition = "#epk = :epk"
+        if organization_id is not None:
+            names["#esk"] = keys.EXPIRY_SK
+            values[":prefix"] = keys.expiry_sort_prefix(organization_id)
+            condition += " AND begins_with(#esk, :prefix)"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": keys.EXPIRY_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_attributes(values),
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = to_attributes(
+                {
+                    keys.PK: keys.org(after.organization_id),
+                    keys.SK: keys.card(after.card_id),
+                    keys.EXPIRY_PK: keys.expiry(month, month_shard),
+                    keys.EXPIRY_SK: keys.expiry_sort(after.organization_id, after.card_id),
+                }
+            )
+        return request
+
+    def _still_qualifying(
+        self, request: dict[str, Any], month: str, wanted: int
+    ) -> list[CardRecord]:
+        """Up to `wanted` cards of the Query's pages that still qualify for the month, each page's
+        cards read again in one consistent BatchGetItem."""
+        found: list[CardRecord] = []
+        while True:
+            request["Limit"] = wanted - len(found)
+            response = self._client.query(**request)
+            candidates = [from_attributes(i) for i in response["Items"]]
+            current = self._batch_get([(i[keys.PK], i[keys.SK]) for i in candidates])
+            for candidate in candidates:
+                item = current.get((candidate[keys.PK], candidate[keys.SK]))
+                if item is not None:
+                    record = card_record_from(item)
+                    if record.expiry_month == month:
+                        found.append(record)
+            if len(found) >= wanted or "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def read_linked(self, change: LinkedChange) -> LinkedState:
         """The scheduled payment and card records a change touches, read consistently: one
@@ -450,7 +485,9 @@ def card_item(record: CardRecord, updated_at: str) -> dict[str, Any]:
             "state_at": card.state_at,
         }
     if month is not None:
-        item[keys.EXPIRY_PK] = keys.expiry(month)
+        item[keys.EXPIRY_PK] = keys.expiry(
+            month, keys.shard(record.organization_id, keys.EXPIRY_SHARDS)
+        )
         item[keys.EXPIRY_SK] = keys.expiry_sort(record.organization_id, record.card_id)
     return item
 

@@ -21,14 +21,22 @@ class DynamoDigestStore:
     # --- FailureLog ---------------------------------------------------------------------------
 
     def organizations_with_failures(self, day: str) -> list[str]:
-        """The day's failure-log rows on the FailuresByDay index (keys only), by organization."""
-        items = self._query(
+        """The day's failure-log rows on the FailuresByDay index (keys only), by organization:
+        every shard of the day (keys.py), in shard order, each organization once."""
+        found: dict[str, None] = {}
+        for day_shard in keys.every_shard(keys.FAILDAY_SHARDS):
+            for item in self._failure_day(keys.failure_day(day, day_shard)):
+                found.setdefault(str(item[keys.FAILDAY_SK]).split("#", 1)[0], None)
+        return list(found)
+
+    def _failure_day(self, partition: str) -> list[dict[str, Any]]:
+        """One FailuresByDay partition, every page."""
+        return self._query(
             IndexName=keys.FAILDAY_INDEX,
             KeyConditionExpression="#pk = :pk",
             ExpressionAttributeNames={"#pk": keys.FAILDAY_PK},
-            ExpressionAttributeValues=to_attributes({":pk": keys.failure_day(day)}),
+            ExpressionAttributeValues=to_attributes({":pk": partition}),
         )
-        return list(dict.fromkeys(str(item[keys.FAILDAY_SK]).split("#", 1)[0] for item in items))
 
     def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:
         """A range on the organization's failure log: only the window's rows are read."""

@@ -192,7 +192,9 @@ def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
         "holder_name": entry.account_holder.name,
         "payment_id": entry.payment_id,
         "failure_code": entry.failure.code,
-        keys.FAILDAY_PK: keys.failure_day(entry.failed_at[:10]),
+        keys.FAILDAY_PK: keys.failure_day(
+            entry.failed_at[:10], keys.shard(entry.organization_id, keys.FAILDAY_SHARDS)
+        ),
         keys.FAILDAY_SK: f"{entry.organization_id}#{entry.failed_at}#{entry.id}",
         keys.TTL: expires_at,
     }

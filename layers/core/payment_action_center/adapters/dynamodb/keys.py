@@ -9,7 +9,8 @@ tests/unit/infra/test_template.py checks the two agree.
   organization   pk ORG#<org>                  sk SETTINGS
   scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
   sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>        (expires_at: TTL)
-  failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>, failday_sk <org>#<failed_at>#<id>
+  failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>#<shard>,
+                 failday_sk <org>#<failed_at>#<id>
                  (on the failure-log rows: which organizations the digest looks at)
   preferences    pk ORG#<org>                  sk PREFS#<user sub>
   digest sent    pk DIGEST#<org>#<local date>  sk RCPT#<address>     (once per day and recipient)
@@ -18,8 +19,20 @@ tests/unit/infra/test_template.py checks the two agree.
   open entries   OpenEntries: open_pk ORG#<org>, open_sk <failed_at>#<id>  (only while open)
   pending retry  PendingRetries: pending_pk RETRY_PENDING, pending_sk <requested_at>#<org>#<id>
                  (only while a retry is pending: what the watchdog reads)
+
+Write sharding: a partition takes at most 1,000 write units a second, and every failure webhook
+(500 a second at the peak, bursts of 1,500) writes a failure-log row to the day's partition of
+FailuresByDay; card webhooks likewise gather on a month's partition of CardsByExpiry. So both
+index partition keys end in a shard of the organization (`shard`: two digits), spreading the
+writes over FAILDAY_SHARDS and EXPIRY_SHARDS partitions while one organization's rows stay in
+one (its cards are listed with one Query); a reader of every organization queries each shard.
+This spreads many organizations' writes, not one organization's: a single organization still
+writes to one partition. The shard is part of the stored index attributes: changing a shard
+count means re-keying (rewriting) failday_pk or expiry_pk on every item that carries it, or the
+readers miss what was written under the old count.
 """
 
+import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,6 +48,22 @@ TTL = "expires_at"
 SETTINGS = "SETTINGS"
 SANDBOX_CHARGES = "SANDBOX#CHARGES"
 OUTBOX = "OUTBOX"
+# A burst of 1,500 writes a second over 16 shards is under 100 a shard: room for an uneven
+# spread (tests/unit/adapters/test_dynamodb_keys.py allows up to twice the mean) and for growth,
+# for 16 Queries per read of every organization. Two digits: up to 100 shards.
+FAILDAY_SHARDS = 16
+EXPIRY_SHARDS = 16
+
+
+def shard(organization_id: str, shards: int) -> str:
+    """The organization's shard, "00" up to shards - 1: CRC-32 of its id, the same in every
+    process (Python's hash() of a str is salted per process)."""
+    return f"{zlib.crc32(organization_id.encode()) % shards:02d}"
+
+
+def every_shard(shards: int) -> list[str]:
+    """Every shard, in order: what a reader of all organizations queries."""
+    return [f"{n:02d}" for n in range(shards)]
 
 
 def org(organization_id: str) -> str:
@@ -90,8 +119,8 @@ def outbox_sort(event: "BusEvent") -> str:
     return f"{event.at}#{event.id}"
 
 
-def failure_day(day: str) -> str:
-    return f"FAILDAY#{day}"
+def failure_day(day: str, day_shard: str) -> str:
+    return f"FAILDAY#{day}#{day_shard}"
 
 
 def preferences(user_id: str) -> str:
@@ -108,16 +137,18 @@ def recipient(address: str) -> str:
 
 # Cards (docs/contract.md §1, expiring cards):
 #   card           pk ORG#<org>   sk CARD#<card id>
-#   CardsByExpiry: expiry_pk EXPIRY#<YYYY-MM>, expiry_sk <org>#<card id>  (only while the card is
-#                  in the wallet, not deleted, and linked to an active scheduled payment)
+#   CardsByExpiry: expiry_pk EXPIRY#<YYYY-MM>#<shard>, expiry_sk <org>#<card id>  (only while the
+#                  card is in the wallet, not deleted, and linked to an active scheduled payment;
+#                  the shard is the organization's, EXPIRY_SHARDS of them: see the module's
+#                  docstring)
 
 
 def card(card_id: str) -> str:
     return f"CARD#{card_id}"
 
 
-def expiry(month: str) -> str:
-    return f"EXPIRY#{month}"
+def expiry(month: str, month_shard: str) -> str:
+    return f"EXPIRY#{month}#{month_shard}"
 
 
 def expiry_sort(organization_id: str, card_id: str) -> str:

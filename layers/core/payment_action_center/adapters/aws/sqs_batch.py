@@ -1,0 +1,31 @@
+"""The answer of an SQS consumer with ReportBatchItemFailures (template.yaml,
+`FunctionResponseTypes`): each record handled on its own, the ones that raised named in
+`batchItemFailures`, so SQS delivers again only those, and after the queue's maxReceiveCount
+moves them to its dead-letter queue.
+
+Written here rather than with Powertools' BatchProcessor: its module imports the parser's pydantic
+models of every AWS event source and every event data class (about 200 ms at each cold start of
+the three consumers, docs/architecture.md §8), for a loop over a list. A batch whose every record
+failed is answered the same way (not raised): SQS retries exactly those records, and an outage
+downstream is not counted as a function error.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+
+def partial_response(
+    event: Mapping[str, Any], handle: Callable[[str], object], logger: Logger
+) -> dict[str, list[dict[str, str]]]:
+    """`handle` called with each record's body, in order; the records that raised reported."""
+    failures = []
+    for record in event.get("Records", []):
+        message_id = record["messageId"]
+        try:
+            handle(record["body"])
+        except Exception:  # any failure of a record: SQS brings it back, the others are done
+            logger.exception("record failed", extra={"message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

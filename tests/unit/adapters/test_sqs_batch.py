@@ -1,0 +1,54 @@
+"""The SQS consumers' partial batch answer (adapters/aws/sqs_batch.py)."""
+
+import io
+import json
+import logging
+
+from aws_lambda_powertools import Logger
+
+from payment_action_center.adapters.aws.sqs_batch import partial_response
+
+LOGGER = Logger(service="test-sqs-batch")
+
+
+def records(*bodies: str) -> dict[str, list[dict[str, str]]]:
+    return {"Records": [{"messageId": f"m{n}", "body": body} for n, body in enumerate(bodies)]}
+
+
+def test_each_record_is_handled_in_order_and_only_the_failed_ones_are_reported() -> None:
+    seen: list[str] = []
+
+    def handle(body: str) -> None:
+        seen.append(body)
+        if body.startswith("bad"):
+            raise ValueError(body)
+
+    answer = partial_response(records("one", "bad two", "three", "bad four"), handle, LOGGER)
+    assert seen == ["one", "bad two", "three", "bad four"]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
+
+
+def test_a_batch_whose_every_record_failed_is_answered_not_raised() -> None:
+    def handle(body: str) -> None:
+        raise RuntimeError("downstream is down")
+
+    answer = partial_response(records("a", "b"), handle, LOGGER)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+
+
+def test_no_records_no_failures() -> None:
+    assert partial_response({"Records": []}, lambda body: None, LOGGER) == {"batchItemFailures": []}
+    assert partial_response({}, lambda body: None, LOGGER) == {"batchItemFailures": []}
+
+
+def test_a_failed_record_is_logged_by_message_id_with_its_exception() -> None:
+    written = io.StringIO()
+    logger = Logger(service="test-sqs-batch-log", logger_handler=logging.StreamHandler(written))
+
+    def handle(body: str) -> None:
+        raise ValueError("not a unit of work")
+
+    partial_response(records("x"), handle, logger)
+    [line] = [json.loads(text) for text in written.getvalue().splitlines()]
+    assert (line["message"], line["message_id"], line["level"]) == ("record failed", "m0", "ERROR")
+    assert line["exception_name"] == "ValueError"
