@@ -113,10 +113,20 @@ def overhead(figures: dict[str, Any]) -> str:
 
 
 def throughput(figures: dict[str, Any]) -> str:
+    header = ["through the local gateway", "webhooks per second", "senders", "p50 (ms)"]
+    header += ["p99 (ms)", "of the p50: waiting for a worker", "in the handler (its CPU)"]
     return markdown(
-        ["through the local gateway", "webhooks per second", "senders", "p50 (ms)", "p99 (ms)"],
+        header,
         (
-            [f"`{name}`", f["count"], f["senders"], f["p50_ms"], f["p99_ms"]]
+            (
+                f"`{name}`",
+                f["count"],
+                f["senders"],
+                f["p50_ms"],
+                f["p99_ms"],
+                f.get("queue_ms_p50", ""),
+                f"{f.get('handler_ms_p50', '')} ({f.get('handler_cpu_ms_p50', '')})",
+            )
             for name, f in sorted(figures.items())
         ),
     )

@@ -57,3 +57,21 @@ def test_only_a_function_that_validates_addresses_at_once_loads_email_validator(
 @pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - {"ApiFunction"}))
 def test_only_the_api_loads_idempotency(name: str) -> None:
     assert under(loaded(name), ("aws_lambda_powertools.utilities.idempotency",)) == set()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_no_function_loads_powertools_batch_parser_or_openapi_models(name: str) -> None:
+    """The SQS consumers answer with adapters/aws/sqs_batch.py; the OpenAPI models are built
+    when /openapi.json is asked for (functions/api/openapi.py)."""
+    heavy = (
+        "aws_lambda_powertools.utilities.batch",
+        "aws_lambda_powertools.utilities.parser",
+        "aws_lambda_powertools.event_handler.openapi.models",
+    )
+    assert under(loaded(name), heavy) == set()
+
+
+def test_the_webhooks_do_not_load_the_queue_messages() -> None:
+    """They settle e-check retries (app/retry_worker.py) but never send or read a message."""
+    assert under(loaded("WebhooksFunction"), ("payment_action_center.app.work",)) == set()
+    assert under(loaded("RetryWorkerFunction"), ("payment_action_center.app.work",))

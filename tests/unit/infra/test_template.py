@@ -1040,6 +1040,23 @@ def test_the_webhook_routes_take_the_peak_and_every_other_route_the_default() ->
     assert api["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
 
 
+def test_the_table_is_warm_for_the_webhook_routes_sustained_limit() -> None:
+    """A new failure costs 12 write units (docs/scale.md §2); a new on-demand table serves
+    4,000 a second at once, not the 750 deliveries a second the payments route lets through."""
+    settings = TEMPLATE["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+    rate = settings["POST /webhooks/payments"]["ThrottlingRateLimit"]
+    warm = TEMPLATE["Resources"]["Table"]["Properties"]["WarmThroughput"]
+    assert warm["WriteUnitsPerSecond"] >= rate * 12 > 4000
+    assert warm["ReadUnitsPerSecond"] >= 12000
+
+
+def test_the_table_alarms_on_write_throttling() -> None:
+    alarm = TEMPLATE["Resources"]["TableWriteThrottleAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/DynamoDB", "WriteThrottleEvents")
+    assert alarm["Dimensions"] == [{"Name": "TableName", "Value": {"Ref": "Table"}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 def test_cors_allows_only_the_console_origin() -> None:
     cors = TEMPLATE["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
 

@@ -9,8 +9,9 @@ outbox (outbox.py). An outcome the processor could not give at once (an e-check)
 webhook and settles the retry the same way.
 """
 
+from typing import TYPE_CHECKING
+
 from payment_action_center.app.outbox import bus_event, publish
-from payment_action_center.app.work import RetryWork
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import (
     PAYMENT_PROCESSOR,
@@ -35,9 +36,12 @@ from payment_action_center.ports import (
     StoreConflict,
 )
 
+if TYPE_CHECKING:  # the webhooks settle e-checks through this module, and never parse a message
+    from payment_action_center.app.work import RetryWork
+
 
 def run(
-    work: RetryWork,
+    work: "RetryWork",
     store: EntryStore,
     billing: BillingStore,
     processor: PaymentProcessor,
