@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.seeding import seed_failure_log
+from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import (
     DynamoCardNoticeLedger,
@@ -104,13 +105,17 @@ class Counted:
     keys_read: int = 0
     read_units: float = 0.0
     write_units: float = 0.0
+    index_units: Counter[str] = field(default_factory=Counter)  # of which on each index
 
     def consumed(self, api: str, capacity: dict[str, Any] | list[dict[str, Any]]) -> None:
-        units = sum(c.get("CapacityUnits", 0.0) for c in _as_list(capacity))
-        if api in WRITE_APIS:
-            self.write_units += units
-        else:
-            self.read_units += units
+        for part in _as_list(capacity):
+            units = part.get("CapacityUnits", 0.0)
+            if api in WRITE_APIS:
+                self.write_units += units
+            else:
+                self.read_units += units
+            for index, used in part.get("GlobalSecondaryIndexes", {}).items():
+                self.index_units[index] += used.get("CapacityUnits", 0.0)
 
     @property
     def requests(self) -> int:
@@ -123,6 +128,9 @@ class Counted:
             "by_api": {name: round(n / operations, 3) for name, n in sorted(self.calls.items())},
             "read_units": round(self.read_units / operations, 3),
             "write_units": round(self.write_units / operations, 3),
+            "index_units": {
+                name: round(n / operations, 3) for name, n in sorted(self.index_units.items())
+            },
             "operations": operations,
             "requests": self.requests,
             **details,
@@ -460,16 +468,35 @@ def request_counts(client: Any, table: str) -> dict[str, dict[str, Any]]:
 def item_sizes(client: Any, table: str) -> dict[str, dict[str, Any]]:
     """The largest and the median size in bytes of each kind of item in the table (its `entity`),
     by DynamoDB's rule (`item_bytes`): what a write unit (1 KB) and a read unit (4 KB) are counted
-    in. Read after `request_counts`, the items are the ones the operations wrote."""
+    in; and the median size of its key attributes alone (`keys_median`), what a KEYS_ONLY index
+    entry of it holds. Read after `request_counts`, the items are the ones the operations
+    wrote."""
     sizes: dict[str, list[int]] = {}
+    key_sizes: dict[str, list[int]] = {}
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
             entity = item.get("entity", {}).get("S", "unnamed")
             sizes.setdefault(entity, []).append(item_bytes(item))
+            key_sizes.setdefault(entity, []).append(
+                item_bytes({name: v for name, v in item.items() if name in KEY_ATTRIBUTES})
+            )
     return {
-        entity: {"count": max(found), "median": int(statistics.median(found)), "items": len(found)}
+        entity: {
+            "count": max(found),
+            "median": int(statistics.median(found)),
+            "keys_median": int(statistics.median(key_sizes[entity])),
+            "items": len(found),
+        }
         for entity, found in sorted(sizes.items())
     }
+
+
+# The table's and its indexes' key attributes: what a KEYS_ONLY index entry holds.
+KEY_ATTRIBUTES = frozenset(
+    {keys.PK, keys.SK}
+    | {keys.OPEN_PK, keys.OPEN_SK, keys.EXPIRY_PK, keys.EXPIRY_SK}
+    | {keys.FAILDAY_PK, keys.FAILDAY_SK, keys.PENDING_PK, keys.PENDING_SK}
+)
 
 
 def item_bytes(item: dict[str, Any]) -> int:

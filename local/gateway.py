@@ -292,8 +292,8 @@ class _Server(ThreadingHTTPServer):
     # socketserver listens with a backlog of 5. When more clients connect at once than the accept
     # loop takes in time (32 webhook senders, bench/throughput.py), Linux drops their handshake's
     # last ACK: their requests hang for seconds (SYN-ACK retries: 1, 2, 4... s), and after 31 s
-    # the client gets a reset. API Gateway refuses no connection.
-    request_queue_size = 128
+    # the client gets a reset. API Gateway refuses no connection; 256 holds a burst of that many.
+    request_queue_size = 256
 
 
 def shadowed_routes(routes: Sequence[CompiledRoute], pages: Pages) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+from route_parts import ERROR_CONTENT
 
 router = Router()
 
@@ -45,4 +46,39 @@ def document(resolver: ApiGatewayResolver) -> str:
     # Powertools leaves out an empty `security` (no token), so the JWT default would apply.
     for path, method in PUBLIC_ROUTES.items():
         generated["paths"][path][method]["security"] = []
+    with_gateway_answers(generated)
     return with_webhooks(json.dumps(generated))
+
+
+# API Gateway's JWT authorizer answers a missing, expired or foreign token itself, before the
+# function: this body, with a `www-authenticate` header saying why.
+UNAUTHORIZED = {
+    "description": "no valid token: missing, expired, or not from the configured issuer",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"message": {"type": "string", "const": "Unauthorized"}},
+                "required": ["message"],
+            }
+        }
+    },
+}
+
+
+def with_gateway_answers(generated: dict[str, Any]) -> None:
+    """What every route can answer besides its own: 401 on each route behind the authorizer,
+    400 `invalid_cursor` on each route that takes a `cursor` (one it did not give out)."""
+    for path, operations in generated["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if PUBLIC_ROUTES.get(path) != method:
+                responses.setdefault("401", UNAUTHORIZED)
+            if any(p["name"] == "cursor" for p in operation.get("parameters", [])):
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "a cursor this route did not give out (invalid_cursor)",
+                        "content": ERROR_CONTENT,
+                    },
+                )

@@ -13,10 +13,11 @@ router = Router()
 @router.get(
     "/organization",
     responses={
+        200: {"description": "the organization's settings"},
         404: {
             "description": "the organization's settings have not arrived yet",
             "content": ERROR_CONTENT,
-        }
+        },
     },
 )
 def get_organization() -> OrganizationView:

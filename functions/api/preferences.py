@@ -27,7 +27,8 @@ def get_notification_preferences() -> NotificationPreferences:
 @router.put(
     "/me/notification-preferences",
     responses={
-        400: {"description": "the body is not JSON (invalid_json)", "content": ERROR_CONTENT}
+        200: {"description": "the preferences as saved"},
+        400: {"description": "the body is not JSON (invalid_json)", "content": ERROR_CONTENT},
     },
 )
 def put_notification_preferences(

@@ -14,6 +14,7 @@ from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
 from wiring import adapters, idempotency, persistence
 
 from payment_action_center.adapters.http.requests import DismissRequest, RetryRequest
+from payment_action_center.adapters.http.strict_json import MAX_SAFE_INTEGER
 from payment_action_center.adapters.http.views import (
     AuditEventView,
     PaymentMethodLink,
@@ -32,7 +33,10 @@ router = Router()
 OpenStatus = Annotated[
     Status | None, Query(description="failed or retry_pending (the table shows open entries)")
 ]
-Money = Annotated[int | None, Query(ge=0, description="minor units, inclusive")]
+Money = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_SAFE_INTEGER, description="minor units, inclusive"),
+]
 
 
 @router.get("/transactions")
@@ -75,7 +79,13 @@ def list_transactions(
     )
 
 
-@router.get("/transactions/<id>")
+@router.get(
+    "/transactions/<id>",
+    responses={
+        200: {"description": "the entry and its audit trail"},
+        404: {"description": "no such transaction", "content": ERROR_CONTENT},
+    },
+)
 def get_transaction(id: EntryId) -> TransactionDetail:
     """One entry (another organization's is 404) and its audit trail, oldest first."""
     entry, audit = adapters.entries.get_with_audit(caller(router).org_id, id)
@@ -135,6 +145,7 @@ def retry(
 @router.post(
     "/transactions/<id>/dismiss",
     responses={
+        200: {"description": "dismissed: it leaves the table, kept for audit"},
         400: {"description": "the body is not JSON (invalid_json)", "content": ERROR_CONTENT},
         403: {"description": "not a billing admin", "content": ERROR_CONTENT},
         404: {"description": "no such transaction", "content": ERROR_CONTENT},
@@ -153,6 +164,7 @@ def dismiss(id: EntryId, body: Annotated[DismissRequest | None, Body()] = None) 
 @router.get(
     "/transactions/<id>/payment-method-link",
     responses={
+        200: {"description": "the customer's upcoming payments, where the method is changed"},
         404: {"description": "no such transaction", "content": ERROR_CONTENT},
         409: {
             "description": "no payment method to change here, and why",

@@ -52,3 +52,21 @@ def test_a_failed_record_is_logged_by_message_id_with_its_exception() -> None:
     [line] = [json.loads(text) for text in written.getvalue().splitlines()]
     assert (line["message"], line["message_id"], line["level"]) == ("record failed", "m0", "ERROR")
     assert line["exception_name"] == "ValueError"
+
+
+def test_a_record_does_not_log_with_the_previous_records_keys() -> None:
+    written = io.StringIO()
+    logger = Logger(service="test-sqs-batch-keys", logger_handler=logging.StreamHandler(written))
+    logger.append_keys(function_request_id="req-1")  # as inject_lambda_context adds its own
+
+    def handle(body: str) -> None:
+        if body == "bad":
+            raise ValueError("not a unit of work")
+        logger.append_keys(entry_id=body)
+        logger.info("handled")
+
+    partial_response(records("ent_1", "bad", "ent_3"), handle, logger)
+    first, failed, third = [json.loads(text) for text in written.getvalue().splitlines()]
+    assert (first["entry_id"], third["entry_id"]) == ("ent_1", "ent_3")
+    assert failed["message"] == "record failed" and "entry_id" not in failed
+    assert {line["function_request_id"] for line in (first, failed, third)} == {"req-1"}

@@ -231,3 +231,55 @@ def test_a_wrong_query_parameter_is_named_in_words(api: ModuleType) -> None:
     status, refusal = get(api, "/transactions", query={"limit": "0"})
     assert (status, refusal["code"]) == (422, "validation_error")
     assert refusal["message"] == "invalid query: limit: Input should be greater than or equal to 1"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "words"),
+    [
+        ({"min_amount": "9" * 41}, "min_amount", "less than or equal to 9007199254740991"),
+        ({"max_amount": "9007199254740992"}, "max_amount", "less than or equal to"),
+        (
+            {"from": "2026-11-25T00:00:00Z", "to": "2026-11-24T00:00:00Z"},
+            "to",
+            "is before from",
+        ),
+        ({"min_amount": "500", "max_amount": "100"}, "max_amount", "is below min_amount"),
+    ],
+)
+def test_query_bounds_the_store_cannot_take_are_422_naming_the_parameter(
+    api: ModuleType, query: dict[str, str], parameter: str, words: str
+) -> None:
+    status, refusal = get(api, "/transactions", query=query)
+    assert (status, refusal["code"]) == (422, "validation_error"), refusal
+    assert parameter in refusal["message"] and words in refusal["message"]
+
+
+HOSTILE = [
+    (b"[" * 20_000 + b"]" * 20_000, "nested deeper than 32 levels"),
+    (b'{"reason": "a", "reason": "b"}', "the name 'reason' appears twice"),
+    (b'{"reason": "dup\\u0000licate"}', "U+0000"),
+    (b'{"reason": "\\ud800"}', "U+D800"),
+    (b'{"reason": ' + b"1" * 5000 + b"}", "more than 32 characters"),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), HOSTILE)
+def test_a_hostile_dismiss_body_is_400_and_dismisses_nothing(
+    api: ModuleType, body: bytes, reason: str
+) -> None:
+    entry_id = failure()
+    status, refusal = dismiss(api, entry_id, body=body, headers=FORM)
+    assert (status, refusal["code"]) == (400, "invalid_json"), refusal
+    assert reason in refusal["message"]
+    assert unchanged(api, entry_id)
+
+
+@pytest.mark.parametrize(("body", "reason"), HOSTILE)
+def test_hostile_preferences_are_400_and_change_nothing(
+    api: ModuleType, body: bytes, reason: str
+) -> None:
+    before = saved_preferences(api)
+    status, refusal = put_preferences(api, body)
+    assert (status, refusal["code"]) == (400, "invalid_json"), refusal
+    assert reason in refusal["message"]
+    assert saved_preferences(api) == before

@@ -175,6 +175,34 @@ def test_a_body_that_does_not_validate_is_400_with_reasons(
     assert table_items() == []
 
 
+def duplicated_organization() -> bytes:
+    text = as_json(factories.payment_failed()).decode()
+    return text.replace('"data": {', '"data": {"organization_id": "org_other", ', 1).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 10_000 + b"]" * 10_000, "nested deeper than 32 levels"),
+        (duplicated_organization(), "the name 'organization_id' appears twice"),
+        (as_json(factories.payment_failed(data__account_holder__name="Ann\x00e")), "U+0000"),
+        (
+            as_json(factories.payment_failed()).replace(
+                b'"amount": 12500', b'"amount": ' + b"9" * 5000, 1
+            ),
+            "more than 32 characters",
+        ),
+    ],
+)
+def test_a_hostile_signed_body_is_400_saying_why_and_stores_nothing(
+    webhooks: ModuleType, body: bytes, reason: str
+) -> None:
+    status, answer_body = deliver(webhooks, body)
+    assert (status, answer_body["code"]) == (400, "invalid_payload"), answer_body
+    assert reason in answer_body["message"]
+    assert table_items() == []
+
+
 def test_a_missing_required_field_is_400(webhooks: ModuleType) -> None:
     body = factories.payment_failed()
     del body["data"]["payment_id"]

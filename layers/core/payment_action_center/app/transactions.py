@@ -31,14 +31,19 @@ def entry_filter(
     """The filter of a query, as the admin wrote it; InvalidQuery names the parameter at fault."""
     if status is not None and not status.is_open:
         raise InvalidQuery("status", "the table lists open entries: failed or retry_pending")
+    if min_amount is not None and max_amount is not None and min_amount > max_amount:
+        raise InvalidQuery("max_amount", "is below min_amount")
+    lower, upper = _instant("from", failed_from), _instant("to", failed_to)
+    if lower is not None and upper is not None and lower > upper:
+        raise InvalidQuery("to", "is before from")
     return EntryFilter(
         status=status,
         type=entry_type,
         method=method,
         account_holder_id=account_holder_id,
         q=q,
-        failed_from=_instant("from", failed_from),
-        failed_to=_instant("to", failed_to),
+        failed_from=lower,
+        failed_to=upper,
         min_amount=min_amount,
         max_amount=max_amount,
     )

@@ -7,7 +7,9 @@ Written here rather than with Powertools' BatchProcessor: its module imports the
 models of every AWS event source and every event data class (about 200 ms at each cold start of
 the three consumers, docs/architecture.md §8), for a loop over a list. A batch whose every record
 failed is answered the same way (not raised): SQS retries exactly those records, and an outage
-downstream is not counted as a function error.
+downstream is not counted as a function error. For standard queues only (every queue of
+template.yaml): on a FIFO queue the records after a failed one must be reported too, to keep
+their order, and this answer does not.
 """
 
 from collections.abc import Callable, Mapping
@@ -19,10 +21,15 @@ from aws_lambda_powertools import Logger
 def partial_response(
     event: Mapping[str, Any], handle: Callable[[str], object], logger: Logger
 ) -> dict[str, list[dict[str, str]]]:
-    """`handle` called with each record's body, in order; the records that raised reported."""
+    """`handle` called with each record's body, in order; the records that raised reported.
+    Each record starts from the invocation's log keys: what a record's handling appended (its
+    entry, its organization) does not follow the next record into its lines."""
+    invocation_keys = dict(logger.get_current_keys())
     failures = []
     for record in event.get("Records", []):
         message_id = record["messageId"]
+        logger.clear_state()
+        logger.append_keys(**invocation_keys)
         try:
             handle(record["body"])
         except Exception:  # any failure of a record: SQS brings it back, the others are done

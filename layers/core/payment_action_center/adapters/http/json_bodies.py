@@ -4,7 +4,6 @@ reads its signed bodies itself, payment_action_center/adapters/http/signatures.p
 """
 
 import base64
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -15,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from payment_action_center.adapters.http import strict_json
 from payment_action_center.adapters.http.errors import InvalidJson, error_response
 
 NOT_AN_OBJECT = "the body must be a JSON object"
@@ -50,25 +50,18 @@ def in_words(problems: list[dict[str, Any]]) -> str:
 def json_object_body(event: BaseProxyEvent) -> dict[str, Any] | None:
     """The request body as a JSON object, or None when there is none.
 
-    Raises InvalidJson (not UTF-8, or not JSON) or RequestValidationError (JSON, not an object).
+    Raises InvalidJson (not the JSON strict_json.py reads: not UTF-8, not JSON, too deep, a name
+    twice, an integer too large, a control character) or RequestValidationError (JSON, not an
+    object).
     """
     raw = event.body
     data = (base64.b64decode(raw) if event.is_base64_encoded else raw.encode()) if raw else b""
     if not data:
         return None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidJson(
-            f"the body is not valid JSON: byte {error.start + 1} is not UTF-8"
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        what = error.msg[:1].lower() + error.msg[1:]
-        raise InvalidJson(
-            f"the body is not valid JSON: {what} at line {error.lineno}, column {error.colno}"
-        ) from None
+        value = strict_json.parse(data)
+    except strict_json.JsonRefused as error:
+        raise InvalidJson(f"the body is not valid JSON: {error}") from None
     if value is None:
         # JSON null is the documented "no body" of an optional body (DismissRequest | None).
         return None

@@ -2,7 +2,6 @@
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from payment_action_center.adapters.http import strict_json
 from payment_action_center.adapters.http.errors import PayloadTooLarge, WebhookRejected
 from payment_action_center.domain.errors import InvalidPayload
 
@@ -95,9 +95,9 @@ def verify(
 def json_object(body: bytes) -> dict[str, Any]:
     """The verified body as a JSON object, or a 400 that says why not."""
     try:
-        parsed = json.loads(body)
-    except ValueError as error:
-        raise InvalidPayload(f"the body is not JSON: {error}") from None
+        parsed = strict_json.parse(body)
+    except strict_json.JsonRefused as error:
+        raise InvalidPayload(f"the body is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):
         raise InvalidPayload("the body is not a JSON object")
     return parsed
