@@ -233,10 +233,12 @@ class KeepingMailer:
 def webhook(
     path: Path, webhook_id: str, received_at: str, **data: Any
 ) -> tuple[Delivery, dict[str, Any]]:
-    """A sample webhook's body with `data` overridden, delivered under `webhook_id`."""
+    """A sample webhook's body with `data` overridden, delivered under `webhook_id` as it
+    happens (its `occurred_at` the delivery's, as tools/send_event.py sends samples)."""
     sample = http_sample(path)
     body = json.loads(sample_body(sample))
     body["data"] |= data
+    body["occurred_at"] = received_at
     return Delivery(WEBHOOK_ENDPOINTS[sample["rawPath"]], webhook_id, received_at), body
 
 

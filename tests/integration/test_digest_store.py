@@ -30,7 +30,9 @@ def fail(entries: DynamoEntryStore, org: str, at: str, payment_id: str) -> None:
     body = factories.payment_failed(
         data__organization_id=org, occurred_at=at, data__payment_id=payment_id
     )
-    payment_webhook.handle_payment_event(entries, RecordingPublisher(), factories.delivery(), body)
+    payment_webhook.handle_payment_event(
+        entries, RecordingPublisher(), factories.delivery(of=body), body
+    )
 
 
 def test_the_window_excludes_its_start_and_includes_its_end(

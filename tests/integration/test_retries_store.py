@@ -49,7 +49,7 @@ def failure(store: DynamoEntryStore, **overrides: Any) -> str:
         **({"data__payment_method": {"token": "tok_success"}} | overrides)
     )
     entry_id = payment_webhook.handle_payment_event(
-        store, RecordingPublisher(), factories.delivery(), body
+        store, RecordingPublisher(), factories.delivery(of=body), body
     ).entry_id
     assert entry_id is not None
     return entry_id

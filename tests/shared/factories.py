@@ -3,11 +3,13 @@ requests."""
 
 import copy
 import itertools
+from datetime import timedelta
 from typing import Any
 
 from payment_action_center.adapters.http.payment_webhook import PaymentEvent, parse
 from payment_action_center.adapters.http.signatures import Delivery
 from payment_action_center.app import payment_events
+from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import Entry, Method
 from payment_action_center.ports import ChargeRequest, Operation
 
@@ -66,9 +68,23 @@ def refund_failed(**overrides: Any) -> dict[str, Any]:
     return payment_failed(**(defaults | overrides))
 
 
+RECEIVED_AT = "2026-11-24T15:30:01.000000000Z"
+
+
 def delivery(
-    webhook_id: str | None = None, received_at: str = "2026-11-24T15:30:01.000000000Z"
+    webhook_id: str | None = None,
+    received_at: str | None = None,
+    *,
+    of: dict[str, Any] | None = None,
 ) -> Delivery:
+    """A delivery received at `received_at`; else a second after the `occurred_at` of the body it
+    brings (`of`), as a sender delivers at once; else at RECEIVED_AT."""
+    if received_at is None:
+        received_at = RECEIVED_AT
+        if of is not None:
+            received_at = timestamps.plus(
+                timestamps.canonical(of["occurred_at"]), timedelta(seconds=1)
+            )
     return Delivery("payments", webhook_id or f"msg_{next(_ids)}", received_at)
 
 

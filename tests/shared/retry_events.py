@@ -22,7 +22,7 @@ def pending_retry(token: str = "tok_success", **overrides: Any) -> tuple[str, di
     entry_id = payment_webhook.handle_payment_event(
         DynamoEntryStore(boto3.client("dynamodb"), TABLE),
         RecordingPublisher(),
-        factories.delivery(),
+        factories.delivery(of=body),
         body,
     ).entry_id
     assert entry_id is not None

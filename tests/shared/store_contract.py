@@ -17,7 +17,7 @@ from tests.shared.fakes import RecordingPublisher
 def record(store: Any, *, webhook_id: str | None = None, **overrides: Any) -> results.Result:
     body = factories.payment_failed(**overrides)
     return payment_webhook.handle_payment_event(
-        store, RecordingPublisher(), factories.delivery(webhook_id), body
+        store, RecordingPublisher(), factories.delivery(webhook_id, of=body), body
     )
 
 

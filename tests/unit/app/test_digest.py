@@ -47,7 +47,7 @@ class World:
     def failure(self, org: str, at: str, **overrides: Any) -> None:
         body = factories.payment_failed(data__organization_id=org, occurred_at=at, **overrides)
         payment_webhook.handle_payment_event(
-            self.entries, RecordingPublisher(), factories.delivery(), body
+            self.entries, RecordingPublisher(), factories.delivery(of=body), body
         )
 
     def subscribe(self, org: str, user: str, email: str, locale: str = "en-CA") -> None:

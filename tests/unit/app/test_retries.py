@@ -39,7 +39,7 @@ class World:
     def failure(self, **overrides: Any) -> str:
         body = factories.payment_failed(**overrides)
         result = payment_webhook.handle_payment_event(
-            self.store, self.bus, factories.delivery(), body
+            self.store, self.bus, factories.delivery(of=body), body
         )
         assert result.entry_id is not None
         return result.entry_id
@@ -233,7 +233,7 @@ def test_a_method_known_before_the_failure_is_not_newer(world: World) -> None:
 def test_a_refund_retry_refunds(world: World) -> None:
     body = factories.refund_failed()
     entry_id = payment_webhook.handle_payment_event(
-        world.store, world.bus, factories.delivery(), body
+        world.store, world.bus, factories.delivery(of=body), body
     ).entry_id
     assert entry_id is not None
     actions.request_retry(world.store, world.queue, ADMIN, entry_id)
@@ -256,7 +256,9 @@ def settle(world: World, entry_id: str, outcome: str, **overrides: Any) -> resul
     )
     if outcome == "succeeded":
         body["data"].pop("failure")
-    return payment_webhook.handle_payment_event(world.store, world.bus, factories.delivery(), body)
+    return payment_webhook.handle_payment_event(
+        world.store, world.bus, factories.delivery(of=body), body
+    )
 
 
 def echeck_pending(world: World) -> str:
@@ -374,7 +376,7 @@ def test_no_link_for_a_refund_and_the_reason_says_why(world: World) -> None:
     )
     body = factories.refund_failed()
     entry_id = payment_webhook.handle_payment_event(
-        world.store, world.bus, factories.delivery(), body
+        world.store, world.bus, factories.delivery(of=body), body
     ).entry_id
     assert entry_id is not None
     with pytest.raises(Conflict, match="lacked funds"):

@@ -94,7 +94,7 @@ def test_the_hourly_run_queues_the_due_organization_and_the_sender_emails_it(
     payment_webhook.handle_payment_event(
         DynamoEntryStore(client, TABLE),
         RecordingPublisher(),
-        factories.delivery(),
+        factories.delivery(received_at="2026-11-25T08:00:01.000000000Z"),
         factories.payment_failed(
             occurred_at="2026-11-25T08:00:00Z",
             data__account_holder__name="<script>alert(1)</script>",

@@ -203,6 +203,28 @@ def test_a_hostile_signed_body_is_400_saying_why_and_stores_nothing(
     assert table_items() == []
 
 
+@pytest.mark.parametrize("endpoint", ["payments", "billing"])
+def test_an_event_from_the_future_is_400_and_stores_nothing(
+    webhooks: ModuleType, endpoint: str
+) -> None:
+    """An organization.upserted dated 9999 would otherwise be the newest forever, and every
+    real one after it ignored as older."""
+    event = (
+        factories.payment_failed(occurred_at="9999-12-31T23:59:59Z")
+        if endpoint == "payments"
+        else factories.organization_upserted(occurred_at="9999-12-31T23:59:59Z")
+    )
+    secret = PAYMENTS_SECRET if endpoint == "payments" else BILLING_SECRET
+    status, answer_body = deliver(
+        webhooks, as_json(event), secret=secret, path=f"/webhooks/{endpoint}"
+    )
+    assert (status, answer_body["code"]) == (400, "invalid_payload"), answer_body
+    assert answer_body["errors"] == [
+        {"loc": "occurred_at", "msg": "is more than 300 s after the delivery was received"}
+    ]
+    assert table_items() == []
+
+
 def test_a_missing_required_field_is_400(webhooks: ModuleType) -> None:
     body = factories.payment_failed()
     del body["data"]["payment_id"]

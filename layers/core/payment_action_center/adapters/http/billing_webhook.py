@@ -23,12 +23,12 @@ from payment_action_center.adapters.http.payment_webhook import (
     AccountHolderIn,
     Amount,
     Currency,
-    Envelope,
     Id,
     Instant,
     Name,
     PaymentMethodIn,
     WireModel,
+    envelope_of,
     parse,
 )
 from payment_action_center.app import billing_events
@@ -48,7 +48,7 @@ from payment_action_center.ports import BillingStore, Delivery
 
 def handle_billing_event(store: BillingStore, delivery: Delivery, body: dict[str, Any]) -> Result:
     """Validate one verified body from the billing platform and apply the change it carries."""
-    envelope = parse(Envelope, body)
+    envelope = envelope_of(body, delivery)
     event_model = BILLING_EVENTS.get(envelope.type)
     if event_model is None:
         return unknown_type(envelope.type, BILLING_EVENTS)

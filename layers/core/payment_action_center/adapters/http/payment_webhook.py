@@ -3,6 +3,7 @@
 PaymentReport and handed to the use case (app/payment_events.py). The billing webhook's models
 (billing_webhook.py) share the field types of this module."""
 
+from datetime import timedelta
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -169,11 +170,26 @@ def parse[M: BaseModel](model: type[M], body: Any) -> M:
         raise InvalidPayload("the event does not validate", problems) from None
 
 
+# How far ahead of its delivery an event may say it occurred: the signature's own clock
+# tolerance (docs/contract.md §4.1). An event from further ahead would be the newest of its
+# kind until that date and make every real one look older (billing_events.py keeps the latest).
+FUTURE_TOLERANCE = timedelta(seconds=300)
+
+
+def envelope_of(body: dict[str, Any], delivery: Delivery) -> Envelope:
+    """The event's type and instant, refused (400) when it occurred after its delivery."""
+    envelope = parse(Envelope, body)
+    if envelope.occurred_at > timestamps.plus(delivery.received_at, FUTURE_TOLERANCE):
+        problem = Problem("occurred_at", "is more than 300 s after the delivery was received")
+        raise InvalidPayload("the event occurred in the future", [problem])
+    return envelope
+
+
 def handle_payment_event(
     store: EntryStore, publisher: EventPublisher, delivery: Delivery, body: dict[str, Any]
 ) -> Result:
     """Validate one verified body from the payment processor and apply what it reports."""
-    envelope = parse(Envelope, body)
+    envelope = envelope_of(body, delivery)
     if envelope.type not in PAYMENT_EVENT_TYPES:
         return unknown_type(envelope.type, PAYMENT_EVENT_TYPES)
     report = parse(PaymentEvent, body).report()
