@@ -373,13 +373,10 @@ def retries(client: Any, table: str, entry_ids: list[str]) -> dict[str, dict[str
     return figures
 
 
-def digest_one_org(client: Any, table: str) -> dict[str, Any]:
-    """DIGEST_FAILURES failures of DIGEST_ORG in the 24 hours before DIGEST_WINDOW_END, and an
-    admin who opted in: the hourly run (`due`), then that organization's digest (`send_digest`,
-    the DigestSender's work for one message), to the billing contact and the admin."""
+def digest_failures(client: Any, table: str) -> None:
+    """DIGEST_FAILURES failures of DIGEST_ORG spread over the 24 hours before DIGEST_WINDOW_END,
+    each delivered as it occurs, and an admin of it who opted in to the digest."""
     entries = DynamoEntryStore(client, table)
-    digests = DynamoDigestStore(client, table)
-    billing = DynamoBillingStore(client, table)
     start = timestamps.plus(DIGEST_WINDOW_END, -digest.WINDOW)
     for n in range(DIGEST_FAILURES):
         at = timestamps.plus(start, (n + 1) * digest.WINDOW / (DIGEST_FAILURES + 1))
@@ -390,13 +387,21 @@ def digest_one_org(client: Any, table: str) -> dict[str, Any]:
             organization_id=DIGEST_ORG,
             payment_id=f"pay_digest_{n}",
         )
-        body["occurred_at"] = at
         accepted(
             payment_webhook.handle_payment_event(entries, DiscardingPublisher(), delivery, body)
         )
-    digests.save_preferences(
+    DynamoDigestStore(client, table).save_preferences(
         Preferences(DIGEST_ORG, "user_digest", "admin@example.com", True, "en-CA", start)
     )
+
+
+def digest_one_org(client: Any, table: str) -> dict[str, Any]:
+    """DIGEST_FAILURES failures of DIGEST_ORG in the 24 hours before DIGEST_WINDOW_END, and an
+    admin who opted in: the hourly run (`due`), then that organization's digest (`send_digest`,
+    the DigestSender's work for one message), to the billing contact and the admin."""
+    digests = DynamoDigestStore(client, table)
+    billing = DynamoBillingStore(client, table)
+    digest_failures(client, table)
     with counting(client) as run:
         due = digest.due(DIGEST_WINDOW_END, digests, billing)
     work = next(w for w in due if w.organization_id == DIGEST_ORG)

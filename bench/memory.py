@@ -35,23 +35,16 @@ from bench.counts import (
     EVENTS,
     FAILURES,
     ORG,
-    PAYMENT_FAILED,
     SCAN_AT,
-    DiscardingPublisher,
     KeepingQueue,
-    accepted,
-    webhook,
 )
 from bench.overhead import LocalFunctions, WebhookDeliveries, list_event, provisioned
 from local.dynamodb import client as local_client
-from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
-from payment_action_center.adapters.http import payment_webhook
-from payment_action_center.app import actions, digest
+from payment_action_center.app import actions
 from payment_action_center.app.work import CardNoticeWork, DigestWork
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import Caller, Role
-from payment_action_center.ports import Preferences
 
 # The child: the event, the handler imported, one invocation, its peak RSS and what it answered.
 CHILD = """\
@@ -127,19 +120,8 @@ def seed(ddb: Any, table: str) -> list[str]:
     of ORG's entries requested by an admin. Returns the retry messages, in request order."""
     counts.billing_webhooks(ddb, table)
     _, entry_ids = counts.failures_and_pages(ddb, table)
+    counts.digest_failures(ddb, table)
     entries = DynamoEntryStore(ddb, table)
-    start = timestamps.plus(DIGEST_WINDOW_END, -digest.WINDOW)
-    for n in range(DIGEST_FAILURES):
-        at = timestamps.plus(start, (n + 1) * digest.WINDOW / (DIGEST_FAILURES + 1))
-        delivery, body = webhook(
-            PAYMENT_FAILED, f"msg_digest_{n}", at, organization_id=DIGEST_ORG, payment_id=f"d{n}"
-        )
-        body["occurred_at"] = at
-        publisher = DiscardingPublisher()
-        accepted(payment_webhook.handle_payment_event(entries, publisher, delivery, body))
-    DynamoDigestStore(ddb, table).save_preferences(
-        Preferences(DIGEST_ORG, "user_digest", "admin@example.com", True, "en-CA", start)
-    )
     admin = Caller(ORG, "user_admin", "admin@example.com", frozenset({Role.BILLING_ADMIN}))
     queue = KeepingQueue()
     for entry_id in entry_ids[-2:]:

@@ -447,7 +447,6 @@ def seed_list(ddb: Any, table: str) -> None:
         delivery, body = webhook(
             PAYMENT_FAILED, f"msg_list_{n}", at, organization_id=LIST_ORG, payment_id=f"pay_{n}"
         )
-        body["occurred_at"] = at
         accepted(payment_webhook.handle_payment_event(store, DiscardingPublisher(), delivery, body))
 
 

@@ -56,7 +56,7 @@ def rekey(client: Any, table: str) -> Moved:
             old = item.get(pk, {}).get("S")
             if old is None or len(old) != length:
                 continue
-            organization_id = item[sk]["S"].split("#", 1)[0]  # <org>#… (keys.py)
+            organization_id = keys.organization_in(item[sk]["S"])
             try:
                 client.update_item(
                     TableName=table,

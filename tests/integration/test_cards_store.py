@@ -110,16 +110,20 @@ def test_the_scan_reads_every_shard_once_keys_only(
 ) -> None:
     client, _ = dynamodb
     cards = cards_of_many_organizations(store, 20)
-    queried: list[tuple[str, str]] = []
+    queried: list[tuple[str, ...]] = []
     client.meta.events.register(
         "provide-client-params.dynamodb.Query",
         lambda params, **_: queried.append(
-            (params["ExpressionAttributeValues"][":epk"]["S"], params["ProjectionExpression"])
+            # The partition queried, and the one attribute projected (its name resolved).
+            (
+                *(v["S"] for v in params["ExpressionAttributeValues"].values()),
+                params["ExpressionAttributeNames"][params["ProjectionExpression"]],
+            )
         ),
     )
     found = store.organizations_expiring("2026-12")
     every = [f"EXPIRY#2026-12#{s}" for s in keys.every_shard(keys.EXPIRY_SHARDS)]
-    assert queried == [(partition, "#esk") for partition in every]
+    assert queried == [(partition, keys.EXPIRY_SK) for partition in every]
     # Shard order, then organization: each organization once.
     assert found == sorted({o for o, _ in cards}, key=lambda o: (shard_of(o), o))
 

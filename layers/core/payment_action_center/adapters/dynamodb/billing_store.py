@@ -24,8 +24,8 @@ from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.store import (
     delivery_item,
     from_attributes,
+    organizations_on,
     put_new,
-    query_all,
     to_attributes,
     transact,
 )
@@ -92,8 +92,7 @@ class DynamoBillingStore:
         in one more BatchGetItem. One card more than the page is looked for, so the last page
         says so.
         """
-        month_shard = keys.shard(organization_id, keys.EXPIRY_SHARDS)
-        request = self._expiry_query(month, month_shard, organization_id, after)
+        request = self._expiry_query(month, organization_id, after)
         found = self._still_qualifying(request, month, limit + 1)
         page, more = found[:limit], len(found) > limit
         payment_items = self._batch_get(
@@ -127,45 +126,38 @@ class DynamoBillingStore:
         """Every shard of the month on CardsByExpiry, the sort keys only: no card is read again
         (at 10,000,000 cards the re-reads would take the scan past its timeout, docs/scale.md
         §5)."""
-        organizations: dict[str, None] = {}
-        for month_shard in keys.every_shard(keys.EXPIRY_SHARDS):
-            request = self._expiry_query(month, month_shard, None, None)
-            request["ProjectionExpression"] = "#esk"
-            request["ExpressionAttributeNames"]["#esk"] = keys.EXPIRY_SK
-            request.pop("TableName")
-            for item in query_all(self._client, self._table, **request):
-                organizations.setdefault(str(item[keys.EXPIRY_SK]).split("#", 1)[0], None)
-        return list(organizations)
+        return organizations_on(
+            self._client,
+            self._table,
+            keys.EXPIRY_INDEX,
+            (keys.EXPIRY_PK, keys.EXPIRY_SK),
+            [keys.expiry(month, s) for s in keys.every_shard(keys.EXPIRY_SHARDS)],
+        )
 
     def _expiry_query(
-        self,
-        month: str,
-        month_shard: str,
-        organization_id: str | None,
-        after: CardPosition | None,
+        self, month: str, organization_id: str, after: CardPosition | None
     ) -> dict[str, Any]:
-        """A Query on one shard of the month: one organization's prefix (after its card `after`),
-        or (None) the whole shard."""
-        names = {"#epk": keys.EXPIRY_PK}
-        values: dict[str, Any] = {":epk": keys.expiry(month, month_shard)}
-        condition = "#epk = :epk"
-        if organization_id is not None:
-            names["#esk"] = keys.EXPIRY_SK
-            values[":prefix"] = keys.expiry_sort_prefix(organization_id)
-            condition += " AND begins_with(#esk, :prefix)"
+        """A Query on the organization's shard of the month: its key prefix, after its card
+        `after`."""
+        partition = keys.expiry(month, keys.shard(organization_id, keys.EXPIRY_SHARDS))
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": keys.EXPIRY_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_attributes(values),
+            "KeyConditionExpression": "#epk = :epk AND begins_with(#esk, :prefix)",
+            "ExpressionAttributeNames": {"#epk": keys.EXPIRY_PK, "#esk": keys.EXPIRY_SK},
+            "ExpressionAttributeValues": to_attributes(
+                {
+                    ":epk": partition,
+                    ":prefix": keys.expiry_sort_prefix(organization_id),
+                }
+            ),
         }
         if after is not None:
             request["ExclusiveStartKey"] = to_attributes(
                 {
                     keys.PK: keys.org(after.organization_id),
                     keys.SK: keys.card(after.card_id),
-                    keys.EXPIRY_PK: keys.expiry(month, month_shard),
+                    keys.EXPIRY_PK: partition,
                     keys.EXPIRY_SK: keys.expiry_sort(after.organization_id, after.card_id),
                 }
             )

@@ -5,7 +5,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payment_action_center.adapters.dynamodb import keys
-from payment_action_center.adapters.dynamodb.store import from_attributes, query_all, to_attributes
+from payment_action_center.adapters.dynamodb.store import (
+    from_attributes,
+    organizations_on,
+    query_all,
+    to_attributes,
+)
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import EntryType
 from payment_action_center.ports import DigestLine, Preferences
@@ -23,19 +28,12 @@ class DynamoDigestStore:
     def organizations_with_failures(self, day: str) -> list[str]:
         """The day's failure-log rows on the FailuresByDay index (keys only), by organization:
         every shard of the day (keys.py), in shard order, each organization once."""
-        found: dict[str, None] = {}
-        for day_shard in keys.every_shard(keys.FAILDAY_SHARDS):
-            for item in self._failure_day(keys.failure_day(day, day_shard)):
-                found.setdefault(str(item[keys.FAILDAY_SK]).split("#", 1)[0], None)
-        return list(found)
-
-    def _failure_day(self, partition: str) -> list[dict[str, Any]]:
-        """One FailuresByDay partition, every page."""
-        return self._query(
-            IndexName=keys.FAILDAY_INDEX,
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": keys.FAILDAY_PK},
-            ExpressionAttributeValues=to_attributes({":pk": partition}),
+        return organizations_on(
+            self._client,
+            self._table,
+            keys.FAILDAY_INDEX,
+            (keys.FAILDAY_PK, keys.FAILDAY_SK),
+            [keys.failure_day(day, s) for s in keys.every_shard(keys.FAILDAY_SHARDS)],
         )
 
     def failures(self, organization_id: str, after: str, until: str) -> list[DigestLine]:

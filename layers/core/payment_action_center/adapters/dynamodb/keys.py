@@ -66,6 +66,11 @@ def every_shard(shards: int) -> list[str]:
     return [f"{n:02d}" for n in range(shards)]
 
 
+def organization_in(index_sort_key: str) -> str:
+    """The organization a FailuresByDay or CardsByExpiry sort key starts with (<org>#…)."""
+    return index_sort_key.split("#", 1)[0]
+
+
 def org(organization_id: str) -> str:
     return f"ORG#{organization_id}"
 

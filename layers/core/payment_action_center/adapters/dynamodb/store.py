@@ -210,6 +210,28 @@ def query_all(client: Any, table: str, **request: Any) -> list[dict[str, Any]]:
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def organizations_on(
+    client: Any, table: str, index: str, key: tuple[str, str], partitions: list[str]
+) -> list[str]:
+    """The organizations the index's `partitions` hold, each once, in order: every page of
+    each, the sort key (`key`: partition and sort key names) alone projected."""
+    partition_key, sort_key = key
+    found: dict[str, None] = {}
+    for partition in partitions:
+        items = query_all(
+            client,
+            table,
+            IndexName=index,
+            KeyConditionExpression="#pk = :pk",
+            ProjectionExpression="#sk",
+            ExpressionAttributeNames={"#pk": partition_key, "#sk": sort_key},
+            ExpressionAttributeValues=to_attributes({":pk": partition}),
+        )
+        for item in items:
+            found.setdefault(keys.organization_in(str(item[sort_key])), None)
+    return list(found)
+
+
 def put_new(table: str, item: dict[str, Any]) -> dict[str, Any]:
     """A transaction's Put of an item that must not exist yet."""
     return {
