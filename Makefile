@@ -125,6 +125,14 @@ test: install $(CHROMIUM) lint validate build  ## Everything: lint, mypy, sam va
 bench: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Benchmarks: request and item counts, ratios
 	PYTHONPATH=layers/core:. $(PY) -m bench
 
+.PHONY: fuzz
+fuzz: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Long fuzz on a local stack: schemathesis from openapi.json with a token, signed webhook bodies; zero 5xx (ARGS="--examples N --seed S")
+	$(PY) -m tools.fuzz $(ARGS)
+
+.PHONY: load
+load: $(VENV)/.installed $(DDB_JAR_STAMP)  ## 5,000 failure webhooks from 32 senders (20% re-delivered, reordered) with retries and dismisses on a local stack: counts, throughput, p50/p95/p99
+	PYTHONPATH=layers/core:. $(PY) -m bench.load $(ARGS)
+
 .PHONY: clean
 clean:  ## Remove build output and tool caches (keeps the virtualenvs and DynamoDB Local)
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ API Gateway takes the token (with or without "Bearer "), accepts only RSA signat
 key by the token's `kid` in the JWKS of the authorizer's issuer (`<issuer>/.well-known/
 openid-configuration` -> `jwks_uri`), and checks `iss` (exactly the issuer), `aud` (one of the
 audiences; `client_id` instead when the token has no `aud`), `exp` (required) and `nbf`/`iat`
-when present. The local identity provider
+when present, each a JSON number. The local identity provider
 (local/oidc.py) signs RS256, so RS256 is the one algorithm taken here: `alg: none`, HS256 (the
 algorithm-confusion trick: an HMAC keyed with the public key) and any other are refused.
 
@@ -172,8 +172,19 @@ def verify(authorization: str | None, authorizer: JwtAuthorizer, keys: KeySource
         )
     except jwt.PyJWTError as error:
         raise Unauthorized(str(error)) from None
+    check_numeric_dates(claims)
     check_audience(claims, authorizer.audiences)
     return {name: claim_text(value) for name, value in claims.items()}
+
+
+def check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """`exp`, `nbf` and `iat` are NumericDates, JSON numbers (RFC 7519 §2, §4.1.4): PyJWT reads
+    them with int(), which takes the string "1796200000" too, so a token whose `exp` is a
+    string would pass. Unauthorized for anything but a number."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Unauthorized(f"the token's {name} is not a NumericDate (a JSON number)")
 
 
 def check_audience(claims: Mapping[str, Any], audiences: Sequence[str]) -> None:

@@ -2,6 +2,8 @@
 or an HTTP server served by a thread of this process (`ThreadedServer`)."""
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +39,28 @@ def free_port(host: str = "127.0.0.1") -> int:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, each parent before its children (from /proc on Linux, else
+    from `pgrep -P`)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        tree += children(tree[index])
+        index += 1
+    return tree
+
+
+def children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    if tasks.is_dir():
+        found: list[int] = []
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in (task / "children").read_text().split()]
+        return found
+    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(child) for child in listed.stdout.split()]
+
+
 class Service:
     """Subclasses give `name`, `command()` and `ready()`; `with Service(port):` runs it."""
 
@@ -50,6 +74,7 @@ class Service:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._started = 0.0
+        self._paused: list[int] = []
 
     @property
     def endpoint(self) -> str:
@@ -116,7 +141,29 @@ class Service:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")[-4000:]
 
+    @property
+    def paused(self) -> bool:
+        return bool(self._paused)
+
+    def pause(self) -> None:
+        """SIGSTOP the service and every process it started (a guarded Java): it accepts
+        connections (the kernel does) but answers nothing until `resume()`. For fault tests."""
+        assert self._process is not None, "launch() first"
+        if self._paused:
+            return
+        for pid in process_tree(self._process.pid):  # parents first: none reacts to a child
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            self._paused.append(pid)
+
+    def resume(self) -> None:
+        """SIGCONT what `pause()` stopped, children first."""
+        while self._paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._paused.pop(), signal.SIGCONT)
+
     def stop(self) -> None:
+        self.resume()  # a stopped process would not act on SIGTERM
         if self._process is not None:
             self._process.terminate()
             try:

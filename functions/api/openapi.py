@@ -51,15 +51,31 @@ def document(resolver: ApiGatewayResolver) -> str:
 
 
 # API Gateway's JWT authorizer answers a missing, expired or foreign token itself, before the
-# function: this body, with a `www-authenticate` header saying why.
+# function: its body, with a `www-authenticate` header saying why. A token the authorizer let
+# through without a usable `org_id` or `sub` is the function's own 401 (docs/contract.md §4.2).
 UNAUTHORIZED = {
-    "description": "no valid token: missing, expired, or not from the configured issuer",
+    "description": (
+        "no valid token: missing, expired or not from the configured issuer (API Gateway's"
+        " answer), or without a usable org_id or sub (code unauthorized)"
+    ),
     "content": {
         "application/json": {
             "schema": {
-                "type": "object",
-                "properties": {"message": {"type": "string", "const": "Unauthorized"}},
-                "required": ["message"],
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {"message": {"type": "string", "const": "Unauthorized"}},
+                        "required": ["message"],
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "code": {"type": "string", "const": "unauthorized"},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["code", "message"],
+                    },
+                ]
             }
         }
     },

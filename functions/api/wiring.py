@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from pydantic import Field
 
 from payment_action_center.adapters.aws.messaging import EventBridgePublisher, SqsQueue
-from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.clients import built, client, queue_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
@@ -33,7 +33,7 @@ class Wiring:
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
     billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
-    retry_queue = built(lambda: SqsQueue(client("sqs"), settings.retry_queue_url))
+    retry_queue = built(lambda: SqsQueue(queue_client(), settings.retry_queue_url))
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 
 

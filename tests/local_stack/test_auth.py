@@ -172,6 +172,20 @@ def test_a_bad_token_is_unauthorized_with_its_reason(token: str, reason: str) ->
     assert reason.lower() in refusal(f"Bearer {token}").lower()
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exp": str(int(time.time()) + 3600)},
+        {"nbf": str(int(time.time()) - 60)},
+        {"iat": str(int(time.time()))},
+    ],
+    ids=["exp a numeric string", "nbf a numeric string", "iat a numeric string"],
+)
+def test_a_date_claim_that_is_not_a_json_number_is_unauthorized(changes: dict[str, Any]) -> None:
+    [name] = changes
+    assert f"{name} is not a NumericDate" in refusal(f"Bearer {signed(claims(**changes))}")
+
+
 @pytest.mark.parametrize("authorization", [None, "", "Bearer ", "Bearer"])
 def test_no_token_is_unauthorized(authorization: str | None) -> None:
     refusal(authorization)

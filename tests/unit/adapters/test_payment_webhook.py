@@ -223,6 +223,8 @@ def test_occurred_at_outside_the_calendar_in_utc_is_a_400_not_a_crash(occurred_a
         ("data__payment_id", ""),
         ("data__account_holder__id", "ah/1"),
         ("data__payment_method__last4", "42"),
+        ("data__payment_method__last4", "\u0664\u0662\u0664\u0662"),  # Arabic-Indic digits
+        ("data__payment_method__last4", "\uff14\uff12\uff14\uff12"),  # full-width digits
     ],
 )
 def test_ids_that_are_not_url_safe_are_refused(field: str, value: str) -> None:

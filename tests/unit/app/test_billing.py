@@ -89,6 +89,15 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
         factories.scheduled_payment_ended(occurred_at="yesterday"),
         "occurred_at",
     ),
+    # Digits of other scripts are digits to a Unicode \d, but not a card's last four.
+    "last4 in Arabic-Indic digits": (
+        factories.card_upserted(data__last4="\u0664\u0662\u0664\u0662"),
+        "data.last4",
+    ),
+    "last4 in full-width digits": (
+        factories.card_upserted(data__last4="\uff14\uff12\uff14\uff12"),
+        "data.last4",
+    ),
 }
 
 

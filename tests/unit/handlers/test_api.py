@@ -10,6 +10,8 @@ import pytest
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
+from payment_action_center.app.transactions import entry_filter
+from payment_action_center.domain.listing import Position, encode_cursor
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
 from tests.shared.lambdas import Context, answer, cold_start, http_event
@@ -162,6 +164,17 @@ def test_a_cursor_is_bound_to_its_filters(api: ModuleType) -> None:
         api, "/transactions", query={"limit": "1", "cursor": cursor, "method": "echeck"}
     )
     assert status == 400
+
+
+def test_a_cursor_outside_its_own_time_range_is_400_not_a_failed_query(api: ModuleType) -> None:
+    """Cursors are not signed: one made with the query's own fingerprint but a position outside
+    its `from`/`to` range was never issued (DynamoDB would refuse the start key: a 500)."""
+    window = entry_filter(failed_from="2026-11-10T00:00:00Z", failed_to="2026-11-20T00:00:00Z")
+    outside = Position("2026-11-02T10:00:00.000000000Z", "txn_" + "a" * 26)
+    forged = encode_cursor(outside, window.fingerprint(ADMIN["org_id"]))
+    query = {"from": "2026-11-10T00:00:00Z", "to": "2026-11-20T00:00:00Z", "cursor": forged}
+    status, body = get(api, "/transactions", query=query)
+    assert (status, body["code"]) == (400, "invalid_cursor")
 
 
 def test_one_entry_with_its_audit_trail(api: ModuleType) -> None:

@@ -78,6 +78,17 @@ def test_the_one_click_link_unsubscribes_only_when_signed(api: ModuleType) -> No
     assert call(api, "GET")[1]["failed_transactions_digest"] is False
 
 
+@pytest.mark.parametrize(
+    "signature", ["é" * 64, "\x9b", "\U0001f600"], ids=["accents", "c1_control", "emoji"]
+)
+def test_a_link_signed_with_non_ascii_characters_is_forbidden_not_a_server_error(
+    api: ModuleType, signature: str
+) -> None:
+    query = {"o": "org_demo", "u": "user_1", "s": signature}
+    path = f"{PATH}/unsubscribe"
+    assert call(api, "POST", path, query=query, claims=None)[0] == 403
+
+
 def sent_emails() -> list[Any]:
     return list(ses_backends[DEFAULT_ACCOUNT_ID]["ca-central-1"].sent_messages)
 

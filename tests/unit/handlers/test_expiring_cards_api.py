@@ -10,6 +10,7 @@ import pytest
 
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.http import billing_webhook
+from payment_action_center.domain.listing import encode_opaque
 from tests.shared import factories
 from tests.shared.lambdas import Context, answer, cold_start, http_event
 from tests.shared.moto_aws import TABLE
@@ -93,3 +94,14 @@ def test_the_section_lists_wallet_cards_with_scheduled_payments_expiring_next_mo
 def test_a_cursor_not_issued_is_400_and_limits_are_checked(api: ModuleType) -> None:
     assert get(api, {"cursor": "bm9wZQ"})[0] == 400
     assert get(api, {"limit": "0"})[0] == 422
+
+
+def test_a_cursor_naming_another_organizations_card_is_400(api: ModuleType) -> None:
+    """Cursors are not signed: one made with the caller's own fingerprint but another
+    organization's card was never issued (DynamoDB would refuse the start key: a 500)."""
+    apply(factories.organization_upserted())
+    month, year = next_month()
+    linked_card("card_a", month, year)
+    forged = encode_opaque(f"org_demo#{year:04d}-{month:02d}", "org_other", "card_a")
+    status, body = get(api, {"cursor": forged})
+    assert (status, body["code"]) == (400, "invalid_cursor")

@@ -1,10 +1,12 @@
 """template.yaml checked by property, not line by line: whatever the template's shape, every
-function runs python3.13 on arm64 with bounded logs and alarms; each one is granted what its code
-calls and nothing wildly beyond; its settings are what its pydantic model reads and name the
-right resources; every queue dead-letters what fails and every dead-letter queue alarms; the
-tables outlive the stack, the idempotency records' in Powertools' own layout; JWTs guard every
-route but the public ones; the sandbox processor never reaches prod; and a sample event exists
-for every route and every other event source."""
+function runs python3.13 on arm64 with bounded logs and alarms; each one has a role of its own
+that grants what its code calls (the indexes its use cases query, its queue if it consumes one)
+and nothing beyond (test_least_privilege.py judges SAM's expansion); its settings are what its
+pydantic model reads and name the right resources; every queue dead-letters what fails and every
+dead-letter queue alarms; the tables outlive the stack, the idempotency records' in Powertools'
+own layout; JWTs guard every route but the public ones, throttled for their callers, and CORS
+names the configured origins only; the sandbox processor never reaches prod; and a sample event
+exists for every route and every other event source."""
 
 import ast
 import hashlib
@@ -12,7 +14,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from tools.template import load
+from tools.template import load, resources, routes, translate
 
 type Doc = dict[str, Any]
 
@@ -488,40 +490,6 @@ def resource_label(resource: Any) -> str:
     return label
 
 
-DYNAMODB_READ = {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem"}
-DYNAMODB_READ |= {"dynamodb:DescribeTable"}
-DYNAMODB_CRUD = DYNAMODB_READ | {"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-DYNAMODB_CRUD |= {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"}
-SES_CRUD = {"ses:GetIdentityVerificationAttributes", "ses:SendEmail", "ses:SendRawEmail"}
-SES_CRUD |= {"ses:VerifyEmailIdentity"}
-# SAM policy templates as what they grant: template -> (its parameter, {resource label pattern:
-# actions}), as samtranslator's policy_templates.json has them (checked below when importable).
-# So moving a grant to a policy template is a reshaping, and the grant tests still judge it.
-SAM_POLICY_TEMPLATES: dict[str, tuple[str, dict[str, set[str]]]] = {
-    "DynamoDBCrudPolicy": ("TableName", {"{}": DYNAMODB_CRUD, "{}/index/*": DYNAMODB_CRUD}),
-    "DynamoDBReadPolicy": ("TableName", {"{}": DYNAMODB_READ, "{}/index/*": DYNAMODB_READ}),
-    # sqs:SendMessage* matches no IAM action but sqs:SendMessage (SendMessageBatch included).
-    "SQSSendMessagePolicy": ("QueueName", {"{}": {"sqs:SendMessage"}}),
-    "SESCrudPolicy": ("IdentityName", {"ses:identity/{}": SES_CRUD}),
-    "AWSSecretsManagerGetSecretValuePolicy": (
-        "SecretArn",
-        {"{}": {"secretsmanager:GetSecretValue"}},
-    ),
-    "EventBridgePutEventsPolicy": ("EventBusName", {"{}": {"events:PutEvents"}}),
-}
-
-
-def test_the_policy_templates_expand_as_samtranslator_says() -> None:
-    samtranslator = pytest.importorskip("samtranslator")
-    path = Path(samtranslator.__file__).parent / "policy_templates_data/policy_templates.json"
-    templates = json.loads(path.read_text("utf-8"))["Templates"]
-    for name, (_, grants) in SAM_POLICY_TEMPLATES.items():
-        (statement,) = templates[name]["Definition"]["Statement"]
-        actions = {a.removesuffix("*") for a in as_list(statement["Action"])}
-        assert actions == set().union(*grants.values()), name
-        assert len(as_list(statement["Resource"])) == len(grants), name
-
-
 def normalized(document: Doc) -> list[Doc]:
     """Statements with a set of actions and their resources' labels."""
     return [
@@ -534,26 +502,35 @@ def normalized(document: Doc) -> list[Doc]:
     ]
 
 
-def function_statements(name: str) -> list[Doc]:
-    """The function's statements as {Effect, Action, Resource: labels, Condition}: inline ones,
-    a managed policy of this template (`!Ref`), SAM policy templates expanded."""
-    found = []
-    for policy in TEMPLATE["Resources"][name]["Properties"].get("Policies", []):
-        assert isinstance(policy, dict), f"{name}: AWS managed policy {policy}: grants unknown"
-        if (managed := ref(policy)) is not None:
-            assert TEMPLATE["Resources"][managed]["Type"] == "AWS::IAM::ManagedPolicy", name
-            found += normalized(TEMPLATE["Resources"][managed]["Properties"]["PolicyDocument"])
-        elif "Statement" in policy:
-            found += normalized(policy)
-        else:  # a SAM policy template: {name: {parameter: value}}
-            ((template, parameters),) = policy.items()
-            parameter, grants = SAM_POLICY_TEMPLATES[template]
-            label = ref(parameters[parameter]) or str(parameters[parameter])
-            found += [
-                {"Effect": "Allow", "Action": actions, "Resource": [pattern.format(label)]}
-                for pattern, actions in grants.items()
-            ]
+def role_of(name: str) -> str:
+    """The function's execution role: one of this template's AWS::IAM::Role, not SAM's."""
+    props = TEMPLATE["Resources"][name]["Properties"]
+    role = ref(props.get("Role"))
+    assert role and TEMPLATE["Resources"][role]["Type"] == "AWS::IAM::Role", f"{name}: no role"
+    # Beside a Role, SAM ignores Policies: a grant written there would be a grant that is not.
+    assert "Policies" not in props, name
+    return role
+
+
+def role_statements(role: str) -> list[Doc]:
+    """A role's statements: inline, its managed policies (this template's only) and the
+    AWS::IAM::Policy resources attached to it."""
+    props = TEMPLATE["Resources"][role]["Properties"]
+    found = [s for p in props.get("Policies", []) for s in normalized(p["PolicyDocument"])]
+    for arn in props.get("ManagedPolicyArns", []):
+        managed = ref(arn)
+        assert managed, f"{role}: AWS managed policy {arn}: grants unknown"
+        assert TEMPLATE["Resources"][managed]["Type"] == "AWS::IAM::ManagedPolicy", role
+        found += normalized(TEMPLATE["Resources"][managed]["Properties"]["PolicyDocument"])
+    for policy in of_type("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"].get("Roles", []):
+            found += normalized(policy["Properties"]["PolicyDocument"])
     return found
+
+
+def function_statements(name: str) -> list[Doc]:
+    """The function's statements as {Effect, Action, Resource: labels, Condition}."""
+    return role_statements(role_of(name))
 
 
 def grants_of(name: str) -> dict[str, set[str]]:
@@ -567,9 +544,8 @@ def grants_of(name: str) -> dict[str, set[str]]:
 
 
 def iam_statements() -> Iterator[tuple[str, Doc]]:
-    """Every identity-policy statement: the functions' and those of IAM resources."""
-    for name in FUNCTIONS:
-        yield from ((name, s) for s in function_statements(name))
+    """Every identity-policy statement of the template as written (tests/unit/infra/
+    test_least_privilege.py judges SAM's expansion of it, with the roles SAM generates)."""
     for name, role in of_type("AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
             yield from ((name, s) for s in normalized(policy["PolicyDocument"]))
@@ -579,8 +555,8 @@ def iam_statements() -> Iterator[tuple[str, Doc]]:
 
 
 # Actions that have no resource-level permissions, so IAM requires "*": X-Ray's trace upload
-# (what SAM grants for `Tracing: Active`), and CloudWatch PutMetricData (allowed only with a
-# cloudwatch:namespace condition; Powertools metrics go through the logs (EMF) and need none).
+# (Tracing: Active), and CloudWatch PutMetricData (allowed only with a cloudwatch:namespace
+# condition; Powertools metrics go through the logs (EMF) and need none).
 WILDCARD_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 SES_SEND = {"ses:SendEmail", "ses:SendRawEmail"}
 SES_IDENTITIES = "ses:identity/*"
@@ -595,7 +571,7 @@ def test_no_iam_statement_grants_every_action_or_every_resource() -> None:
     for owner, statement in found:
         actions = statement["Action"]
         assert "NotAction" not in statement and "NotResource" not in statement, owner
-        assert not any(a == "*" or a.endswith(":*") for a in actions), (owner, actions)
+        assert not any("*" in a for a in actions), (owner, actions)
         for label in statement["Resource"]:
             if label == "*":
                 allowed = set(WILDCARD_RESOURCE_ACTIONS)
@@ -607,8 +583,8 @@ def test_no_iam_statement_grants_every_action_or_every_resource() -> None:
                 # whichever it matched: but only from the digest's From address.
                 assert actions <= SES_SEND, owner
                 assert statement["Condition"] == FROM_THE_DIGEST_SENDER, owner
-            elif "*" in label:  # the table's indexes: queries only
-                assert label == "Table/index/*" and actions == {"dynamodb:Query"}, owner
+            else:  # the table's indexes by name, never Table/index/*
+                assert "*" not in label, (owner, label)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -620,49 +596,69 @@ def test_function_statements_are_unconditional_but_for_the_ses_from_address(name
             assert statement["Action"] <= SES_SEND, name
 
 
+def test_each_function_has_a_role_of_its_own() -> None:
+    roles = [role_of(name) for name in FUNCTIONS]
+    assert len(set(roles)) == len(roles) == len(of_type("AWS::IAM::Role"))
+
+
 # What each function may do, by resource. The API's idempotency records are in a table of their
 # own (IdempotencyTable): on the main table it has no UpdateItem, which only they used; the
 # senders' Put/UpdateItem are their send records (at most one digest per day, one notice per card
-# and expiry month).
+# and expiry month). Indexes by name: the ones the function's code queries (INDEX_QUERIES).
 TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
 READ_WRITE = TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"}
-INDEXES = {"Table/index/*": {"dynamodb:Query"}}
+QUERY = {"dynamodb:Query"}
 # Powertools' DynamoDBPersistenceLayer (functions/api/wiring.py) gets, puts, updates and deletes
 # its idempotency records (get_item, put_item, update_item, delete_item), in their own table.
 IDEMPOTENCY_RECORDS = READ_WRITE - {"dynamodb:Query", "dynamodb:ConditionCheckItem"}
 SECRET = {"secretsmanager:GetSecretValue"}
 SEND_SES = {SES_IDENTITIES: SES_SEND, SES_CONFIGURATION_SET: SES_SEND}
 PUBLISH = {"EventBus": {"events:PutEvents"}}
+# What every function needs to run, whatever its code: its trace segments uploaded (Tracing:
+# Active) and its own log group written (Lambda creates the streams); an SQS consumer, what
+# Lambda's event source mapping calls on its queue with the function's role.
+TRACE_UPLOAD = set(WILDCARD_RESOURCE_ACTIONS)
+LOG_WRITES = {"logs:CreateLogStream", "logs:PutLogEvents"}
+CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+
+def running(name: str) -> dict[str, set[str]]:
+    return {"*": TRACE_UPLOAD, f"{name.removesuffix('Function')}LogGroup": LOG_WRITES}
+
+
 EXPECTED_GRANTS = {
     "WebhooksFunction": {"Table": READ_WRITE | {"dynamodb:BatchGetItem"}, **PUBLISH}
     | {"PaymentsWebhookSecret": SECRET, "BillingWebhookSecret": SECRET},
     "ApiFunction": {
         "Table": (READ_WRITE - {"dynamodb:UpdateItem"}) | {"dynamodb:BatchGetItem"},
-        **INDEXES,
+        "Table/index/OpenEntries": QUERY,
+        "Table/index/CardsByExpiry": QUERY,
         **PUBLISH,
     }
     | {"RetryQueue": {"sqs:SendMessage"}, "UnsubscribeSecret": SECRET}
     | {"IdempotencyTable": IDEMPOTENCY_RECORDS},
-    "RetryWorkerFunction": {"Table": READ_WRITE, **PUBLISH},
-    "RetryWatchdogFunction": {"Table": READ_WRITE, **INDEXES, **PUBLISH}
+    "RetryWorkerFunction": {"Table": READ_WRITE, **PUBLISH, "RetryQueue": CONSUME},
+    "RetryWatchdogFunction": {"Table": READ_WRITE, "Table/index/PendingRetries": QUERY, **PUBLISH}
     | {"RetryQueue": {"sqs:SendMessage"}},
     "DailyDigestFunction": {"Table": TABLE_READS | {"dynamodb:BatchGetItem"}}
-    | {"DigestQueue": {"sqs:SendMessage"}},
-    "DigestSenderFunction": {"Table": READ_WRITE, "UnsubscribeSecret": SECRET, **SEND_SES},
-    "CardExpiryScanFunction": {"Table": TABLE_READS | {"dynamodb:BatchGetItem"}, **INDEXES}
-    | {"CardNoticeQueue": {"sqs:SendMessage"}},
+    | {"Table/index/FailuresByDay": QUERY, "DigestQueue": {"sqs:SendMessage"}},
+    "DigestSenderFunction": {"Table": READ_WRITE, "UnsubscribeSecret": SECRET, **SEND_SES}
+    | {"DigestQueue": CONSUME},
+    "CardExpiryScanFunction": {"Table": TABLE_READS | {"dynamodb:BatchGetItem"}}
+    | {"Table/index/CardsByExpiry": QUERY, "CardNoticeQueue": {"sqs:SendMessage"}},
     "CardNoticeSenderFunction": {
         "Table": TABLE_READS | {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        **INDEXES,
+        "Table/index/CardsByExpiry": QUERY,
         **SEND_SES,
+        "CardNoticeQueue": CONSUME,
     },
 }
 
 
 @pytest.mark.parametrize("name", sorted({*FUNCTIONS, *EXPECTED_GRANTS}))
 def test_function_gets_exactly_the_permissions_it_needs(name: str) -> None:
-    assert name in FUNCTIONS and grants_of(name) == EXPECTED_GRANTS[name]
+    assert name in FUNCTIONS and grants_of(name) == EXPECTED_GRANTS[name] | running(name)
 
 
 def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_does() -> None:
@@ -671,7 +667,7 @@ def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_doe
         for owner, statement in iam_statements()
         if any(label.startswith("IdempotencyTable") for label in statement["Resource"])
     ]
-    assert [owner for owner, _ in reaching] == ["ApiFunction"]
+    assert [owner for owner, _ in reaching] == [role_of("ApiFunction")]
     [(_, statement)] = reaching
     assert statement["Resource"] == ["IdempotencyTable"]
     assert statement["Action"] == IDEMPOTENCY_RECORDS
@@ -691,6 +687,14 @@ DYNAMODB_OPERATIONS |= {
     for op in ("get_item", "batch_get_item", "query", "scan", "put_item", "update_item")
 }
 DYNAMODB_OPERATIONS["delete_item"] = {"dynamodb:DeleteItem"}
+# The layer's store methods that query an index (adapters/dynamodb/), by the index they query.
+INDEX_QUERIES = {
+    "list_open": "OpenEntries",
+    "expiring": "CardsByExpiry",
+    "organizations_expiring": "CardsByExpiry",
+    "pending_retries": "PendingRetries",
+    "organizations_with_failures": "FailuresByDay",
+}
 # Client-backed properties of each function's Wiring (functions/<name>/app.py) ->
 # the setting naming their resource and what adapters/aws/messaging.py calls on it
 # (SendMessageBatch is authorized as sqs:SendMessage).
@@ -707,7 +711,7 @@ MAILER_GRANTS = {SES_IDENTITIES: {"ses:SendEmail"}, SES_CONFIGURATION_SET: {"ses
 SAME_CAPABILITY = {"ses:SendRawEmail"}
 
 
-def names_in(paths: Iterator[Path]) -> set[str]:
+def names_in(paths: Iterable[Path]) -> set[str]:
     """Every name and attribute the modules use (the boto3 operations they call among them);
     "adapters*" if they hand the whole Wiring object to other code."""
     found = set()
@@ -721,12 +725,70 @@ def names_in(paths: Iterator[Path]) -> set[str]:
     return found
 
 
+APP = "payment_action_center.app"
+
+
+type Callee = tuple[Path, str | None]  # a module and one of its functions (None: all of it)
+
+
+def app_imports(tree: ast.Module) -> tuple[dict[str, Path], dict[str, Callee]]:
+    """The app/ modules a module imports (name -> file) and the functions it imports from them
+    (name -> (file, function))."""
+    modules: dict[str, Path] = {}
+    functions_: dict[str, Callee] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == APP:
+            modules |= {a.asname or a.name: LAYER / "app" / f"{a.name}.py" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and str(node.module).startswith(f"{APP}."):
+            module = LAYER / "app" / f"{str(node.module).rsplit('.', 1)[1]}.py"
+            functions_ |= {a.asname or a.name: (module, a.name) for a in node.names}
+    return modules, functions_
+
+
+def callees(path: Path, function: str | None) -> tuple[set[str], list[Callee]]:
+    """The names a module (or one function of it) uses, and the app/ functions it calls."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules, imported = app_imports(tree)
+    local = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    body = tree if function is None else local.get(function)
+    names, calls = set(), []
+    for node in ast.walk(body) if body is not None else ():
+        names.add(getattr(node, "attr", getattr(node, "id", "")))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in modules:
+                calls.append((modules[node.value.id], node.attr))
+        elif isinstance(node, ast.Name) and node.id in imported:
+            calls.append(imported[node.id])
+        elif isinstance(node, ast.Name) and function is not None and node.id in local:
+            calls.append((path, node.id))
+    return names, calls
+
+
+def reached(paths: Iterable[Path]) -> set[str]:
+    """Every name the modules use, and those used by the use-case functions they call
+    (`digest.due(...)` with `from payment_action_center.app import digest`, or a function
+    imported by name), followed from function to function through the layer's app/ modules."""
+    found: set[str] = set()
+    seen: set[Callee] = set()
+    todo: list[Callee] = [(path, None) for path in paths]
+    while todo:
+        callee = todo.pop()
+        if callee not in seen:
+            seen.add(callee)
+            names, calls = callees(*callee)
+            found |= names
+            todo += calls
+    return found
+
+
 def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
     """What functions/<name>/*.py needs outside the main table (resource label -> actions): the
-    idempotency records' table if it keeps them; and every action it can take on the main table:
-    the layer's DynamoDB adapters' (an upper bound)."""
+    idempotency records' table if it keeps them, what running takes (running()), its queue if it
+    consumes one, and the indexes its use cases query; and every action it can take on the main
+    table: the layer's DynamoDB adapters' (an upper bound)."""
     variables = functions()[name]["Variables"]
-    used = names_in((ROOT / functions()[name]["CodeUri"]).glob("*.py"))
+    code = sorted((ROOT / functions()[name]["CodeUri"]).glob("*.py"))
+    used = names_in(code)
     if "adapters*" in used:  # whatever its settings let it build
         used |= {p for p, (setting, _) in ADAPTER_GRANTS.items() if setting in variables}
         used |= {"mailer"} if "DIGEST_SENDER_EMAIL" in variables else set()
@@ -741,13 +803,35 @@ def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
     if "get_secret" in used:  # Powertools parameters: the secrets its settings name
         secrets = [v for k, v in variables.items() if k.endswith("_SECRET_ARN")]
         needs |= {resource_label(v): {"secretsmanager:GetSecretValue"} for v in secrets}
-    return needs, table
+    for method in reached(code) & set(INDEX_QUERIES):
+        needs[f"Table/index/{INDEX_QUERIES[method]}"] = QUERY
+    for consumer, queue in CONSUMED:
+        if consumer == name:
+            needs.setdefault(queue, set()).update(CONSUME)
+    return needs | running(name), table
+
+
+def test_every_index_the_layer_queries_is_mapped_to_its_readers() -> None:
+    """A new index query (IndexName=keys.X_INDEX) needs its reader in INDEX_QUERIES."""
+    indexes = [
+        i["IndexName"]
+        for i in TEMPLATE["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"]
+    ]
+    assert set(INDEX_QUERIES.values()) == set(indexes)
+    defined = {
+        node.name
+        for path in (LAYER / "adapters" / "dynamodb").glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef)
+    }
+    assert set(INDEX_QUERIES) <= defined, set(INDEX_QUERIES) - defined
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_is_granted_what_its_code_calls(name: str) -> None:
     grants = grants_of(name)
-    for label, actions in code_needs(name)[0].items():
+    needs = code_needs(name)[0]
+    for label, actions in needs.items():
         assert actions <= grants.get(label, set()), (label, actions)
     assert "dynamodb:GetItem" in grants.get("Table", set())  # every function reads the table
 
@@ -756,7 +840,9 @@ def test_function_is_granted_what_its_code_calls(name: str) -> None:
 def test_function_is_granted_nothing_its_code_cannot_call(name: str) -> None:
     needs, table = code_needs(name)
     for label, actions in grants_of(name).items():
-        if label.startswith("Table"):
+        if label.startswith("Table/index/"):
+            assert actions <= needs.get(label, set()), (label, actions)
+        elif label.startswith("Table"):
             assert actions <= table, (label, actions - table)
         else:
             assert actions <= needs.get(label, set()) | SAME_CAPABILITY, (label, actions)
@@ -1045,17 +1131,33 @@ def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
     assert headers["FrameOptions"]["FrameOption"] == "SAMEORIGIN"
 
 
-def test_the_webhook_routes_take_the_peak_and_every_other_route_the_default() -> None:
+WEBHOOK_ROUTES = {"POST /webhooks/payments", "POST /webhooks/billing"}
+PEOPLE = {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+
+
+def test_the_webhook_routes_take_the_peak_and_the_people_routes_the_default() -> None:
     """500 deliveries a second at 10,000 organizations, with headroom; the admin routes keep the
-    default. Each key names a route the template has, or API Gateway refuses the stage."""
+    default, sized for people. Each key names a route the template has, or API Gateway refuses
+    the stage."""
     api = TEMPLATE["Resources"]["HttpApi"]["Properties"]
     settings = api["RouteSettings"]
-    assert set(settings) == {"POST /webhooks/payments", "POST /webhooks/billing"}
     assert set(settings) <= set(http_routes())
-    for limits in settings.values():
+    for route in WEBHOOK_ROUTES:
+        limits = settings[route]
         assert limits["ThrottlingRateLimit"] >= 500 * 1.5
         assert limits["ThrottlingBurstLimit"] >= limits["ThrottlingRateLimit"]
-    assert api["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+    assert api["DefaultRouteSettings"] == PEOPLE
+    # Every route an admin calls with a JWT keeps the default: none has a setting of its own.
+    assert set(settings) - WEBHOOK_ROUTES == PUBLIC_ROUTES - WEBHOOK_ROUTES
+
+
+@pytest.mark.parametrize("route", sorted(PUBLIC_ROUTES - WEBHOOK_ROUTES))
+def test_a_public_route_without_a_jwt_gets_less_than_the_people_default(route: str) -> None:
+    """Anyone may call it: a flood throttles that route alone, and below what admins get."""
+    limits = TEMPLATE["Resources"]["HttpApi"]["Properties"]["RouteSettings"][route]
+    assert 0 < limits["ThrottlingRateLimit"] < PEOPLE["ThrottlingRateLimit"]
+    assert limits["ThrottlingRateLimit"] <= limits["ThrottlingBurstLimit"]
+    assert limits["ThrottlingBurstLimit"] < PEOPLE["ThrottlingBurstLimit"]
 
 
 def test_the_table_is_warm_for_the_webhook_routes_sustained_limits() -> None:
@@ -1086,6 +1188,39 @@ def test_cors_allows_only_the_console_origin() -> None:
     assert cors["AllowMethods"] == ["GET", "POST", "PUT"]
     assert cors["MaxAge"] == 600
     assert set(cors) == {"AllowOrigins", "AllowHeaders", "AllowMethods", "MaxAge"}
+
+
+ADMIN_ORIGIN = "https://admin.example.com"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def deployed_api(**parameters: str) -> tuple[Doc, Doc]:
+    """The HttpApi's OpenAPI body and its $default stage as SAM's translator writes them."""
+    values = {"Stage": "dev", "JwtIssuer": "https://issuer.example.com", "JwtAudience": "c"}
+    expanded = translate(TEMPLATE, values | parameters)
+    [api] = resources(expanded, "AWS::ApiGatewayV2::Api").values()
+    [stage] = resources(expanded, "AWS::ApiGatewayV2::Stage").values()
+    return api["Properties"]["Body"], stage["Properties"]
+
+
+def test_the_throttles_reach_the_deployed_stage_on_routes_it_has() -> None:
+    """API Gateway refuses a stage whose route settings name a route the API does not have."""
+    _, stage = deployed_api()
+    settings = TEMPLATE["Resources"]["HttpApi"]["Properties"]
+    assert stage["DefaultRouteSettings"] == settings["DefaultRouteSettings"] == PEOPLE
+    assert stage["RouteSettings"] == settings["RouteSettings"]
+    assert set(stage["RouteSettings"]) <= {route.key for route in routes(TEMPLATE)}
+
+
+@pytest.mark.parametrize("admin_origin", ["", ADMIN_ORIGIN])
+def test_the_deployed_cors_names_the_configured_origins_and_no_wildcard(admin_origin: str) -> None:
+    body, _ = deployed_api(AdminOrigin=admin_origin)
+    cors = body["x-amazon-apigateway-cors"]
+    console = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+    # SAM writes the parameter's value in; HasAdminOrigin drops it when empty.
+    assert cors["allowOrigins"] == [console, {"Fn::If": ["HasAdminOrigin", admin_origin, NO_VALUE]}]
+    assert not any("*" in str(value) for value in cors.values())
+    assert not cors.get("allowCredentials")  # the token is a header, never a cookie
 
 
 def test_the_sign_in_may_reach_the_issuer_and_the_token_endpoint_only() -> None:

@@ -22,6 +22,28 @@ def mail_client() -> Any:
     return boto3.client("sesv2", config=Config(retries={"total_max_attempts": 1}))
 
 
+# SQS for a caller someone waits on (the API's retry): at most two attempts of 1 s to connect and
+# 2 s to read, 6 s in all, inside the function's 10 s Timeout (template.yaml, Globals) with the
+# DynamoDB writes before it. With the SDK's defaults (60 s each, and retries) a queue that does
+# not answer outlasts the function: the retry, already recorded, would answer a 5xx where
+# app/actions.py answers 202 and leaves the work to the watchdog (tests/e2e/test_faults.py).
+QUEUE_CONNECT_SECONDS = 1
+QUEUE_READ_SECONDS = 2
+QUEUE_ATTEMPTS = 2
+
+
+@cache
+def queue_client() -> Any:
+    return boto3.client(
+        "sqs",
+        config=Config(
+            connect_timeout=QUEUE_CONNECT_SECONDS,
+            read_timeout=QUEUE_READ_SECONDS,
+            retries={"total_max_attempts": QUEUE_ATTEMPTS},
+        ),
+    )
+
+
 class built[T]:
     """A Wiring attribute whose adapter is built on first access, then kept on the instance for
     the warm container: `entries = built(lambda: DynamoEntryStore(client("dynamodb"), table))`."""

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from payment_action_center.domain.cards import CardPosition, ExpiringCard, next_month
 from payment_action_center.domain.entries import Caller
+from payment_action_center.domain.errors import InvalidCursor
 from payment_action_center.domain.listing import decode_opaque, encode_opaque
 from payment_action_center.ports import BillingStore, ExpiringCards
 
@@ -37,6 +38,10 @@ def list_expiring(
     after = None
     if cursor:
         organization_id, card_id = decode_opaque(cursor, fingerprint, 2)
+        if organization_id != caller.org_id:
+            # Never issued: a page starts at one of the caller's own cards (the Query's start key
+            # must lie in the caller's key range, or DynamoDB refuses the Query: a 500).
+            raise InvalidCursor("the cursor is not one this API issued")
         after = CardPosition(organization_id, card_id)
     page = cards.expiring(caller.org_id, month, limit, after)
     following = page.next

@@ -63,7 +63,8 @@ def unsubscribe(
     """Opt this admin out of the digest (RFC 8058: no sign-in, the link is signed). Saying it
     again changes nothing; a link whose signature does not match is Forbidden."""
     expected = unsubscribe_signature(key, organization_id, user_id)
-    if not hmac.compare_digest(expected, signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a link may carry.
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
         raise Forbidden("this unsubscribe link is not valid")
     found = store.preferences(organization_id, user_id)
     if found is not None and found.failed_transactions_digest:

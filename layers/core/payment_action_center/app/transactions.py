@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import Caller, Entry, EntryType, Method, Status
-from payment_action_center.domain.errors import InvalidQuery
+from payment_action_center.domain.errors import InvalidCursor, InvalidQuery
 from payment_action_center.domain.listing import EntryFilter, decode_cursor, encode_cursor
 from payment_action_center.ports import EntryStore
 
@@ -56,8 +56,19 @@ def list_open(
     organization or another filter is refused (InvalidCursor)."""
     fingerprint = where.fingerprint(caller.org_id)
     after = decode_cursor(cursor, fingerprint) if cursor else None
+    if after is not None and not _within(where, after.failed_at):
+        # Never issued: a page of a time range starts inside it (the Query's start key must lie
+        # in its key range, or DynamoDB refuses the Query: a 500).
+        raise InvalidCursor("the cursor is not one this API issued")
     page = store.list_open(caller.org_id, where, limit, after)
     return Listing(page.entries, encode_cursor(page.next, fingerprint) if page.next else None)
+
+
+def _within(where: EntryFilter, failed_at: str) -> bool:
+    """Whether a canonical instant lies in the filter's inclusive `from`/`to` range."""
+    return (where.failed_from is None or failed_at >= where.failed_from) and (
+        where.failed_to is None or failed_at <= where.failed_to
+    )
 
 
 def _instant(parameter: str, value: str | None) -> str | None:

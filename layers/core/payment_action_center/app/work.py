@@ -59,7 +59,7 @@ class DigestWork(_Message):
 
     organization_id: Id
     window_end: Instant
-    local_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    local_date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ class ScheduledPaymentRef(WireModel):
 ExpMonth = Annotated[int, Strict(), Field(ge=1, le=12)]
 # Four digits: 26 for 2026 is refused, not guessed.
 ExpYear = Annotated[int, Strict(), Field(ge=1000, le=9999)]
-Last4 = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+Last4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
 Brand = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 

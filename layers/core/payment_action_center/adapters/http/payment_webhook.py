@@ -60,7 +60,7 @@ class PaymentMethodIn(WireModel):
     token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     card_id: Id | None = None
     brand: Annotated[str, StringConstraints(max_length=40)] | None = None
-    last4: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] | None = None
+    last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
 
     def domain(self) -> PaymentMethod:
         return PaymentMethod(self.token, self.card_id, self.brand, self.last4)
