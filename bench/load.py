@@ -362,7 +362,14 @@ class Admins:
         with requests.Session() as session:
             for org in organizations:
                 self.tokens[org] = [
-                    mint(session, url, org, f"user_load_{n}") for n in range(ADMINS)
+                    demo.mint_token(
+                        session,
+                        url,
+                        org,
+                        sub=f"user_load_{n}",
+                        email=f"user_load_{n}@{org}.example",
+                    )
+                    for n in range(ADMINS)
                 ]
 
     @property
@@ -381,13 +388,6 @@ class Admins:
         return self.recorder.timed(
             route, self.session, method, self.url + path, headers=headers, **kwargs
         )
-
-
-def mint(session: requests.Session, url: str, org: str, sub: str) -> str:
-    body = {"org_id": org, "sub": sub, "email": f"{sub}@{org}.example", "groups": ["billing_admin"]}
-    answer = session.post(f"{url}/_local/token", json=body, timeout=60)
-    answer.raise_for_status()
-    return str(answer.json()["token"])
 
 
 class Clicks:
@@ -476,9 +476,11 @@ def run(
     organizations: int = 8,
     actions: float = 0.1,
     stack: LocalStack | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> Report:
     """Send, click, wait, settle and check (the module's docstring) against the gateway at
-    `url`; `stack`, if this process runs it, is asked directly when its queues are idle."""
+    `url`; `stack`, if this process runs it, is asked directly when its queues are idle. What is
+    still undecided `idle_timeout` seconds after the clicks is reported as a broken invariant."""
     the_plan = plan(
         webhooks,
         duplicates,
@@ -491,7 +493,7 @@ def run(
     # CPU of the stack's processes: only where this process runs the stack.
     cpu_before, run_started = cpu_seconds() if stack else None, time.perf_counter()
     with requests.Session() as session:
-        secrets = session.get(f"{url}/_local/webhook-secrets", timeout=30).json()
+        secrets = demo.webhook_secrets(session, url)
     with requests.Session() as session:
         billing = [Sender(url, secrets, recorder, seed).send(session, d) for d in the_plan.billing]
     admins = Admins(url, the_plan.organizations, recorder)
@@ -510,7 +512,7 @@ def run(
     clicks.finish()
     acting = time.perf_counter() - started
     world = World(url, the_plan, admins, recorder, clicks.answers)
-    idle = world.wait_until_decided(stack)
+    idle = world.wait_until_decided(stack, idle_timeout)
     settled = world.settle()
     invariants = check(world, billing, outcomes, idle, settled)
     figures = summary(the_plan, recorder, outcomes, clicks.answers, sending, acting, senders)
@@ -599,13 +601,13 @@ class World:
         assert answer is not None and answer.status_code == 200, answer and answer.text
         return dict(answer.json())
 
-    def wait_until_decided(self, stack: LocalStack | None) -> list[str]:
+    def wait_until_decided(self, stack: LocalStack | None, timeout: float) -> list[str]:
         """Wait until every accepted retry has reached the sandbox and its outcome the entry (an
         e-check the sandbox answered `pending` stays retry_pending): what was still undecided
-        after IDLE_TIMEOUT seconds."""
-        deadline = time.monotonic() + IDLE_TIMEOUT
+        after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         if stack is not None:
-            stack.wait_for_queues_idle(IDLE_TIMEOUT)
+            stack.wait_for_queues_idle(timeout)
         expected = sum(self.accepted_retries(entry_id) for entry_id in self.plan.bursts)
         while True:
             charges = self.charges()
@@ -621,8 +623,10 @@ class World:
             } - pending_at_sandbox
             undecided = [f"{len(charges)} of {expected} charges"] if len(charges) < expected else []
             undecided += [f"{entry_id} still retry_pending" for entry_id in sorted(waiting)]
-            if not undecided or time.monotonic() > deadline:
-                return undecided
+            if not undecided:
+                return []
+            if time.monotonic() > deadline:
+                return [f"after {timeout:g} s: {what}" for what in undecided]
             time.sleep(0.5)
 
     def settle(self) -> list[str]:
@@ -986,6 +990,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--organizations", type=int, default=8)
     parser.add_argument("--actions", type=float, default=0.1, help="share of entries clicked on")
     parser.add_argument("--url", help="a running local stack (default: start one on free ports)")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        help=f"seconds for the retries to be decided ({IDLE_TIMEOUT:g})",
+    )
     args = parser.parse_args(argv)
     options = {
         "webhooks": args.webhooks,
@@ -994,6 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "organizations": args.organizations,
         "actions": args.actions,
+        "idle_timeout": args.idle_timeout,
     }
     if args.url:
         report = run(args.url.rstrip("/"), **options)

@@ -6,15 +6,17 @@ newest at the start-up itself, so that the digest run at the next 07:00 in org_d
 (README, local stack) finds failures wherever that 07:00 falls; older ones fill the table.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from standardwebhooks.webhooks import Webhook
 
 from local import config
 
@@ -34,6 +36,10 @@ ORGANIZATION = {
 
 class DeliveryRefused(RuntimeError):
     """The gateway did not answer 200 to a demo delivery."""
+
+
+class LocalEndpointRefused(RuntimeError):
+    """A local-only endpoint (docs/contract.md §5) did not answer 200."""
 
 
 @dataclass(frozen=True)
@@ -135,23 +141,62 @@ def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> 
     }
 
 
-def signed_headers(secret: str, webhook_id: str, body: str, at: datetime) -> dict[str, str]:
-    """The headers a Standard Webhooks sender with `secret` attaches to `body`, signed at `at`."""
+def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks v1 over the raw bytes (the standardwebhooks library signs text only,
+    and a body need not be UTF-8)."""
+    key = base64.b64decode(secret.removeprefix("whsec_").split()[0])
+    mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def signed_headers(secret: str, webhook_id: str, body: bytes | str, at: datetime) -> dict[str, str]:
+    """The headers a Standard Webhooks sender with `secret` attaches to `body` (bytes as sent,
+    or text sent as UTF-8), signed at `at`."""
+    raw = body.encode() if isinstance(body, str) else body
+    timestamp = int(at.timestamp())
     return {
         "content-type": "application/json",
         "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, at, body),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(secret, webhook_id, timestamp, raw),
     }
+
+
+def mint_token(
+    session: requests.Session,
+    url: str,
+    org_id: str,
+    *,
+    sub: str,
+    email: str,
+    groups: Sequence[str] = ("billing_admin",),
+) -> str:
+    """A JWT with these claims from the stack's POST /_local/token at the gateway `url`."""
+    body = {"org_id": org_id, "sub": sub, "email": email, "groups": list(groups)}
+    answer = session.post(f"{url}/_local/token", json=body, timeout=60)
+    if answer.status_code != 200:
+        raise LocalEndpointRefused(f"POST /_local/token: {answer.status_code} {answer.text}")
+    return str(answer.json()["token"])
+
+
+def webhook_secrets(session: requests.Session, url: str) -> dict[str, str]:
+    """{"payments": ..., "billing": ...}: the stack's webhook secrets, from GET
+    /_local/webhook-secrets at the gateway `url`."""
+    answer = session.get(f"{url}/_local/webhook-secrets", timeout=60)
+    if answer.status_code != 200:
+        raise LocalEndpointRefused(
+            f"GET /_local/webhook-secrets: {answer.status_code} {answer.text}"
+        )
+    return {str(name): str(secret) for name, secret in answer.json().items()}
 
 
 def deliver(
     session: requests.Session, url: str, secret: str, webhook_id: str, event: dict[str, Any]
 ) -> dict[str, Any]:
     """Sign `event` (Standard Webhooks) and POST it; the answer's JSON, or an error if not 200."""
-    body = json.dumps(event, ensure_ascii=False)
+    body = json.dumps(event, ensure_ascii=False).encode()
     headers = signed_headers(secret, webhook_id, body, datetime.now(UTC))
-    answer = session.post(url, data=body.encode(), headers=headers, timeout=60)
+    answer = session.post(url, data=body, headers=headers, timeout=60)
     if answer.status_code != 200:
         raise DeliveryRefused(f"{event['type']} to {url}: {answer.status_code} {answer.text}")
     return dict(answer.json())

@@ -21,8 +21,6 @@ failing case, shrunk by hypothesis, as a shell command that reproduces it.
 
 import argparse
 import base64
-import hashlib
-import hmac
 import json
 import shlex
 import sys
@@ -33,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +47,13 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from local import demo
 from local.stack import LocalStack
+from payment_action_center.domain.cards import next_month
 from tools.send_event import http_sample, sample_body
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "openapi.json"
 EVENTS = ROOT / "events"
-ORG_ID = "org_fuzz"
-OTHER_ORG_ID = "org_fuzz_other"
-USER = {"org_id": ORG_ID, "sub": "user_fuzz", "email": "fuzz@fuzz.example"}
+USER = {"sub": "user_fuzz", "email": "fuzz@fuzz.example"}
 DEFAULT_SEED = 20261201
 TIMEOUT = 60
 
@@ -72,7 +69,7 @@ API_ERROR_CODES = {
 # docs/contract.md §4.1: every answer of a webhook endpoint to a correctly signed delivery.
 WEBHOOK_ANSWERS = {
     400: "invalid_payload",
-    401: "invalid_signature",  # only for a body that is not UTF-8 (check_webhook_answer)
+    401: "invalid_signature",  # only for a body that is not UTF-8 (UNVERIFIABLE)
     409: "delivery_in_flight",
     413: "payload_too_large",
 }
@@ -134,35 +131,27 @@ def local_stack(url: str | None) -> Iterator[str]:
         yield stack.url
 
 
+def organizations(run: str) -> tuple[str, str]:
+    """The run's own organization and another one, whose entries the run's tokens must never
+    reach: new ones on a stack that earlier runs, or other tests, have used."""
+    return f"org_fuzz_{run}", f"org_fuzz_other_{run}"
+
+
 def mint_token(
     session: requests.Session,
     url: str,
-    org_id: str = ORG_ID,
+    org_id: str,
     groups: tuple[str, ...] = ("billing_admin",),
 ) -> str:
-    claims = {**USER, "org_id": org_id, "groups": list(groups)}
-    answer = session.post(f"{url}/_local/token", json=claims, timeout=TIMEOUT)
-    answer.raise_for_status()
-    return str(answer.json()["token"])
-
-
-def webhook_secrets(session: requests.Session, url: str) -> dict[str, str]:
-    answer = session.get(f"{url}/_local/webhook-secrets", timeout=TIMEOUT)
-    answer.raise_for_status()
-    return dict(answer.json())
+    """A JWT of the fuzz's user in `org_id`, with `groups`."""
+    return demo.mint_token(
+        session, url, org_id, sub=USER["sub"], email=USER["email"], groups=groups
+    )
 
 
 def sample_event(name: str) -> dict[str, Any]:
     """The event a webhook sample of events/ carries."""
     return dict(json.loads(sample_body(http_sample(EVENTS / name))))
-
-
-def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """Standard Webhooks v1 over the raw bytes (the library signs text only, and a fuzzed body
-    need not be UTF-8)."""
-    key = base64.b64decode(secret.removeprefix("whsec_").split()[0])
-    mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 @dataclass
@@ -176,13 +165,7 @@ class Delivery:
     webhook_id: str = field(default_factory=lambda: f"msg_fuzz_{uuid.uuid4().hex}")
 
     def post(self, session: requests.Session) -> requests.Response:
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": self.webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(self.secret, self.webhook_id, timestamp, self.body),
-        }
+        headers = demo.signed_headers(self.secret, self.webhook_id, self.body, datetime.now(UTC))
         return session.post(
             f"{self.url}/webhooks/{self.endpoint}", data=self.body, headers=headers, timeout=TIMEOUT
         )
@@ -225,18 +208,21 @@ def deliver(session: requests.Session, delivery: Delivery, attempts: int = 3) ->
 class Seeded:
     """Ids the API fuzz aims at: the organization's entries and another organization's."""
 
+    org: str
     own: list[str]
     foreign: list[str]
 
 
 def seed(session: requests.Session, url: str, secrets: dict[str, str], run: str) -> Seeded:
     """Deliver an organization, a card expiring next month on a scheduled payment, and failures
-    (an installment, a one-time e-check, a refund) for ORG_ID, and one failure for OTHER_ORG_ID."""
+    (an installment, a one-time e-check, a refund) for the run's organization, and one failure
+    for the other one (`organizations`)."""
+    own, other = organizations(run)
     now = datetime.now(UTC)
-    next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+    expiring = next_month(now, "UTC")  # the organization's time zone, below
     stamp = demo.rfc3339(now, timespec="milliseconds")
 
-    def post(endpoint: str, name: str, org_id: str = ORG_ID, **data: Any) -> None:
+    def post(endpoint: str, name: str, org_id: str = own, **data: Any) -> None:
         event = sample_event(name)
         event["occurred_at"] = stamp
         merged = {**event["data"], "organization_id": org_id, **data}
@@ -245,7 +231,12 @@ def seed(session: requests.Session, url: str, secrets: dict[str, str], run: str)
         deliver(session, Delivery(url, endpoint, secrets[endpoint], body))
 
     post("billing", "webhooks_organization_upserted.json", time_zone="UTC")
-    post("billing", "webhooks_billing.json", exp_month=next_month.month, exp_year=next_month.year)
+    post(
+        "billing",
+        "webhooks_billing.json",
+        exp_month=int(expiring[5:7]),
+        exp_year=int(expiring[:4]),
+    )
     post("billing", "webhooks_scheduled_payment_upserted.json")
     for number in range(3):
         post("payments", "webhooks_payments_failed.json", payment_id=f"pay_{run}_{number}")
@@ -259,10 +250,8 @@ def seed(session: requests.Session, url: str, secrets: dict[str, str], run: str)
         scheduled_payment_id=None,
     )
     post("payments", "webhooks_refund_failed.json", payment_id=f"ref_{run}")
-    post("payments", "webhooks_payments_failed.json", OTHER_ORG_ID, payment_id=f"pay_{run}_other")
-    return Seeded(
-        own=entry_ids(session, url, ORG_ID), foreign=entry_ids(session, url, OTHER_ORG_ID)
-    )
+    post("payments", "webhooks_payments_failed.json", other, payment_id=f"pay_{run}_other")
+    return Seeded(org=own, own=entry_ids(session, url, own), foreign=entry_ids(session, url, other))
 
 
 def entry_ids(session: requests.Session, url: str, org_id: str) -> list[str]:
@@ -370,7 +359,7 @@ def operation_cases(
 def fuzz_api(
     url: str, tokens: tuple[str, str], seeded: Seeded, examples: int, seed_value: int, tally: Tally
 ) -> None:
-    """`tokens`: a billing admin's and a member's without billing_admin, of ORG_ID."""
+    """`tokens`: a billing admin's and a member's without billing_admin, of `seeded.org`."""
     schema = schemathesis.openapi.from_path(OPENAPI)
     admin, reader = (f"Bearer {token}" for token in tokens)
     # Every case carries a token, so `ignored_auth` sends each 2xx again without it and with a
@@ -465,6 +454,9 @@ class Body:
 
 ANY_ANSWER = frozenset({200, 400, 409})
 REFUSED = frozenset({400})
+# docs/contract.md §4.1: a body that is not UTF-8 cannot be verified, its signature being over
+# text: 401 and nothing else, however well it is signed.
+UNVERIFIABLE = frozenset({401})
 
 ODD_STRINGS = st.sampled_from(
     [
@@ -593,11 +585,11 @@ def nested(value: Any, levels: int, as_object: bool) -> Any:
 
 
 @st.composite
-def valid_events(draw: st.DrawFn, endpoint: str) -> dict[str, Any]:
-    """A sample event of the endpoint, now, for ORG_ID, with a fresh payment id."""
+def valid_events(draw: st.DrawFn, endpoint: str, org: str) -> dict[str, Any]:
+    """A sample event of the endpoint, now, for `org`, with a fresh payment id."""
     event = sample_event(draw(st.sampled_from(WEBHOOK_SAMPLES[endpoint])))
     event["occurred_at"] = demo.rfc3339(datetime.now(UTC), timespec="milliseconds")
-    event["data"]["organization_id"] = ORG_ID
+    event["data"]["organization_id"] = org
     if "payment_id" in event["data"]:
         event["data"]["payment_id"] = f"pay_fuzz_{draw(st.integers(0, 10**6))}"
     return event
@@ -615,9 +607,9 @@ def value_body(value: Any, kind: str) -> Body:
 
 
 @st.composite
-def mutated_value(draw: st.DrawFn, endpoint: str) -> Body:
+def mutated_value(draw: st.DrawFn, endpoint: str, org: str) -> Body:
     """A valid event with one field replaced, removed or nested deep."""
-    event = draw(valid_events(endpoint))
+    event = draw(valid_events(endpoint, org))
     path = draw(st.sampled_from(list(paths(event))))
     how = draw(st.sampled_from(["replace", "remove", "nest"]))
     if how == "remove" and path:
@@ -647,12 +639,12 @@ def duplicate_name(draw: st.DrawFn, event: dict[str, Any], raw: bytes) -> Body:
 def not_utf8(draw: st.DrawFn, event: dict[str, Any], raw: bytes) -> Body:
     at = draw(st.integers(0, len(raw)))
     junk = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\x80"]))
-    return Body("not_utf8", raw[:at] + junk + raw[at:], REFUSED)
+    return Body("not_utf8", raw[:at] + junk + raw[at:], UNVERIFIABLE)
 
 
 def latin1(draw: st.DrawFn, event: dict[str, Any], raw: bytes) -> Body:
     text = raw.decode().replace('"type"', '"typé"', 1)
-    return Body("latin1", text.encode("latin-1", "replace"), REFUSED)
+    return Body("latin1", text.encode("latin-1", "replace"), UNVERIFIABLE)
 
 
 def cut(draw: st.DrawFn, event: dict[str, Any], raw: bytes) -> Body:
@@ -710,19 +702,21 @@ BREAKAGES: list[Breakage] = [
 
 
 @st.composite
-def mutated_bytes(draw: st.DrawFn, endpoint: str) -> Body:
+def mutated_bytes(draw: st.DrawFn, endpoint: str, org: str) -> Body:
     """A valid event's bytes broken as I-JSON forbids, or oversized (docs/contract.md §4.1)."""
-    event = draw(valid_events(endpoint))
+    event = draw(valid_events(endpoint, org))
     breakage = draw(st.sampled_from(BREAKAGES))
     return breakage(draw, event, dumps(event))
 
 
-def webhook_cases(endpoint: str) -> st.SearchStrategy[Body]:
+def webhook_cases(endpoint: str, org: str) -> st.SearchStrategy[Body]:
     return st.one_of(
-        valid_events(endpoint).map(lambda event: Body("valid", dumps(event), frozenset({200}))),
+        valid_events(endpoint, org).map(
+            lambda event: Body("valid", dumps(event), frozenset({200}))
+        ),
         JSON_VALUES.map(lambda value: value_body(value, "json value")),
-        mutated_value(endpoint),
-        mutated_bytes(endpoint),
+        mutated_value(endpoint, org),
+        mutated_bytes(endpoint, org),
     )
 
 
@@ -738,11 +732,7 @@ def check_webhook_answer(body: Body, answer: requests.Response) -> None:
     """docs/contract.md §4.1: a documented status, the body it gives, and the status the contract
     gives this body."""
     assert answer.status_code < 500, f"server error {answer.status_code}: {answer.text[:500]}"
-    allowed = body.allowed
-    if not is_utf8(body.raw):
-        # docs/webhooks.md §2 and §3: a body that is not UTF-8 cannot be verified (401), where
-        # docs/contract.md §4.1 reads it as a body that is not I-JSON (400): either refuses it.
-        allowed = allowed | {401}
+    allowed = body.allowed if is_utf8(body.raw) else UNVERIFIABLE
     assert answer.status_code in allowed, (
         f"{body.kind}: answered {answer.status_code}, expected one of {sorted(allowed)}:"
         f" {answer.text[:500]}"
@@ -764,9 +754,10 @@ class WebhookFailure(AssertionError):
     """A webhook answer outside the contract, with the shell lines that reproduce it."""
 
 
-def fuzz_webhooks(url: str, examples: int, seed_value: int, tally: Tally) -> None:
+def fuzz_webhooks(url: str, org: str, examples: int, seed_value: int, tally: Tally) -> None:
+    """Bodies for `org` (the valid and mutated events), signed and posted to each endpoint."""
     session = requests.Session()
-    secrets = webhook_secrets(session, url)
+    secrets = demo.webhook_secrets(session, url)
     for endpoint in ("payments", "billing"):
         label = f"POST /webhooks/{endpoint}"
 
@@ -779,7 +770,7 @@ def fuzz_webhooks(url: str, examples: int, seed_value: int, tally: Tally) -> Non
             except (AssertionError, ValueError) as error:
                 raise WebhookFailure(f"{error}\n{delivery.reproduction()}") from None
 
-        cases = webhook_cases(endpoint)
+        cases = webhook_cases(endpoint, org)
         record_failures(label, fuzz_test(cases, send, label, examples, seed_value), tally)
 
 
@@ -787,13 +778,17 @@ def fuzz_webhooks(url: str, examples: int, seed_value: int, tally: Tally) -> Non
 
 
 def fuzz(url: str, examples: int, seed_value: int, run: str, verbose: bool = False) -> Tally:
-    """Seed (payment ids named after `run`), then fuzz the API and the webhooks at `url`."""
+    """Seed (organizations and payment ids named after `run`), then fuzz the API and the
+    webhooks at `url`."""
     tally = Tally(verbose=verbose)
     session = requests.Session()
-    seeded = seed(session, url, webhook_secrets(session, url), run)
-    tokens = (mint_token(session, url), mint_token(session, url, groups=("member",)))
+    seeded = seed(session, url, demo.webhook_secrets(session, url), run)
+    tokens = (
+        mint_token(session, url, seeded.org),
+        mint_token(session, url, seeded.org, groups=("member",)),
+    )
     fuzz_api(url, tokens, seeded, examples, seed_value, tally)
-    fuzz_webhooks(url, examples, seed_value, tally)
+    fuzz_webhooks(url, seeded.org, examples, seed_value, tally)
     return tally
 
 
@@ -807,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
     with local_stack(arguments.url) as url:
         print(f"fuzzing {url}: {arguments.examples} examples per operation, seed {arguments.seed}")
         # On a stack of its own the run is the same for the same seed; a running stack may
-        # hold a previous run's entries, closed by then, so its payment ids are new.
+        # hold a previous run's organizations and entries, so its organizations are new.
         run = uuid.uuid4().hex[:8] if arguments.url else f"s{arguments.seed}"
         tally = fuzz(url, arguments.examples, arguments.seed, run, verbose=True)
     print(tally.summary(time.monotonic() - started))

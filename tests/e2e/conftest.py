@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import requests
-from standardwebhooks.webhooks import Webhook
 
-from local import config
+from local import config, demo
 from local.stack import LocalStack
 
 HERE = Path(__file__).resolve().parent
@@ -34,11 +33,28 @@ def stack() -> Iterator[LocalStack]:
 
 
 class Api:
-    """HTTP to the gateway: `api.get("/transactions", token=...)`."""
+    """HTTP to the gateway: `api.get("/transactions", token=...)`.
+
+    One requests session, which is not thread-safe: a thread of a test talks through a client of
+    its own, `with api.fresh() as mine: ...`.
+    """
 
     def __init__(self, base_url: str) -> None:
         self.url = base_url
         self.session = requests.Session()
+
+    def fresh(self) -> "Api":
+        """A client of the same gateway with a session of its own (close it, or use `with`)."""
+        return Api(self.url)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -88,9 +104,8 @@ class Api:
 
 @pytest.fixture(scope="package")
 def api(stack: LocalStack) -> Iterator[Api]:
-    client = Api(stack.url)
-    yield client
-    client.session.close()
+    with Api(stack.url) as client:
+        yield client
 
 
 type WaitForQueues = Callable[..., None]
@@ -110,20 +125,23 @@ def queues_idle(stack: LocalStack) -> WaitForQueues:
 type MintToken = Callable[..., str]
 
 
+def mint_token(
+    api: Api,
+    org_id: str = "org_e2e",
+    groups: Sequence[str] = ("billing_admin",),
+    sub: str = "user_e2e",
+    email: str = "admin@e2e.example",
+) -> str:
+    """A JWT for these claims from POST /_local/token (local/demo.py)."""
+    return demo.mint_token(api.session, api.url, org_id, sub=sub, email=email, groups=groups)
+
+
 @pytest.fixture
 def token(api: Api) -> MintToken:
     """`token(org_id="org_e2e", groups=["billing_admin"])`: a JWT from POST /_local/token."""
 
-    def mint(
-        org_id: str = "org_e2e",
-        groups: Sequence[str] = ("billing_admin",),
-        sub: str = "user_e2e",
-        email: str = "admin@e2e.example",
-    ) -> str:
-        body = {"org_id": org_id, "sub": sub, "email": email, "groups": list(groups)}
-        answer = api.post("/_local/token", json=body)
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["token"])
+    def mint(*args: Any, **kwargs: Any) -> str:
+        return mint_token(api, *args, **kwargs)
 
     return mint
 
@@ -131,33 +149,34 @@ def token(api: Api) -> MintToken:
 type PostWebhook = Callable[..., Any]
 
 
-@pytest.fixture
-def post_webhook(api: Api) -> PostWebhook:
-    """`post_webhook("payments", {"type": ...})`: signed as the sender would, POSTed as is.
+def signed_post(
+    api: Api,
+    endpoint: str,
+    body: dict[str, Any] | bytes,
+    *,
+    secret: str | None = None,
+    webhook_id: str | None = None,
+    at: datetime | None = None,
+) -> Any:
+    """POST `body` to /webhooks/<endpoint>, signed as the sender would (local/demo.py), as is.
 
     `secret` defaults to that endpoint's local key; `at` to now; `body` may be bytes.
     """
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = demo.signed_headers(
+        secret or config.WEBHOOK_SECRETS[endpoint],
+        webhook_id or f"msg_{uuid.uuid4().hex}",
+        raw,
+        at or datetime.now(UTC),
+    )
+    return api.post(f"/webhooks/{endpoint}", data=raw, headers=headers)
 
-    def post(
-        endpoint: str,
-        body: dict[str, Any] | bytes,
-        *,
-        secret: str | None = None,
-        webhook_id: str | None = None,
-        at: datetime | None = None,
-    ) -> Any:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        at = at or datetime.now(UTC)
-        webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-        signature = Webhook(secret or config.WEBHOOK_SECRETS[endpoint]).sign(
-            webhook_id, at, raw.decode()
-        )
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature,
-        }
-        return api.post(f"/webhooks/{endpoint}", data=raw, headers=headers)
+
+@pytest.fixture
+def post_webhook(api: Api) -> PostWebhook:
+    """`post_webhook("payments", {"type": ...})`: `signed_post` through the package's client."""
+
+    def post(endpoint: str, body: dict[str, Any] | bytes, **kwargs: Any) -> Any:
+        return signed_post(api, endpoint, body, **kwargs)
 
     return post

@@ -37,7 +37,6 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jsonschema import Draft202012Validator
-from standardwebhooks.webhooks import Webhook
 
 from local import config
 from local.stack import LocalStack
@@ -46,6 +45,7 @@ from payment_action_center.app.transactions import entry_filter
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.cards import next_month
 from payment_action_center.domain.listing import Position, encode_cursor, encode_opaque
+from tests.e2e import conftest
 from tests.e2e.conftest import Api
 from tests.shared import factories
 
@@ -354,25 +354,14 @@ def leaked(world: World, body: Any) -> set[str]:
 
 
 def signed_post(api: Api, endpoint: str, body: dict[str, Any]) -> Any:
-    raw = json.dumps(body)
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    at = datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(config.WEBHOOK_SECRETS[endpoint]).sign(webhook_id, at, raw),
-    }
-    answer = api.post(f"/webhooks/{endpoint}", data=raw.encode(), headers=headers)
+    """conftest's `signed_post` (the `world` fixture outlives the `post_webhook` one), accepted."""
+    answer = conftest.signed_post(api, endpoint, body)
     assert answer.json() == {"status": "accepted"}, answer.text
     return answer
 
 
 def mint(api: Api, org: str, sub: str, groups: list[str], email: str) -> str:
-    body = {"org_id": org, "sub": sub, "email": email, "groups": groups}
-    answer = api.post("/_local/token", json=body)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["token"])
+    return conftest.mint_token(api, org, groups, sub=sub, email=email)
 
 
 # Each organization's failures, by name: (payment id, kind, method, token). B reuses A's payment
@@ -482,9 +471,14 @@ def world(api: Api, stack: LocalStack) -> Iterator[World]:
         reader=mint(api, f"org_iso_b_{run}", "user_b_reader", ["reader"], "reader@b.example"),
     )
     key = f"click-{run}"
+
+    def seed_apart(seeding: Callable[..., Any], *args: Any) -> Any:
+        with api.fresh() as mine:  # a requests session is not thread-safe: one per thread
+            return seeding(mine, *args)
+
     with ThreadPoolExecutor(2) as pool:  # the two organizations side by side
-        a_seeded = pool.submit(seed_a, api, a, key)
-        b_seeded = pool.submit(seed, api, b, B_FAILURES, "B")
+        a_seeded = pool.submit(seed_apart, seed_a, a, key)
+        b_seeded = pool.submit(seed_apart, seed, b, B_FAILURES, "B")
         first, _ = a_seeded.result(), b_seeded.result()
     a_cursors = {}
     for path in ("/transactions", "/expiring-cards"):

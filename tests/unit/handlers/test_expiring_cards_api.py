@@ -105,3 +105,14 @@ def test_a_cursor_naming_another_organizations_card_is_400(api: ModuleType) -> N
     forged = encode_opaque(f"org_demo#{year:04d}-{month:02d}", "org_other", "card_a")
     status, body = get(api, {"cursor": forged})
     assert (status, body["code"]) == (400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("card_id", ["\ud800", "card a", "", "c" * 129])
+def test_a_cursor_naming_a_card_id_no_webhook_gives_is_400(api: ModuleType, card_id: str) -> None:
+    """A forged cursor with the caller's own fingerprint and organization, but a card id the
+    billing webhook never accepts (a lone surrogate cannot even be sent to DynamoDB)."""
+    apply(factories.organization_upserted())
+    month, year = next_month()
+    forged = encode_opaque(f"org_demo#{year:04d}-{month:02d}", "org_demo", card_id)
+    status, body = get(api, {"cursor": forged})
+    assert (status, body["code"]) == (400, "invalid_cursor")

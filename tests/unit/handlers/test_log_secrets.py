@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
+from payment_action_center.app.preferences import unsubscribe_signature
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
 from tests.shared.lambdas import Context, answer, as_json, cold_start, http_event, signed_headers
@@ -56,6 +57,10 @@ def written(
     yield read
 
 
+# The signatures this module's requests carried (webhook-signature values, unsubscribe `s`).
+SIGNATURES: list[str] = []
+
+
 def secrets_in(text: str) -> list[str]:
     """The secrets of this module found in `text`, in any of the forms a log line could take."""
     signing_keys = [
@@ -69,6 +74,7 @@ def secrets_in(text: str) -> list[str]:
         BEARER.split(".")[2],
         UNSUBSCRIBE_KEY,
         *signing_keys,
+        *(part for signature in SIGNATURES for part in signature.split(",")[-1:]),
     ]
     folded = text.replace("\\/", "/")
     return [needle for needle in needles if needle in folded]
@@ -79,6 +85,7 @@ def deliver(
 ) -> int:
     raw = body if isinstance(body, bytes) else as_json(body)
     sent = {**signed_headers(secret, raw, f"msg_{len(raw)}_{path[-4:]}"), **headers}
+    SIGNATURES.append(sent["webhook-signature"])
     event = http_event("POST", path, headers=sent, body=raw)
     return answer(fn.lambda_handler(event, Context()))[0]
 
@@ -127,8 +134,18 @@ def test_the_api_logs_no_token_or_address_answered_or_refused(written: Written) 
         route="/transactions/{id}/retry",
         path_parameters={"id": entry_id},
     )
-    assert retried == 409  # already pending: refused, and logged as such
+    assert retried == 409  # already pending: refused
 
+    unsubscribe = "/me/notification-preferences/unsubscribe"
+    signature = unsubscribe_signature(UNSUBSCRIBE_KEY.encode(), "org_demo", "user_1")
+    SIGNATURES.append(signature)
+    for s in (signature, signature[::-1]):
+        query = {"o": "org_demo", "u": "user_1", "s": s}
+        event = http_event("POST", unsubscribe, query=query, body="List-Unsubscribe=One-Click")
+        assert answer(api.lambda_handler(event, Context()))[0] in (200, 403)
+
+    # The API logs nothing of its own today: this guards whatever it logs one day (an
+    # access log, an error's traceback) against carrying the token, an address or a signature.
     assert secrets_in(written()) == []
 
 

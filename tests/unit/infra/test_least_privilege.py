@@ -13,17 +13,21 @@ check finds what it is there to find).
 - Each function has a role of its own; it writes to its own log group only.
 - Each SQS consumer touches its own queue only, with what Lambda's event source mapping calls;
   no other role may receive from or delete in a queue.
+- Only the functions whose code deletes items (tests/unit/infra/test_template.py's code_needs
+  traces it) hold dynamodb:DeleteItem, and only on the tables they delete from.
 - Resource policies (the console bucket's, the alarm key's) allow no `*` action or principal but
   the commented ones; a Deny may be as wide as it likes.
 """
 
 import copy
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.unit.infra.test_template import code_needs
 from tools.template import load, resources, translate
 
 type Doc = dict[str, Any]
@@ -50,9 +54,6 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str | None] = {
     # Tracing: Active (Globals): Lambda uploads each function's trace segments with its role.
     "xray:PutTraceSegments": None,
     "xray:PutTelemetryRecords": None,
-    # Custom metrics by API (Powertools metrics go through the logs (EMF) and need none today):
-    # only ever with the namespace it may write to.
-    "cloudwatch:PutMetricData": "cloudwatch:namespace",
 }
 # Resource patterns with a `*` that IAM needs: (the pattern as the template renders it, the
 # actions allowed on it, the condition key the statement must carry (None: none)).
@@ -60,8 +61,9 @@ SES_IDENTITIES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:ide
 WILDCARD_RESOURCES: dict[str, tuple[set[str], str | None]] = {
     # SES authorizes a send on the identity it matched, the From address or its verified domain
     # (and, while the account is in the SES sandbox, the recipients'): any identity, but only
-    # from the configured From address (SendEmailPolicy).
-    SES_IDENTITIES: ({"ses:SendEmail", "ses:SendRawEmail"}, "ses:FromAddress"),
+    # from the configured From address (SendEmailPolicy). SES v2 SendEmail (adapters/aws/ses.py)
+    # is authorized as ses:SendEmail: the code never sends raw.
+    SES_IDENTITIES: ({"ses:SendEmail"}, "ses:FromAddress"),
 }
 # A log group's Arn attribute is `arn:...:log-group:<name>:*`: its streams, which Lambda names
 # itself. Allowed for writing logs, and only on the function's own group (checked below).
@@ -334,6 +336,34 @@ def named_indexes(template: Doc) -> list[str]:
     return found
 
 
+@functools.cache
+def code_deletes() -> frozenset[tuple[str, str]]:
+    """(function, table as rendered) of every function whose code deletes items of the table,
+    as test_template.py's code_needs traces the code (the stores' delete_item calls it reaches,
+    Powertools' idempotency records)."""
+    return frozenset(
+        (name, f"${{{label}.Arn}}")
+        for name in functions(EXPANDED)
+        for label, actions in code_needs(name).items()
+        if "dynamodb:DeleteItem" in actions
+    )
+
+
+def item_deletions(template: Doc) -> list[str]:
+    """dynamodb:DeleteItem held by a role whose function's code deletes nothing there (a
+    schedule's role: nothing at all), or missing where the code deletes."""
+    found = []
+    deletes = code_deletes()
+    owners = {role: name for name, role in functions(template).items()}
+    for role in resources(template, "AWS::IAM::Role"):
+        name = owners.get(role, role)
+        held = {r for a, r in role_grants(template, role) if a == "dynamodb:DeleteItem"}
+        wanted = {r for f, r in deletes if f == name}
+        found += [f"{name}: dynamodb:DeleteItem on {r}" for r in sorted(held - wanted)]
+        found += [f"{name}: no dynamodb:DeleteItem on {r}" for r in sorted(wanted - held)]
+    return found
+
+
 def other_identities(template: Doc) -> list[str]:
     """Users, groups, access keys: nothing but roles holds permissions here."""
     kinds = {"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::AccessKey", "AWS::IAM::UserPolicy"}
@@ -387,6 +417,7 @@ CHECKS = [
     consumers_own_queue_only,
     queues_consumed_by_their_consumer_only,
     named_indexes,
+    item_deletions,
     other_identities,
     resource_policies,
 ]
@@ -417,18 +448,48 @@ def test_the_expansion_holds_what_the_checks_read() -> None:
         assert resources(EXPANDED, kind)
 
 
-def test_every_wildcard_in_the_allow_lists_is_still_needed() -> None:
-    """An allow-list entry nothing uses any more is a door left open for the next grant."""
-    used: set[str] = set()
-    for _, document in documents(EXPANDED):
+def wildcard_grants(template: Doc) -> set[tuple[str, str, str | None]]:
+    """(wildcard resource, action, the allow-list's condition key if the statement carries it)
+    of every Allow on a resource with a `*`."""
+    keys = {k for k in WILDCARD_RESOURCE_ACTIONS.values() if k}
+    keys |= {k for _, k in WILDCARD_RESOURCES.values() if k}
+    found = set()
+    for _, document in documents(template):
         for statement in statements(document):
-            resources_ = rendered(EXPANDED, statement.get("Resource"))
-            used |= {r for r in resources_ if r in WILDCARD_RESOURCES}
-            if "*" in resources_:
-                used |= set(as_list(statement.get("Action") or []))
-    assert set(WILDCARD_RESOURCES) <= used
-    unconditional = {a for a, key in WILDCARD_RESOURCE_ACTIONS.items() if key is None}
-    assert unconditional <= used
+            if statement.get("Effect") != "Allow":
+                continue
+            condition = json.dumps(statement.get("Condition") or {})
+            carried = [k for k in keys if f'"{k}"' in condition] or [None]
+            for resource in rendered(template, statement.get("Resource")):
+                if "*" in resource:
+                    for action in as_list(statement.get("Action") or []):
+                        found |= {(resource, action, key) for key in carried}
+    return found
+
+
+def test_every_wildcard_in_the_allow_lists_is_still_needed() -> None:
+    """An allow-list entry nothing uses any more is a door left open for the next grant: every
+    action of every entry, conditioned or not, is granted as the entry allows it (with its
+    condition key when it names one)."""
+    used = wildcard_grants(EXPANDED)
+    for action, key in WILDCARD_RESOURCE_ACTIONS.items():
+        assert ("*", action, key) in used, action
+    for resource, (actions, key) in WILDCARD_RESOURCES.items():
+        for action in actions:
+            assert (resource, action, key) in used, (resource, action)
+
+
+def test_the_functions_that_delete_items_are_the_outbox_cleanup_and_the_idempotency_records() -> (
+    None
+):
+    """What code_deletes finds: the outbox events deleted once published (app/outbox.py calls the
+    store's `published`: the API, the webhooks, the retry worker and the watchdog) and the API's
+    idempotency records, which Powertools deletes when the call they guard fails."""
+    outbox_cleanup = {"ApiFunction", "WebhooksFunction", "RetryWorkerFunction"}
+    outbox_cleanup |= {"RetryWatchdogFunction"}
+    assert code_deletes() == {(name, "${Table.Arn}") for name in outbox_cleanup} | {
+        ("ApiFunction", "${IdempotencyTable.Arn}")
+    }
 
 
 # ----------------------------------------------------------------------------- the checks fail
@@ -487,13 +548,30 @@ def test_every_resource_or_every_index_is_refused() -> None:
     assert [v.split(":")[0] for v in found] == ["ApiFunctionRole", "WebhooksFunctionRole"]
 
 
-def test_a_wildcard_resource_action_without_its_condition_is_refused() -> None:
+def test_an_action_off_the_allow_lists_on_a_wildcard_is_refused_condition_or_not() -> None:
     def metrics(resources_: Doc) -> None:
         statement = {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+        namespace = {"StringEquals": {"cloudwatch:namespace": "PaymentActionCenter"}}
         access(resources_, "DailyDigestFunctionRole").append(statement)
+        access(resources_, "RetryWorkerFunctionRole").append(statement | {"Condition": namespace})
 
-    assert found_after(metrics, wildcard_resources) == [
-        "DailyDigestFunctionRole: ['cloudwatch:PutMetricData'] on *"
+    assert sorted(found_after(metrics, wildcard_resources)) == [
+        "DailyDigestFunctionRole: ['cloudwatch:PutMetricData'] on *",
+        "RetryWorkerFunctionRole: ['cloudwatch:PutMetricData'] on *",
+    ]
+
+
+def test_a_send_on_every_identity_without_the_from_address_or_raw_is_refused() -> None:
+    def unconditioned(resources_: Doc) -> None:
+        policy = resources_["SendEmailPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        raw = {k: v for k, v in policy.items() if k != "Sid"} | {"Action": "ses:SendRawEmail"}
+        resources_["SendEmailPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(raw)
+        del policy["Condition"]
+
+    found = found_after(unconditioned, wildcard_resources)
+    assert found == [
+        f"SendEmailPolicy: ['ses:SendEmail'] on {SES_IDENTITIES}",
+        f"SendEmailPolicy: ['ses:SendRawEmail'] on {SES_IDENTITIES}",
     ]
 
 
@@ -528,3 +606,18 @@ def test_a_public_principal_in_a_resource_policy_is_refused() -> None:
         policy["Statement"][0]["Principal"] = "*"
 
     assert found_after(public, resource_policies) == ["ConsoleBucketPolicy: allows every principal"]
+
+
+def test_a_delete_the_code_never_makes_is_refused_and_one_it_makes_required() -> None:
+    def deletes(resources_: Doc) -> None:
+        access(resources_, "DigestSenderFunctionRole")[1]["Action"].append("dynamodb:DeleteItem")
+        table = {"Fn::GetAtt": ["Table", "Arn"]}
+        statement = {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": table}
+        access(resources_, "CardNoticeSenderFunctionRole").append(statement)
+        access(resources_, "ApiFunctionRole")[0]["Action"].remove("dynamodb:DeleteItem")
+
+    assert sorted(found_after(deletes, item_deletions)) == [
+        "ApiFunction: no dynamodb:DeleteItem on ${Table.Arn}",
+        "CardNoticeSenderFunction: dynamodb:DeleteItem on ${Table.Arn}",
+        "DigestSenderFunction: dynamodb:DeleteItem on ${Table.Arn}",
+    ]

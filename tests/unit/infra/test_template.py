@@ -9,6 +9,7 @@ names the configured origins only; the sandbox processor never reaches prod; and
 exists for every route and every other event source."""
 
 import ast
+import functools
 import hashlib
 import inspect
 import json
@@ -555,10 +556,10 @@ def iam_statements() -> Iterator[tuple[str, Doc]]:
 
 
 # Actions that have no resource-level permissions, so IAM requires "*": X-Ray's trace upload
-# (Tracing: Active), and CloudWatch PutMetricData (allowed only with a cloudwatch:namespace
-# condition; Powertools metrics go through the logs (EMF) and need none).
+# (Tracing: Active). Powertools metrics go through the logs (EMF): no cloudwatch:PutMetricData.
 WILDCARD_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-SES_SEND = {"ses:SendEmail", "ses:SendRawEmail"}
+# SES v2 SendEmail (adapters/aws/ses.py) is authorized as ses:SendEmail.
+SES_SEND = {"ses:SendEmail"}
 SES_IDENTITIES = "ses:identity/*"
 SES_CONFIGURATION_SET = "ses:configuration-set/${SesConfigurationSet} if HasSesConfigurationSet"
 # The one condition a grant carries: SES sends only from the configured From address.
@@ -574,10 +575,7 @@ def test_no_iam_statement_grants_every_action_or_every_resource() -> None:
         assert not any("*" in a for a in actions), (owner, actions)
         for label in statement["Resource"]:
             if label == "*":
-                allowed = set(WILDCARD_RESOURCE_ACTIONS)
-                if "cloudwatch:namespace" in json.dumps(statement.get("Condition", {})):
-                    allowed.add("cloudwatch:PutMetricData")
-                assert actions <= allowed, (owner, actions)
+                assert actions <= WILDCARD_RESOURCE_ACTIONS, (owner, actions)
             elif label == SES_IDENTITIES:
                 # Any identity, as SES authorizes the From address or its verified domain,
                 # whichever it matched: but only from the digest's From address.
@@ -601,20 +599,15 @@ def test_each_function_has_a_role_of_its_own() -> None:
     assert len(set(roles)) == len(roles) == len(of_type("AWS::IAM::Role"))
 
 
-# What each function may do, by resource. The API's idempotency records are in a table of their
-# own (IdempotencyTable): on the main table it has no UpdateItem, which only they used; the
-# senders' Put/UpdateItem are their send records (at most one digest per day, one notice per card
-# and expiry month). Indexes by name: the ones the function's code queries (INDEX_QUERIES).
-TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
-TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
-READ_WRITE = TABLE_READS | TABLE_WRITES | {"dynamodb:DeleteItem"}
+# What each function may do, by resource, is derived from its code below (code_needs): the
+# store methods its use cases call and the DynamoDB operations each one makes, the queues and
+# the bus its Wiring builds, the secrets it reads, the mail it sends. The API's idempotency
+# records are in a table of their own (IdempotencyTable).
 QUERY = {"dynamodb:Query"}
 # Powertools' DynamoDBPersistenceLayer (functions/api/wiring.py) gets, puts, updates and deletes
 # its idempotency records (get_item, put_item, update_item, delete_item), in their own table.
-IDEMPOTENCY_RECORDS = READ_WRITE - {"dynamodb:Query", "dynamodb:ConditionCheckItem"}
+IDEMPOTENCY_RECORDS = {f"dynamodb:{a}Item" for a in ("Get", "Put", "Update", "Delete")}
 SECRET = {"secretsmanager:GetSecretValue"}
-SEND_SES = {SES_IDENTITIES: SES_SEND, SES_CONFIGURATION_SET: SES_SEND}
-PUBLISH = {"EventBus": {"events:PutEvents"}}
 # What every function needs to run, whatever its code: its trace segments uploaded (Tracing:
 # Active) and its own log group written (Lambda creates the streams); an SQS consumer, what
 # Lambda's event source mapping calls on its queue with the function's role.
@@ -627,40 +620,6 @@ def running(name: str) -> dict[str, set[str]]:
     return {"*": TRACE_UPLOAD, f"{name.removesuffix('Function')}LogGroup": LOG_WRITES}
 
 
-EXPECTED_GRANTS = {
-    "WebhooksFunction": {"Table": READ_WRITE | {"dynamodb:BatchGetItem"}, **PUBLISH}
-    | {"PaymentsWebhookSecret": SECRET, "BillingWebhookSecret": SECRET},
-    "ApiFunction": {
-        "Table": (READ_WRITE - {"dynamodb:UpdateItem"}) | {"dynamodb:BatchGetItem"},
-        "Table/index/OpenEntries": QUERY,
-        "Table/index/CardsByExpiry": QUERY,
-        **PUBLISH,
-    }
-    | {"RetryQueue": {"sqs:SendMessage"}, "UnsubscribeSecret": SECRET}
-    | {"IdempotencyTable": IDEMPOTENCY_RECORDS},
-    "RetryWorkerFunction": {"Table": READ_WRITE, **PUBLISH, "RetryQueue": CONSUME},
-    "RetryWatchdogFunction": {"Table": READ_WRITE, "Table/index/PendingRetries": QUERY, **PUBLISH}
-    | {"RetryQueue": {"sqs:SendMessage"}},
-    "DailyDigestFunction": {"Table": TABLE_READS | {"dynamodb:BatchGetItem"}}
-    | {"Table/index/FailuresByDay": QUERY, "DigestQueue": {"sqs:SendMessage"}},
-    "DigestSenderFunction": {"Table": READ_WRITE, "UnsubscribeSecret": SECRET, **SEND_SES}
-    | {"DigestQueue": CONSUME},
-    "CardExpiryScanFunction": {"Table": TABLE_READS | {"dynamodb:BatchGetItem"}}
-    | {"Table/index/CardsByExpiry": QUERY, "CardNoticeQueue": {"sqs:SendMessage"}},
-    "CardNoticeSenderFunction": {
-        "Table": TABLE_READS | {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        "Table/index/CardsByExpiry": QUERY,
-        **SEND_SES,
-        "CardNoticeQueue": CONSUME,
-    },
-}
-
-
-@pytest.mark.parametrize("name", sorted({*FUNCTIONS, *EXPECTED_GRANTS}))
-def test_function_gets_exactly_the_permissions_it_needs(name: str) -> None:
-    assert name in FUNCTIONS and grants_of(name) == EXPECTED_GRANTS[name] | running(name)
-
-
 def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_does() -> None:
     reaching = [
         (owner, statement)
@@ -671,30 +630,194 @@ def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_doe
     [(_, statement)] = reaching
     assert statement["Resource"] == ["IdempotencyTable"]
     assert statement["Action"] == IDEMPOTENCY_RECORDS
-    # get_item, put_item, update_item and delete_item: what Powertools' persistence layer calls.
-    assert {f"dynamodb:{a}Item" for a in ("Get", "Put", "Update", "Delete")} == IDEMPOTENCY_RECORDS
 
 
-# Boto3 DynamoDB operations -> the IAM actions that authorize them (get_item: GetItem, ...). IAM
-# authorizes each item of a transaction or a batch by its own action.
+# Boto3 DynamoDB client operations -> the IAM action that authorizes them (get_item: GetItem).
+# TransactWriteItems is authorized item by item, each by its own action (TRANSACTION_ITEMS);
+# TransactGetItems by GetItem.
 DYNAMODB_OPERATIONS = {
-    "transact_get_items": {"dynamodb:GetItem"},
-    "batch_write_item": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
-    "transact_write_items": TABLE_WRITES | {"dynamodb:DeleteItem"},
-}
-DYNAMODB_OPERATIONS |= {
     op: {f"dynamodb:{camel(op)}"}
-    for op in ("get_item", "batch_get_item", "query", "scan", "put_item", "update_item")
+    for op in (
+        *("get_item", "batch_get_item", "query", "scan", "put_item", "update_item"),
+        *("delete_item", "batch_write_item"),
+    )
+} | {"transact_get_items": {"dynamodb:GetItem"}, "transact_write_items": set()}
+TRANSACTION_ITEMS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
-DYNAMODB_OPERATIONS["delete_item"] = {"dynamodb:DeleteItem"}
-# The layer's store methods that query an index (adapters/dynamodb/), by the index they query.
-INDEX_QUERIES = {
-    "list_open": "OpenEntries",
-    "expiring": "CardsByExpiry",
-    "organizations_expiring": "CardsByExpiry",
-    "pending_retries": "PendingRetries",
-    "organizations_with_failures": "FailuresByDay",
-}
+STORES = LAYER / "adapters" / "dynamodb"
+
+type Def = ast.FunctionDef
+type Grants = dict[str, set[str]]
+
+
+@functools.cache
+def store_definitions() -> tuple[dict[str, dict[str, Def]], dict[str, Def]]:
+    """The stores' classes (name -> method -> def) and the module-level functions of
+    adapters/dynamodb/ (name -> def). Cached: read, never change."""
+    classes: dict[str, dict[str, Def]] = {}
+    module_level: dict[str, Def] = {}
+    for path in sorted(STORES.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                methods = [n for n in node.body if isinstance(n, ast.FunctionDef)]
+                classes[node.name] = {m.name: m for m in methods}
+            elif isinstance(node, ast.FunctionDef):
+                module_level[node.name] = node
+    return classes, module_level
+
+
+def called_name(call: ast.Call) -> str:
+    return str(getattr(call.func, "attr", getattr(call.func, "id", "")))
+
+
+def query_wrappers(module_level: dict[str, Def], methods: dict[str, Def]) -> set[str]:
+    """ "query" and the helpers that hand their **request on to it (query_all, Store._query)."""
+    found = {"query"}
+    while True:
+        more = {
+            name
+            for name, node in (module_level | methods).items()
+            if node.args.kwarg is not None
+            and any(
+                isinstance(c, ast.Call)
+                and called_name(c) in found
+                and any(
+                    k.arg is None and ast.unparse(k.value) == node.args.kwarg.arg
+                    for k in c.keywords
+                )
+                for c in ast.walk(node)
+            )
+        }
+        if more <= found:
+            return found
+        found |= more
+
+
+@functools.cache
+def index_names() -> dict[str, str]:
+    """keys.py's index constants (OPEN_INDEX, ...) -> the index's name."""
+    from payment_action_center.adapters.dynamodb import keys
+
+    return {n: str(getattr(keys, n)) for n in dir(keys) if n.endswith("_INDEX")}
+
+
+def store_reach(cls: str, method: str) -> list[Def]:
+    """The method and what it calls in adapters/dynamodb/: its class's methods (`self._x(...)`)
+    and the modules' functions, followed from call to call."""
+    classes, module_level = store_definitions()
+    methods = classes[cls]
+    todo, seen = [methods[method]], {}
+    while todo:
+        node = todo.pop()
+        if node.name not in seen:
+            seen[node.name] = node
+            calls = [c for c in ast.walk(node) if isinstance(c, ast.Call)]
+            todo += [methods[called_name(c)] for c in calls if self_call(c, methods)]
+            todo += [
+                module_level[c.func.id]
+                for c in calls
+                if isinstance(c.func, ast.Name) and c.func.id in module_level
+            ]
+    return list(seen.values())
+
+
+def self_call(call: ast.Call, methods: dict[str, Def]) -> bool:
+    receiver = getattr(call.func, "value", None)
+    return isinstance(receiver, ast.Name) and receiver.id == "self" and called_name(call) in methods
+
+
+@functools.cache
+def store_method_grants(cls: str, method: str) -> Grants:
+    """What one store method does to the table, from its code and the code it calls in
+    adapters/dynamodb/ (store_reach): each client operation's action; a transaction's, the
+    action of each item type it builds (a {"Put": ...} literal: PutItem, ...); a Query on an
+    index for each `keys.<X>_INDEX` it names, on the table for a Query that passes no IndexName
+    (a helper's **request forwarding left to its caller). Cached: read, never change."""
+    classes, module_level = store_definitions()
+    wrappers = query_wrappers(module_level, classes[cls])
+    indexes = index_names()
+    nodes = [inner for node in store_reach(cls, method) for inner in ast.walk(node)]
+    calls = [c for c in nodes if isinstance(c, ast.Call)]
+    operations = {
+        called_name(c)
+        for c in calls
+        if called_name(c) in set(DYNAMODB_OPERATIONS) - {"query"}  # table_queries below
+        and ast.unparse(getattr(c.func, "value", c.func)).endswith("client")
+    }
+    table = {action for op in operations for action in DYNAMODB_OPERATIONS[op]}
+    if "transact_write_items" in operations:
+        item_types = {
+            k.value
+            for d in nodes
+            if isinstance(d, ast.Dict)
+            for k in d.keys
+            if isinstance(k, ast.Constant) and k.value in TRANSACTION_ITEMS
+        }
+        table |= {TRANSACTION_ITEMS[t] for t in item_types}
+    table_queries = [
+        c
+        for c in calls
+        if called_name(c) in wrappers and not any(k.arg in (None, "IndexName") for k in c.keywords)
+    ]
+    table |= QUERY if table_queries else set()
+    grants: Grants = {
+        f"Table/index/{indexes[a.attr]}": set(QUERY)
+        for a in nodes
+        if isinstance(a, ast.Attribute) and a.attr in indexes and ast.unparse(a.value) == "keys"
+    }
+    return grants | ({"Table": table} if table else {})
+
+
+def test_the_store_grants_read_each_transaction_item_and_each_query_target() -> None:
+    """The derivation itself, on methods whose calls are known: a transaction grants what its
+    items do, not every write; an index query grants the index, not the table."""
+    assert store_method_grants("DynamoEntryStore", "record_failure") == {
+        "Table": {"dynamodb:PutItem"}
+    }
+    assert store_method_grants("DynamoBillingStore", "refuse_stale") == {
+        "Table": {"dynamodb:PutItem", "dynamodb:ConditionCheckItem"}
+    }
+    assert store_method_grants("DynamoBillingStore", "organizations_expiring") == {
+        "Table/index/CardsByExpiry": QUERY
+    }
+    assert store_method_grants("DynamoEntryStore", "get_with_audit") == {"Table": QUERY}
+    assert store_method_grants("DynamoEntryStore", "published") == {
+        "Table": {"dynamodb:DeleteItem"}
+    }
+    assert store_method_grants("DynamoBillingStore", "expiring") == {
+        "Table": {"dynamodb:BatchGetItem"},
+        "Table/index/CardsByExpiry": QUERY,
+    }
+
+
+def test_every_dynamodb_call_of_the_stores_is_mapped_to_its_action() -> None:
+    """An operation missing from DYNAMODB_OPERATIONS would be a call granted nothing."""
+    for path in STORES.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            receiver = getattr(getattr(node, "func", None), "value", None)
+            if isinstance(node, ast.Call) and "client" in ast.unparse(receiver or ast.Pass()):
+                assert called_name(node) in DYNAMODB_OPERATIONS, (path.name, called_name(node))
+
+
+def test_every_index_is_queried_by_some_store_method() -> None:
+    indexes = [
+        i["IndexName"]
+        for i in TEMPLATE["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"]
+    ]
+    classes, _ = store_definitions()
+    queried = {
+        label
+        for cls, methods in classes.items()
+        for method in methods
+        for label in store_method_grants(cls, method)
+    }
+    assert {f"Table/index/{i}" for i in indexes} <= queried
+
+
 # Client-backed properties of each function's Wiring (functions/<name>/app.py) ->
 # the setting naming their resource and what adapters/aws/messaging.py calls on it
 # (SendMessageBatch is authorized as sqs:SendMessage).
@@ -704,16 +827,28 @@ ADAPTER_GRANTS = {
     "digest_queue": ("DIGEST_QUEUE_URL", {"sqs:SendMessage"}),
     "card_notice_queue": ("CARD_NOTICE_QUEUE_URL", {"sqs:SendMessage"}),
 }
-# SesMailer sends with SES v2 SendEmail, authorized as ses:SendEmail on the From identity and on
-# the configuration set when one is given; ses:SendRawEmail (SES v1's same capability) is
-# tolerated beside it.
+# SesMailer sends with SES v2 SendEmail (adapters/aws/ses.py), authorized as ses:SendEmail on
+# the From identity and on the configuration set when one is given.
 MAILER_GRANTS = {SES_IDENTITIES: {"ses:SendEmail"}, SES_CONFIGURATION_SET: {"ses:SendEmail"}}
-SAME_CAPABILITY = {"ses:SendRawEmail"}
+
+
+def test_the_mailer_sends_with_ses_v2_send_email_only() -> None:
+    """What MAILER_GRANTS grants: the SES client is sesv2, its one call send_email."""
+    calls = {
+        called_name(node)
+        for path in (LAYER / "adapters").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+    }
+    assert "send_raw_email" not in calls
+    code = "".join(p.read_text("utf-8") for p in (LAYER / "adapters").rglob("*.py"))
+    code += "".join(p.read_text("utf-8") for p in (ROOT / "functions").glob("*/*.py"))
+    assert '"sesv2"' in code and 'client("ses")' not in code
 
 
 def names_in(paths: Iterable[Path]) -> set[str]:
-    """Every name and attribute the modules use (the boto3 operations they call among them);
-    "adapters*" if they hand the whole Wiring object to other code."""
+    """Every name and attribute the modules use; "adapters*" if they hand the whole Wiring
+    object to other code."""
     found = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -725,35 +860,68 @@ def names_in(paths: Iterable[Path]) -> set[str]:
     return found
 
 
-APP = "payment_action_center.app"
+PACKAGE = "payment_action_center"
 
 
 type Callee = tuple[Path, str | None]  # a module and one of its functions (None: all of it)
+type StoreCall = tuple[str, str]  # (a port of ports.py or a Wiring property, a method)
 
 
 def app_imports(tree: ast.Module) -> tuple[dict[str, Path], dict[str, Callee]]:
-    """The app/ modules a module imports (name -> file) and the functions it imports from them
-    (name -> (file, function))."""
+    """The layer's modules a module imports (name -> file), the use cases (app/) and the
+    adapters that call them (http/, ...), not the stores themselves (store_method_grants reads
+    those), and the functions it imports from them (name -> (file, function))."""
     modules: dict[str, Path] = {}
     functions_: dict[str, Callee] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == APP:
-            modules |= {a.asname or a.name: LAYER / "app" / f"{a.name}.py" for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and str(node.module).startswith(f"{APP}."):
-            module = LAYER / "app" / f"{str(node.module).rsplit('.', 1)[1]}.py"
-            functions_ |= {a.asname or a.name: (module, a.name) for a in node.names}
+        if not isinstance(node, ast.ImportFrom) or not str(node.module).startswith(f"{PACKAGE}."):
+            continue
+        base = LAYER.joinpath(*str(node.module).split(".")[1:])
+        if not base.is_relative_to(LAYER / "app") and not base.is_relative_to(LAYER / "adapters"):
+            continue
+        if base.is_relative_to(STORES):
+            continue
+        for alias in node.names:
+            if (base / f"{alias.name}.py").is_file():
+                modules[alias.asname or alias.name] = base / f"{alias.name}.py"
+            elif base.with_suffix(".py").is_file():
+                functions_[alias.asname or alias.name] = (base.with_suffix(".py"), alias.name)
     return modules, functions_
 
 
-def callees(path: Path, function: str | None) -> tuple[set[str], list[Callee]]:
-    """The names a module (or one function of it) uses, and the app/ functions it calls."""
+def store_calls(body: ast.AST) -> set[StoreCall]:
+    """The methods called on parameters typed by a port (`store: EntryStore`, `store.get(...)`)
+    and on the Wiring's properties (`adapters.entries.get_with_audit(...)`)."""
+    found: set[StoreCall] = set()
+    for node in ast.walk(body):
+        if isinstance(node, ast.FunctionDef):
+            arguments = [*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs]
+            typed = {
+                a.arg: ast.unparse(a.annotation) for a in arguments if a.annotation is not None
+            }
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    receiver = ast.unparse(call.func.value)
+                    if receiver in typed:
+                        found.add((typed[receiver], call.func.attr))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if isinstance(receiver, ast.Attribute) and ast.unparse(receiver.value) == "adapters":
+                found.add((receiver.attr, node.func.attr))
+    return found
+
+
+def callees(path: Path, function: str | None) -> tuple[set[StoreCall], list[Callee]]:
+    """The store methods a module (or one function of it) calls, and the layer's functions it
+    calls (app_imports)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     modules, imported = app_imports(tree)
     local = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     body = tree if function is None else local.get(function)
-    names, calls = set(), []
-    for node in ast.walk(body) if body is not None else ():
-        names.add(getattr(node, "attr", getattr(node, "id", "")))
+    if body is None:
+        return set(), []
+    calls = []
+    for node in ast.walk(body):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             if node.value.id in modules:
                 calls.append((modules[node.value.id], node.attr))
@@ -761,40 +929,91 @@ def callees(path: Path, function: str | None) -> tuple[set[str], list[Callee]]:
             calls.append(imported[node.id])
         elif isinstance(node, ast.Name) and function is not None and node.id in local:
             calls.append((path, node.id))
-    return names, calls
+    return store_calls(body), calls
 
 
-def reached(paths: Iterable[Path]) -> set[str]:
-    """Every name the modules use, and those used by the use-case functions they call
-    (`digest.due(...)` with `from payment_action_center.app import digest`, or a function
-    imported by name), followed from function to function through the layer's app/ modules."""
-    found: set[str] = set()
+def reached(paths: Iterable[Path]) -> set[StoreCall]:
+    """Every store method the modules call, with those the layer's functions they call call
+    (`digest.due(...)` with `from payment_action_center.app import digest`, a function imported
+    by name, `payment_webhook.handle(...)` in adapters/http/), followed from function to
+    function."""
+    stores: set[StoreCall] = set()
     seen: set[Callee] = set()
     todo: list[Callee] = [(path, None) for path in paths]
     while todo:
         callee = todo.pop()
         if callee not in seen:
             seen.add(callee)
-            names, calls = callees(*callee)
-            found |= names
+            called, calls = callees(*callee)
+            stores |= called
             todo += calls
+    return stores
+
+
+def wiring_stores(paths: Iterable[Path]) -> dict[str, str]:
+    """The Wiring's store properties: `entries = built(lambda: DynamoEntryStore(...))` ->
+    {"entries": "DynamoEntryStore"}."""
+    classes, _ = store_definitions()
+    found = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                built_ = {called_name(c) for c in ast.walk(node.value) if isinstance(c, ast.Call)}
+                for cls in built_ & set(classes):
+                    found |= {str(getattr(t, "id", "")): cls for t in node.targets}
     return found
 
 
-def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
-    """What functions/<name>/*.py needs outside the main table (resource label -> actions): the
-    idempotency records' table if it keeps them, what running takes (running()), its queue if it
-    consumes one, and the indexes its use cases query; and every action it can take on the main
-    table: the layer's DynamoDB adapters' (an upper bound)."""
+@functools.cache
+def port_methods() -> dict[str, set[str]]:
+    """Each port of ports.py that a store implements (it defines all its methods) -> those
+    methods: EntryStore, BillingStore, SendLedger, ..."""
+    classes, _ = store_definitions()
+    tree = ast.parse((LAYER / "ports.py").read_text(encoding="utf-8"))
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            if methods and any(methods <= set(c) for c in classes.values()):
+                found[node.name] = methods
+    return found
+
+
+def stores_called(code: list[Path], receiver: str) -> list[str]:
+    """The stores a call reaches: a Wiring property's store; for a port, each store of the
+    function's Wiring that implements it."""
+    classes, _ = store_definitions()
+    built_ = wiring_stores(code)
+    if receiver in built_:
+        return [built_[receiver]]
+    port = port_methods().get(receiver)
+    return [s for s in built_.values() if port is not None and port <= set(classes[s])]
+
+
+def table_needs(code: list[Path], called: set[StoreCall]) -> Grants:
+    """What the store methods the function calls do to the table and its indexes."""
+    classes, _ = store_definitions()
+    needs: Grants = {}
+    for receiver, method in called:
+        for store in stores_called(code, receiver):
+            if method in classes[store]:
+                for label, actions in store_method_grants(store, method).items():
+                    needs.setdefault(label, set()).update(actions)
+    return needs
+
+
+def code_needs(name: str) -> Grants:
+    """What functions/<name>/*.py needs (resource label -> actions): what its store calls do to
+    the table and its indexes, the idempotency records' table if it keeps them, its Wiring's
+    queues and bus, its secrets, the mailer, its queue if it consumes one, and what running
+    takes (running())."""
     variables = functions()[name]["Variables"]
     code = sorted((ROOT / functions()[name]["CodeUri"]).glob("*.py"))
     used = names_in(code)
     if "adapters*" in used:  # whatever its settings let it build
         used |= {p for p, (setting, _) in ADAPTER_GRANTS.items() if setting in variables}
         used |= {"mailer"} if "DIGEST_SENDER_EMAIL" in variables else set()
-    adapters = names_in((LAYER / "adapters").rglob("*.py"))
-    table = {a for op in adapters & set(DYNAMODB_OPERATIONS) for a in DYNAMODB_OPERATIONS[op]}
-    needs = MAILER_GRANTS.copy() if "mailer" in used else {}
+    needs: Grants = {k: set(v) for k, v in MAILER_GRANTS.items()} if "mailer" in used else {}
     if "DynamoDBPersistenceLayer" in used:  # in the table its settings name
         needs[resource_label(variables["IDEMPOTENCY_TABLE_NAME"])] = set(IDEMPOTENCY_RECORDS)
     for prop in used & set(ADAPTER_GRANTS):
@@ -802,50 +1021,36 @@ def code_needs(name: str) -> tuple[dict[str, set[str]], set[str]]:
         needs.setdefault(resource_label(variables[setting]), set()).update(actions)
     if "get_secret" in used:  # Powertools parameters: the secrets its settings name
         secrets = [v for k, v in variables.items() if k.endswith("_SECRET_ARN")]
-        needs |= {resource_label(v): {"secretsmanager:GetSecretValue"} for v in secrets}
-    for method in reached(code) & set(INDEX_QUERIES):
-        needs[f"Table/index/{INDEX_QUERIES[method]}"] = QUERY
+        needs |= {resource_label(v): set(SECRET) for v in secrets}
+    for label, actions in table_needs(code, reached(code)).items():
+        needs.setdefault(label, set()).update(actions)
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)
-    return needs | running(name), table
-
-
-def test_every_index_the_layer_queries_is_mapped_to_its_readers() -> None:
-    """A new index query (IndexName=keys.X_INDEX) needs its reader in INDEX_QUERIES."""
-    indexes = [
-        i["IndexName"]
-        for i in TEMPLATE["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"]
-    ]
-    assert set(INDEX_QUERIES.values()) == set(indexes)
-    defined = {
-        node.name
-        for path in (LAYER / "adapters" / "dynamodb").glob("*.py")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.FunctionDef)
-    }
-    assert set(INDEX_QUERIES) <= defined, set(INDEX_QUERIES) - defined
+    return needs | running(name)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_is_granted_what_its_code_calls(name: str) -> None:
-    grants = grants_of(name)
-    needs = code_needs(name)[0]
-    for label, actions in needs.items():
-        assert actions <= grants.get(label, set()), (label, actions)
-    assert "dynamodb:GetItem" in grants.get("Table", set())  # every function reads the table
+def test_function_is_granted_exactly_what_its_code_calls(name: str) -> None:
+    """Both ways: a call without its grant fails in production, a grant without its call is a
+    permission an attacker with the function's role gets for free."""
+    grants, needs = grants_of(name), code_needs(name)
+    missing = {k: v - grants.get(k, set()) for k, v in needs.items() if v - grants.get(k, set())}
+    unused = {k: v - needs.get(k, set()) for k, v in grants.items() if v - needs.get(k, set())}
+    assert (missing, unused) == ({}, {}), name
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_is_granted_nothing_its_code_cannot_call(name: str) -> None:
-    needs, table = code_needs(name)
-    for label, actions in grants_of(name).items():
-        if label.startswith("Table/index/"):
-            assert actions <= needs.get(label, set()), (label, actions)
-        elif label.startswith("Table"):
-            assert actions <= table, (label, actions - table)
-        else:
-            assert actions <= needs.get(label, set()) | SAME_CAPABILITY, (label, actions)
+def test_each_store_call_of_the_code_reaches_a_store_method() -> None:
+    """A call on a store port's parameter or a Wiring store that no store of the function defines
+    would be a call the derivation misses (a renamed method, a store left out of the Wiring)."""
+    classes, _ = store_definitions()
+    assert {"EntryStore", "BillingStore", "SendLedger", "FailureLog"} <= set(port_methods())
+    for name in FUNCTIONS:
+        code = sorted((ROOT / functions()[name]["CodeUri"]).glob("*.py"))
+        for receiver, method in reached(code):
+            if receiver in wiring_stores(code) or receiver in port_methods():
+                reaching = [s for s in stores_called(code, receiver) if method in classes[s]]
+                assert reaching, (name, receiver, method)
 
 
 def test_the_event_bus_is_named_per_stage() -> None:

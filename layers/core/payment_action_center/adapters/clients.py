@@ -23,13 +23,15 @@ def mail_client() -> Any:
 
 
 # SQS for a caller someone waits on (the API's retry): at most two attempts of 1 s to connect and
-# 2 s to read, 6 s in all, inside the function's 10 s Timeout (template.yaml, Globals) with the
-# DynamoDB writes before it. With the SDK's defaults (60 s each, and retries) a queue that does
-# not answer outlasts the function: the retry, already recorded, would answer a 5xx where
-# app/actions.py answers 202 and leaves the work to the watchdog (tests/e2e/test_faults.py).
+# 2 s to read, with the standard retry mode's backoff of at most 1 s between them: 7 s in all,
+# inside the function's 10 s Timeout (template.yaml, Globals) with the DynamoDB writes before it.
+# With the SDK's defaults (60 s each, and retries) a queue that does not answer outlasts the
+# function: the retry, already recorded, would answer a 5xx where app/actions.py answers 202 and
+# leaves the work to the watchdog (tests/e2e/test_faults.py).
 QUEUE_CONNECT_SECONDS = 1
 QUEUE_READ_SECONDS = 2
 QUEUE_ATTEMPTS = 2
+QUEUE_BACKOFF_SECONDS = 1  # the standard mode's first backoff: random() * 2**0
 
 
 @cache
@@ -39,7 +41,7 @@ def queue_client() -> Any:
         config=Config(
             connect_timeout=QUEUE_CONNECT_SECONDS,
             read_timeout=QUEUE_READ_SECONDS,
-            retries={"total_max_attempts": QUEUE_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": QUEUE_ATTEMPTS},
         ),
     )
 

@@ -2,6 +2,7 @@
 active scheduled payments that expire next month, "next month" in the organization's own time
 zone, one page at a time."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,9 @@ from payment_action_center.domain.entries import Caller
 from payment_action_center.domain.errors import InvalidCursor
 from payment_action_center.domain.listing import decode_opaque, encode_opaque
 from payment_action_center.ports import BillingStore, ExpiringCards
+
+# The card ids the billing webhook accepts (adapters/http/payment_webhook.py, `Id`).
+_CARD_ID = re.compile(r"^[A-Za-z0-9_.:~-]{1,128}$")
 
 # Until the organization's settings arrive (organization.upserted), months are counted in UTC.
 FALLBACK_TIME_ZONE = "UTC"
@@ -38,9 +42,10 @@ def list_expiring(
     after = None
     if cursor:
         organization_id, card_id = decode_opaque(cursor, fingerprint, 2)
-        if organization_id != caller.org_id:
-            # Never issued: a page starts at one of the caller's own cards (the Query's start key
-            # must lie in the caller's key range, or DynamoDB refuses the Query: a 500).
+        if organization_id != caller.org_id or not _CARD_ID.fullmatch(card_id):
+            # Never issued: a page starts at one of the caller's own cards, whose ids are those
+            # the billing webhook accepts (the Query's start key must lie in the caller's key
+            # range and be text DynamoDB can store, or the Query fails: a 500).
             raise InvalidCursor("the cursor is not one this API issued")
         after = CardPosition(organization_id, card_id)
     page = cards.expiring(caller.org_id, month, limit, after)
