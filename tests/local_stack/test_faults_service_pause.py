@@ -4,6 +4,7 @@ included, and answers again once resumed; `stop()` ends a paused service."""
 
 import socket
 import sys
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -63,6 +64,11 @@ def test_a_paused_service_stops(service: GuardedEcho) -> None:
     service.pause()
     service.stop()
     assert service._process is None
+    # The guard ends its program as it exits; on a busy machine the program's own exit may lag
+    # the guard's by a moment, so give the tree a few seconds (a survivor never ends at all).
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for pid in tree:
         assert not alive(pid), f"process {pid} outlived the stop"
 
