@@ -213,7 +213,7 @@ class AnsweringProcessor:
     def refund(self, request: ChargeRequest) -> ChargeResult:
         return self.charge(request)
 
-    def status(self, idempotency_key: str) -> ChargeResult | None:
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
         raise AssertionError("a first attempt asks for no status")
 
 

@@ -16,7 +16,15 @@ def main(command: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the stack; it stops us
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     exit_with_parent(on_exit=child.terminate)
-    return child.wait()
+    # Wait in short steps: Python runs a signal's handler in the main thread only, and a
+    # SIGTERM the kernel hands to the parent-watching thread would leave a main thread blocked
+    # in an endless wait() without running it (seen after a SIGSTOP/SIGCONT pause: the child
+    # outlived the stop).
+    while True:
+        try:
+            return child.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 if __name__ == "__main__":

@@ -158,5 +158,5 @@ def test_the_sandbox_never_charges_twice_for_one_key(
     again = sandbox.charge(factories.charge_request("k1", token="tok_card_declined"))
     assert first == again and first.outcome.value == "succeeded"
     assert [c["outcome"] for c in ledger.calls()] == ["succeeded", "succeeded"]
-    assert sandbox.status("k1") == first
-    assert sandbox.status("unknown") is None
+    assert sandbox.status(factories.charge_request("k1")) == first
+    assert sandbox.status(factories.charge_request("unknown")) is None

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
+from payment_action_center.adapters.http import payment_webhook
 from payment_action_center.adapters.processors.stripe_processor import (
     NoStripeAccount,
     StripeAccessRefused,
     StripeProcessor,
     stripe_metadata,
 )
-from payment_action_center.domain.entries import Failure, Method
+from payment_action_center.app import actions, retry_worker
+from payment_action_center.domain.entries import Caller, Failure, Method
 from payment_action_center.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -21,7 +23,14 @@ from payment_action_center.ports import (
     Operation,
     ProcessorUnavailable,
 )
+from tests.shared import factories
 from tests.shared.fake_stripe import API_KEY, FakeStripe, running
+from tests.shared.fakes import (
+    InMemoryBillingStore,
+    InMemoryEntryStore,
+    RecordingPublisher,
+    RecordingQueue,
+)
 
 ACCOUNTS = {"org_1": "acct_1OrgOne"}
 
@@ -126,7 +135,7 @@ def test_a_generic_decline_keeps_its_decline_code_in_status_too(fake: FakeStripe
     sent = processor(fake).charge(request("pm_card_chargeDeclined"))
     fake.advance(61)
 
-    found = processor(fake).status("ent_1:retry:1", request("pm_card_chargeDeclined"))
+    found = processor(fake).status(request("pm_card_chargeDeclined"))
 
     assert sent.failure == Failure("generic_decline", "Your card was declined.")
     assert found == sent
@@ -135,7 +144,7 @@ def test_a_generic_decline_keeps_its_decline_code_in_status_too(fake: FakeStripe
 def test_a_bank_debit_processing_is_pending_then_found_pending(fake: FakeStripe) -> None:
     sent = processor(fake).charge(request("pm_usBankAccount_processing"))
     fake.advance(61)
-    found = processor(fake).status("ent_1:retry:1", request("pm_usBankAccount_processing"))
+    found = processor(fake).status(request("pm_usBankAccount_processing"))
 
     [intent] = fake.created("payment_intent")
     assert sent == ChargeResult(ChargeOutcome.PENDING, payment_id=intent["id"])
@@ -158,7 +167,7 @@ def test_a_refund_the_account_cannot_fund_fails_for_insufficient_funds(fake: Fak
         payment_id=created["id"],
         failure=Failure("insufficient_funds", "The refund failed."),
     )
-    assert processor(fake).status(refund.idempotency_key, refund) == result
+    assert processor(fake).status(refund) == result
 
 
 def test_a_refund_refused_for_the_account_balance_fails_for_insufficient_funds(
@@ -209,7 +218,7 @@ def test_a_refund_status_is_none_before_it_was_sent(fake: FakeStripe) -> None:
     payment = paid(fake)
     refund = request(operation=Operation.REFUND, payment_id=payment)
 
-    assert processor(fake).status(refund.idempotency_key, refund) is None
+    assert processor(fake).status(refund) is None
 
 
 def test_a_lost_answer_is_unknown_then_found_and_never_charged_twice(fake: FakeStripe) -> None:
@@ -220,10 +229,10 @@ def test_a_lost_answer_is_unknown_then_found_and_never_charged_twice(fake: FakeS
 
     # Within the search lag the PaymentIntent is not found yet: what the worker does then is
     # send again under the same key, which Stripe answers with the original.
-    assert processor(fake).status("ent_1:retry:1", request()) is None
+    assert processor(fake).status(request()) is None
     again = processor(fake).charge(request())
     fake.advance(61)
-    found = processor(fake).status("ent_1:retry:1", request())
+    found = processor(fake).status(request())
 
     [intent] = fake.created("payment_intent")
     assert again == found == ChargeResult(ChargeOutcome.SUCCEEDED, payment_id=intent["id"])
@@ -233,7 +242,7 @@ def test_a_status_for_a_key_never_sent_is_none(fake: FakeStripe) -> None:
     processor(fake).charge(request(key="ent_1:retry:1"))
     fake.advance(61)
 
-    assert processor(fake).status("ent_1:retry:2", request(key="ent_1:retry:2")) is None
+    assert processor(fake).status(request(key="ent_1:retry:2")) is None
     assert len(fake.created("payment_intent")) == 1
 
 
@@ -305,10 +314,41 @@ def test_metadata_stays_within_stripe_limits() -> None:
     assert len(metadata) <= 50
 
 
-def test_a_status_without_the_request_sent_under_the_key_is_refused(fake: FakeStripe) -> None:
+def test_a_status_looks_on_the_account_of_the_requests_organization(fake: FakeStripe) -> None:
     # The key alone does not say which connected account to search (see the module docstring).
-    with pytest.raises(ValueError, match="needs the request"):
-        processor(fake).status("ent_1:retry:1")
-    with pytest.raises(ValueError, match="needs the request"):
-        processor(fake).status("ent_1:retry:1", request(key="ent_1:retry:2"))
-    assert fake.calls == []
+    processor(fake).charge(request())
+    fake.advance(61)
+    assert processor(fake).status(request()) is not None
+    assert {c.account for c in fake.calls} == {ACCOUNTS["org_1"]}
+    before = len(fake.calls)
+    with pytest.raises(NoStripeAccount, match="org_2"):
+        processor(fake).status(request(organization_id="org_2"))
+    assert len(fake.calls) == before
+
+
+def test_the_retry_workers_refund_request_refunds_the_failed_payment(fake: FakeStripe) -> None:
+    """The request app/retry_worker.py builds names the failed payment (metadata `payment_id`);
+    the watchdog's status request, built from the entry alone, finds the refund made."""
+    payment = paid(fake)
+    body = factories.refund_failed(
+        data__organization_id="org_1",
+        data__payment_id=payment,
+        data__amount=12_50,
+        data__invoice_items=[{"invoice_id": "inv_1", "item_id": "it_1", "amount": 12_50}],
+    )
+    store = InMemoryEntryStore()
+    entry_id = payment_webhook.handle_payment_event(
+        store, RecordingPublisher(), factories.delivery(of=body), body
+    ).entry_id
+    assert entry_id is not None
+    admin = Caller("org_1", "user_1", "admin@example.com", frozenset({"billing_admin"}))
+    actions.request_retry(store, RecordingQueue(), admin, entry_id)
+    entry = store.get("org_1", entry_id)
+
+    sent = processor(fake).refund(retry_worker.charge_request(entry, InMemoryBillingStore()))
+
+    [created] = fake.created("refund")
+    assert created["payment_intent"] == payment
+    assert created["metadata"]["payment_id"] == payment
+    assert sent == ChargeResult(ChargeOutcome.SUCCEEDED, payment_id=created["id"])
+    assert processor(fake).status(retry_worker.status_request(entry)) == sent

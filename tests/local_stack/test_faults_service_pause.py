@@ -60,22 +60,34 @@ def test_a_paused_service_accepts_but_answers_nothing_until_resumed(
 
 def test_a_paused_service_stops(service: GuardedEcho) -> None:
     assert service._process is not None
-    tree = process_tree(service._process.pid)
+    tree = {pid: started(pid) for pid in process_tree(service._process.pid)}
     service.pause()
     service.stop()
     assert service._process is None
     # The guard ends its program as it exits; on a busy machine the program's own exit may lag
     # the guard's by a moment, so give the tree a few seconds (a survivor never ends at all).
     deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
+    while any(alive(*process) for process in tree.items()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in tree:
-        assert not alive(pid), f"process {pid} outlived the stop"
+    for pid, start in tree.items():
+        assert not alive(pid, start), f"process {pid} outlived the stop"
 
 
-def alive(pid: int) -> bool:
+def stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command's parenthesis (state first), or None."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
+        with open(f"/proc/{pid}/stat") as found:
+            return found.read().rpartition(")")[2].split()
     except FileNotFoundError:
-        return False
+        return None
+
+
+def started(pid: int) -> str:
+    fields = stat(pid)
+    assert fields is not None, pid
+    return fields[19]  # starttime: with the pid, one process (a pid is reused once it ends)
+
+
+def alive(pid: int, start: str) -> bool:
+    fields = stat(pid)
+    return fields is not None and fields[19] == start and fields[0] != "Z"

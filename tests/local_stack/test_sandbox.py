@@ -71,7 +71,7 @@ def test_a_settled_echeck_still_lists_the_pending_answer_its_call_got(
 ) -> None:
     processor.charge(factories.charge_request("k1", "tok_echeck_pending"))
     assert ledger.settle("txn_x", "succeeded", "2026-11-25T12:00:00Z") is not None
-    assert processor.status("k1").outcome.value == "succeeded"
+    assert processor.status(factories.charge_request("k1")).outcome.value == "succeeded"
     assert ledger.calls() == [call("k1", "pending", "tok_echeck_pending")]
 
 
@@ -89,7 +89,7 @@ def test_settling_a_pending_echeck_gives_a_valid_webhook(
         "nsf",
     )
     assert ledger.settle("txn_x", "succeeded", timestamps.now()) is None  # settled already
-    assert processor.status("k1").outcome.value == "failed"
+    assert processor.status(factories.charge_request("k1")).outcome.value == "failed"
 
 
 def test_only_a_pending_charge_can_be_settled(
@@ -97,7 +97,7 @@ def test_only_a_pending_charge_can_be_settled(
 ) -> None:
     processor.charge(factories.charge_request("k1"))
     assert ledger.settle("txn_x", "failed", "2026-11-25T12:00:00Z") is None
-    assert processor.status("k1").outcome.value == "succeeded"
+    assert processor.status(factories.charge_request("k1")).outcome.value == "succeeded"
 
 
 def test_an_undelivered_settlement_leaves_the_charge_pending(
@@ -107,6 +107,6 @@ def test_an_undelivered_settlement_leaves_the_charge_pending(
     # No network in unit tests: the webhook cannot reach the gateway.
     with pytest.raises(RuntimeError, match="network"):
         Sandbox(boto3.client("dynamodb"), TABLE, "http://127.0.0.1:9").settle("txn_x", "failed")
-    pending = processor.status("k1")
+    pending = processor.status(factories.charge_request("k1"))
     assert (pending.outcome.value, pending.failure) == ("pending", None)
     assert ledger.settle("txn_x", "succeeded", "2026-11-25T12:00:00Z") is not None

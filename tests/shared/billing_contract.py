@@ -55,6 +55,17 @@ class BillingStoreContract:
             state_at=ORG_AT,
         )
 
+    def test_a_processor_account_reads_back_until_an_upsert_without_it(self, store: Any) -> None:
+        """The settings are replaced whole: an upsert that no longer names an account clears it."""
+        body = factories.organization_upserted(data__processor_account_id="acct_1OrgDemo")
+        assert send(store, body, webhook_id="msg_account") is Outcome.ACCEPTED
+        assert store.organization("org_demo").processor_account_id == "acct_1OrgDemo"
+        [read] = store.organizations(["org_demo"]).values()
+        assert read.processor_account_id == "acct_1OrgDemo"
+        without = factories.organization_upserted(occurred_at="2026-11-21T12:00:00Z")
+        assert send(store, without, webhook_id="msg_without") is Outcome.ACCEPTED
+        assert store.organization("org_demo").processor_account_id is None
+
     def test_a_scheduled_payment_reads_back_active(self, store: Any) -> None:
         body = factories.scheduled_payment_upserted(
             data__scheduled_payment_id="sp_read",

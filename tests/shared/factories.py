@@ -114,6 +114,7 @@ def charge_request(
         idempotency_key=idempotency_key,
         metadata={
             "organization_id": "org_demo",
+            "payment_id": "pay_00001",
             "kind": "subscription",
             "account_holder": {"id": "ah_1", "name": "Zoé", "email": "zoe@example.com"},
             "scheduled_payment_id": "sp_1",

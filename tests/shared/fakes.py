@@ -278,7 +278,7 @@ class ScriptedProcessor:
     script: list[object] = field(default_factory=list)
     ledger: dict[str, ChargeResult] = field(default_factory=dict)
     calls: list[ChargeRequest] = field(default_factory=list)
-    status_calls: list[str] = field(default_factory=list)
+    status_calls: list[ChargeRequest] = field(default_factory=list)
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         self.calls.append(request)
@@ -297,9 +297,9 @@ class ScriptedProcessor:
 
     refund = charge
 
-    def status(self, idempotency_key: str) -> ChargeResult | None:
-        self.status_calls.append(idempotency_key)
-        return self.ledger.get(idempotency_key)
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
+        self.status_calls.append(request)
+        return self.ledger.get(request.idempotency_key)
 
     @property
     def charges(self) -> int:

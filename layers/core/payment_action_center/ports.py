@@ -189,8 +189,12 @@ class PaymentProcessor(Protocol):
 
     def refund(self, request: ChargeRequest) -> ChargeResult: ...
 
-    def status(self, idempotency_key: str) -> ChargeResult | None:
-        """What became of the request sent under this key; None if it never arrived."""
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
+        """What became of the request sent (or that would be sent) under its idempotency key;
+        None if it never arrived. Never sends anything. The key says which request; the rest
+        says where to look (the organization's account, the payment a refund refunds): an
+        adapter may not go by the token or the method, which may have changed since it was
+        sent (a scheduled payment's new method)."""
         ...
 
 

@@ -2,6 +2,7 @@
 (layers/core/payment_action_center/adapters/processors/sandbox.py): the token rules, and one
 ledger row per idempotency key that expires, with nothing else written."""
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -42,7 +43,7 @@ def test_the_token_decides_and_status_gives_the_same_answer(
     request = factories.charge_request("k1", token, operation=operation)
     sent = sandbox.refund(request) if operation is Operation.REFUND else sandbox.charge(request)
     assert (sent.outcome.value, sent.failure.code if sent.failure else None) == (outcome, code)
-    assert sandbox.status("k1") == sent
+    assert sandbox.status(factories.charge_request("k1")) == sent
 
 
 def test_a_timeout_stays_unknown_when_asked_again(sandbox: SandboxProcessor) -> None:
@@ -50,8 +51,20 @@ def test_a_timeout_stays_unknown_when_asked_again(sandbox: SandboxProcessor) -> 
         sandbox.charge(factories.charge_request("k1", "tok_timeout"))
     # It arrived: "unknown", never "not received" (None), which would send it again.
     with pytest.raises(ProcessorUnavailable):
-        sandbox.status("k1")
-    assert sandbox.status("never_sent") is None
+        sandbox.status(factories.charge_request("k1"))
+    assert sandbox.status(factories.charge_request("never_sent")) is None
+
+
+def test_status_goes_by_the_key_alone(sandbox: SandboxProcessor) -> None:
+    """The request asked about may carry another token or payment than the one sent (a
+    scheduled payment's method changed since): the ledger row of its key answers."""
+    sent = sandbox.charge(factories.charge_request("k1", "tok_card_declined"))
+    asked = replace(
+        factories.charge_request("k1", "tok_success", transaction_id="txn_y"),
+        metadata={"payment_id": "pay_other"},
+    )
+    assert sandbox.status(asked) == sent and sent.outcome.value == "failed"
+    assert sandbox.status(replace(asked, idempotency_key="k2")) is None
 
 
 def test_a_charge_writes_one_ledger_row_that_expires(sandbox: SandboxProcessor) -> None:

@@ -9,9 +9,9 @@ import pytest
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from payment_action_center.app import actions, results, retry_worker, watchdog
 from payment_action_center.domain import timestamps
-from payment_action_center.domain.entries import Caller, Status
+from payment_action_center.domain.entries import Caller, Method, Status
 from payment_action_center.domain.errors import Conflict, Forbidden, NotFound
-from payment_action_center.ports import ChargeOutcome, ProcessorUnavailable
+from payment_action_center.ports import ChargeOutcome, Operation, ProcessorUnavailable
 from tests.shared import factories
 from tests.shared.fakes import (
     InMemoryBillingStore,
@@ -145,7 +145,10 @@ def test_a_timeout_is_unknown_never_failed_and_asks_again_under_the_same_key(wor
     # SQS brings the message back: the worker asks for the status, then sends under the key.
     outcome = retry_worker.run(work, world.store, world.billing, world.processor, world.bus)
     assert outcome == "recovered"
-    assert world.processor.status_calls == [f"{entry_id}:retry:1"]
+    # It asks with the request it sends again: same key, same organization, same payment.
+    first, again = world.processor.calls
+    assert world.processor.status_calls == [again] and again == first
+    assert again.idempotency_key == f"{entry_id}:retry:1"
     assert world.processor.charges == 1
 
 
@@ -412,6 +415,45 @@ def test_the_deadline_follows_the_method_actually_charged(world: World) -> None:
     world.work()
     assert world.watch(timedelta(hours=2)) == {}  # an e-check has days, not 30 minutes
     assert world.watch(timedelta(hours=121)) == {"flagged": 1}
+    # The watchdog asked under the key sent, for the method charged, from the entry alone.
+    [sent] = world.processor.calls
+    [asked] = world.processor.status_calls
+    assert (asked.idempotency_key, asked.operation, asked.method) == (
+        sent.idempotency_key,
+        sent.operation,
+        Method.ECHECK,
+    )
+    assert asked.metadata == sent.metadata
+    assert asked.token == world.entry(entry_id).payment_method.token != sent.token
+
+
+def test_the_watchdog_asks_a_refunds_status_with_the_payment_it_refunds(world: World) -> None:
+    body = factories.refund_failed()
+    entry_id = payment_webhook.handle_payment_event(
+        world.store, world.bus, factories.delivery(of=body), body
+    ).entry_id
+    assert entry_id is not None
+    actions.request_retry(world.store, world.queue, ADMIN, entry_id)
+    work = world.queue.sent.pop()
+    world.processor.script = ["timeout"]
+    with pytest.raises(ProcessorUnavailable):
+        retry_worker.run(work, world.store, world.billing, world.processor, world.bus)
+    assert world.watch(timedelta(minutes=31)) == {"resent": 1}  # nothing recorded under the key
+    [asked] = world.processor.status_calls
+    assert asked.operation is Operation.REFUND
+    assert asked.idempotency_key == f"{entry_id}:retry:1"
+    assert asked.metadata["organization_id"] == "org_demo"
+    assert asked.metadata["payment_id"] == body["data"]["payment_id"]
+    assert asked == world.processor.calls[0]
+
+
+def test_the_request_names_the_failed_payment_it_retries(world: World) -> None:
+    entry_id = world.failure(data__payment_id="pay_failed_7")
+    actions.request_retry(world.store, world.queue, ADMIN, entry_id)
+    request = retry_worker.charge_request(world.entry(entry_id), world.billing)
+    assert request.metadata["payment_id"] == "pay_failed_7"
+    assert request.metadata["organization_id"] == "org_demo"
+    assert retry_worker.status_request(world.entry(entry_id)) == request
 
 
 def test_a_failing_outbox_cleanup_does_not_fail_a_committed_change(world: World) -> None:

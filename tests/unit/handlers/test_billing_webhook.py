@@ -40,6 +40,24 @@ def test_an_organization_upsert_is_accepted_and_stored(webhooks: ModuleType) -> 
     assert sorted(i["entity"]["S"] for i in table_items()) == ["delivery", "organization"]
 
 
+def test_an_organizations_processor_account_is_stored_with_its_settings(
+    webhooks: ModuleType,
+) -> None:
+    account = "acct_" + "A1" * 32  # the longest Stripe-like id the pattern takes
+    body = factories.organization_upserted(data__processor_account_id=account)
+    assert send(webhooks, body) == (200, {"status": "accepted"})
+    assert webhooks.adapters.billing.organization("org_demo").processor_account_id == account
+    [stored] = [i for i in table_items() if i["entity"]["S"] == "organization"]
+    assert stored["processor_account_id"] == {"S": account}
+
+
+def test_an_organization_without_a_processor_account_stores_none(webhooks: ModuleType) -> None:
+    body = factories.organization_upserted(data__processor_account_id=None)
+    assert send(webhooks, body) == (200, {"status": "accepted"})
+    assert webhooks.adapters.billing.organization("org_demo").processor_account_id is None
+    assert all("processor_account_id" not in item for item in table_items())
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -108,6 +126,13 @@ def test_redelivery_of_a_webhook_id_answers_200_and_changes_nothing(webhooks: Mo
             ),
             "data.client_url_template",
         ),
+        *[
+            (
+                as_json(factories.organization_upserted(data__processor_account_id=account)),
+                "data.processor_account_id",
+            )
+            for account in ["acct_", "acct_1-2", "ACCT_1", "ca_1", "acct_" + "a" * 65, 42]
+        ],
         (as_json(factories.scheduled_payment_upserted(data__amount=12.5)), "data.amount"),
         (as_json(factories.scheduled_payment_upserted(data__currency="cad")), "data.currency"),
     ],

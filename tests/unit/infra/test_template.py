@@ -1002,6 +1002,52 @@ def table_needs(code: list[Path], called: set[StoreCall]) -> Grants:
     return needs
 
 
+# The processor port's methods each function's use case calls (app/retry_worker.py charges,
+# refunds and looks up; app/watchdog.py only looks up); checked against the code below.
+PROCESSOR_CALLS = {
+    "RetryWorkerFunction": ("charge", "refund", "status"),
+    "RetryWatchdogFunction": ("status",),
+}
+SANDBOX = LAYER / "adapters" / "processors" / "sandbox.py"
+
+
+@functools.cache
+def sandbox_actions(methods: tuple[str, ...]) -> frozenset[str]:
+    """What the sandbox processor (the dev stacks' processor, whose ledger is in the table) does
+    to the table for these port methods, following its own `self._x(...)` calls."""
+    (cls,) = [
+        node
+        for node in ast.parse(SANDBOX.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.ClassDef) and node.name == "SandboxProcessor"
+    ]
+    defs = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    todo, seen = list(methods), set()
+    actions: set[str] = set()
+    while todo:
+        method = todo.pop()
+        if method in seen:
+            continue
+        seen.add(method)
+        for call in (c for c in ast.walk(defs[method]) if isinstance(c, ast.Call)):
+            if self_call(call, defs):
+                todo.append(called_name(call))
+            elif ast.unparse(getattr(call.func, "value", call.func)).endswith("_client"):
+                actions |= DYNAMODB_OPERATIONS[called_name(call)]
+    return frozenset(actions)
+
+
+def test_the_processor_calls_are_those_of_the_use_cases() -> None:
+    app = LAYER / "app"
+    watchdog = (app / "watchdog.py").read_text(encoding="utf-8")
+    worker = (app / "retry_worker.py").read_text(encoding="utf-8")
+    assert "processor.status(" in watchdog
+    assert not re.search(r"processor\.(charge|refund)\(|send\(processor", watchdog)
+    assert {"processor.status(", "processor.refund(", "processor.charge("} <= {
+        m for m in ("processor.status(", "processor.refund(", "processor.charge(") if m in worker
+    }
+    assert sandbox_actions(("status",)) == {"dynamodb:GetItem"}
+
+
 def code_needs(name: str) -> Grants:
     """What functions/<name>/*.py needs (resource label -> actions): what its store calls do to
     the table and its indexes, the idempotency records' table if it keeps them, its Wiring's
@@ -1024,6 +1070,8 @@ def code_needs(name: str) -> Grants:
         needs |= {resource_label(v): set(SECRET) for v in secrets}
     for label, actions in table_needs(code, reached(code)).items():
         needs.setdefault(label, set()).update(actions)
+    if "processor_for" in used:  # the sandbox keeps its ledger in the table (dev stacks)
+        needs.setdefault("Table", set()).update(sandbox_actions(PROCESSOR_CALLS[name]))
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)

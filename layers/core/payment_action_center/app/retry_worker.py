@@ -72,16 +72,16 @@ def run(
         result = send(processor, request)
         entry = sent
     else:
-        known = processor.status(retry.idempotency_key(entry.id))
+        request = charge_request(entry, billing)
+        known = processor.status(request)
         # None: the request never reached the processor; sending it under the same key is safe.
-        result = known if known is not None else send(processor, charge_request(entry, billing))
+        result = known if known is not None else send(processor, request)
     return settle(store, publisher, entry, result, actor=RETRY_WORKER)
 
 
 def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
     """What to charge: for a scheduled payment whose method changed after the failure, the new
     method; otherwise the failed payment's own."""
-    assert entry.retry is not None
     token, method = entry.payment_method.token, entry.method
     if entry.scheduled_payment_id is not None:
         scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
@@ -91,18 +91,34 @@ def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
             and scheduled.state_at > entry.payment_method_at
         ):
             token, method = scheduled.payment_method.token, scheduled.method or method
+    return _request(entry, token, Method(method))
+
+
+def status_request(entry: Entry) -> ChargeRequest:
+    """The request of the retry in flight as the entry alone knows it, to ask its status
+    (`PaymentProcessor.status`) without reading the billing state: its key, operation,
+    organization and the payment it refunds are those sent, its method the one charged; its
+    token is the failed payment's own, which a status lookup does not go by (the worker may
+    have charged a scheduled payment's new method instead)."""
+    return _request(entry, entry.payment_method.token, entry.retry_method)
+
+
+def _request(entry: Entry, token: str, method: Method) -> ChargeRequest:
+    assert entry.retry is not None
     return ChargeRequest(
         operation=Operation.REFUND
         if entry.type is EntryType.CREDIT_CARD_REFUND
         else Operation.CHARGE,
         transaction_id=entry.id,
         token=token,
-        method=Method(method),
+        method=method,
         amount=entry.amount,
         currency=entry.currency,
         idempotency_key=entry.retry.idempotency_key(entry.id),
         metadata={
             "organization_id": entry.organization_id,
+            # The failed payment: what a refund refunds (adapters/processors/stripe_processor.py).
+            "payment_id": entry.payment_id,
             "kind": entry.kind.value,
             "account_holder": {
                 "id": entry.account_holder.id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from payment_action_center.app.outbox import publish
-from payment_action_center.app.retry_worker import settle
+from payment_action_center.app.retry_worker import settle, status_request
 from payment_action_center.app.work import RetryWork
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import (
@@ -95,7 +95,8 @@ def _resolve(
     assert entry.retry is not None
     known = None
     if entry.retry.charge_sent_at is not None:
-        known = processor.status(entry.retry.idempotency_key(entry.id))
+        # From the entry alone: the watchdog reads no billing state (status_request).
+        known = processor.status(status_request(entry))
     if known is None:
         # The message was lost before any charge, or the charge never reached the processor:
         # the worker sends it again under the same idempotency key.

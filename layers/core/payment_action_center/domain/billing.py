@@ -41,6 +41,9 @@ class Organization:
     client_url_template: str
     card_update_url_template: str
     state_at: str
+    # The organization's account at the payment processor (a Stripe Connect account, `acct_…`):
+    # where its retries are charged. None until the billing platform sends one.
+    processor_account_id: str | None = None
 
     def upcoming_payments_url(self, account_holder_id: str) -> str:
         """The customer's Upcoming payments page in the main platform."""

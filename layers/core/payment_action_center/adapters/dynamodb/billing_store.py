@@ -369,6 +369,7 @@ def organization_item(organization: Organization, updated_at: str) -> dict[str, 
         "upcoming_payments_url_template": organization.upcoming_payments_url_template,
         "client_url_template": organization.client_url_template,
         "card_update_url_template": organization.card_update_url_template,
+        "processor_account_id": organization.processor_account_id,  # None: left out
         "state_at": organization.state_at,
         "updated_at": updated_at,
     }
@@ -386,6 +387,8 @@ def organization_from(item: dict[str, Any]) -> Organization:
         client_url_template=item["client_url_template"],
         card_update_url_template=item["card_update_url_template"],
         state_at=item["state_at"],
+        # Absent from settings stored before it existed, or sent without one.
+        processor_account_id=item.get("processor_account_id"),
     )
 
 

@@ -101,6 +101,8 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 UrlTemplate = Annotated[str, AfterValidator(_url_template)]
 HolderUrlTemplate = Annotated[str, AfterValidator(_holder_url_template)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+# A Stripe Connect account id, as Stripe spells it.
+ProcessorAccountId = Annotated[str, StringConstraints(pattern=r"^acct_[A-Za-z0-9]{1,64}$")]
 
 
 class OrganizationData(WireModel):
@@ -113,6 +115,7 @@ class OrganizationData(WireModel):
     upcoming_payments_url_template: HolderUrlTemplate
     client_url_template: HolderUrlTemplate
     card_update_url_template: UrlTemplate
+    processor_account_id: ProcessorAccountId | None = None
 
 
 class ScheduledPaymentData(WireModel):
@@ -178,6 +181,7 @@ class OrganizationUpserted(BillingEvent):
             client_url_template=data.client_url_template,
             card_update_url_template=data.card_update_url_template,
             state_at=self.occurred_at,
+            processor_account_id=data.processor_account_id,
         )
 
 

@@ -55,10 +55,11 @@ class SandboxProcessor:
     def refund(self, request: ChargeRequest) -> ChargeResult:
         return self._send(request)
 
-    def status(self, idempotency_key: str) -> ChargeResult | None:
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
+        """The ledger row of the request's key: the key alone finds it (one ledger for all)."""
         response = self._client.get_item(
             TableName=self._table,
-            Key=to_attributes({keys.PK: keys.SANDBOX_CHARGES, keys.SK: idempotency_key}),
+            Key=to_attributes({keys.PK: keys.SANDBOX_CHARGES, keys.SK: request.idempotency_key}),
             ConsistentRead=True,
         )
         return _result(from_attributes(response["Item"])) if "Item" in response else None

@@ -10,7 +10,7 @@ method. A refund is one call when the request names the PaymentIntent (`pi_…`)
 it refunds, two when it names the failed refund (`re_…`) whose PaymentIntent is read first; it
 refunds the request's amount.
 
-`status(key, request=…)` looks for what was sent under the key without ever sending anything,
+`status(request)` looks for what was sent under the request's key without ever sending anything,
 since "nothing arrived" must stay a possible answer (the watchdog queues the work again then):
 a charge through the Search API (`metadata['idempotency_key']`), a refund by listing the refunds
 of the payment it refunds (refunds have no search). Search lags writes by up to a minute, so a
@@ -137,20 +137,16 @@ class StripeProcessor:
             )
         return _of_refund(refund)
 
-    def status(
-        self, idempotency_key: str, request: ChargeRequest | None = None
-    ) -> ChargeResult | None:
-        """What became of the request sent under this key; None if Stripe has no object for it.
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
+        """What became of the request sent under its key; None if Stripe has no object for it.
 
-        The key alone cannot say on which connected account to look: the request (the one
-        sent under the key) names the organization and, for a refund, the payment refunded.
+        The key alone cannot say on which connected account to look: the request names the
+        organization and, for a refund, the payment refunded.
         """
-        if request is None or request.idempotency_key != idempotency_key:
-            raise ValueError("a Stripe status lookup needs the request sent under the key")
         options = self._options(request, idempotent=False)
         if request.operation is Operation.REFUND:
             return self._refund_status(request, options)
-        query = f"metadata['idempotency_key']:'{_quoted(idempotency_key)}'"
+        query = f"metadata['idempotency_key']:'{_quoted(request.idempotency_key)}'"
         found = _call(
             lambda: self._client.v1.payment_intents.search({"query": query, "limit": 1}, options)
         )
