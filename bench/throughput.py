@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 
 from local import demo
 from local.gateway import RequestTiming
+from local.services import process_tree
 from local.stack import LocalStack
 from local.workers import InvokeTiming
 from tools.send_event import http_sample, sample_body
@@ -194,25 +195,14 @@ def cpu_seconds() -> dict[str, float] | None:
 
 
 def descendants(root: int) -> dict[int, str]:
-    """Every live process under `root`: its command line."""
-    parents, commands = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    """Every live process under `root` (local/services.py's process_tree): its command line."""
+    found: dict[int, str] = {}
+    for pid in process_tree(root)[1:]:
         try:
-            stat = (entry / "stat").read_text()
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:  # gone meanwhile
             continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, str] = {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, its_parent in parents.items():
-            if its_parent == parent and pid not in found:
-                found[pid] = commands[pid].decode(errors="replace")
-                frontier.append(pid)
+        found[pid] = command.replace(b"\0", b" ").decode(errors="replace")
     return found
 
 

@@ -36,8 +36,9 @@ class World:
         self.processor = ScriptedProcessor()
         self.bus = RecordingPublisher()
 
-    def failure(self, **overrides: Any) -> str:
-        body = factories.payment_failed(**overrides)
+    def failure(self, body: dict[str, Any] | None = None, **overrides: Any) -> str:
+        """A failure delivered by webhook (a payment's unless `body` says otherwise): its entry."""
+        body = body or factories.payment_failed(**overrides)
         result = payment_webhook.handle_payment_event(
             self.store, self.bus, factories.delivery(of=body), body
         )
@@ -234,11 +235,7 @@ def test_a_method_known_before_the_failure_is_not_newer(world: World) -> None:
 
 
 def test_a_refund_retry_refunds(world: World) -> None:
-    body = factories.refund_failed()
-    entry_id = payment_webhook.handle_payment_event(
-        world.store, world.bus, factories.delivery(of=body), body
-    ).entry_id
-    assert entry_id is not None
+    entry_id = world.failure(factories.refund_failed())
     actions.request_retry(world.store, world.queue, ADMIN, entry_id)
     world.work()
     assert world.processor.calls[0].operation.value == "refund"
@@ -377,11 +374,7 @@ def test_no_link_for_a_refund_and_the_reason_says_why(world: World) -> None:
     billing_webhook.handle_billing_event(
         world.billing, factories.billing_delivery(), factories.organization_upserted()
     )
-    body = factories.refund_failed()
-    entry_id = payment_webhook.handle_payment_event(
-        world.store, world.bus, factories.delivery(of=body), body
-    ).entry_id
-    assert entry_id is not None
+    entry_id = world.failure(factories.refund_failed())
     with pytest.raises(Conflict, match="lacked funds"):
         actions.payment_method_link(world.store, world.billing, READER, entry_id)
 
@@ -429,10 +422,7 @@ def test_the_deadline_follows_the_method_actually_charged(world: World) -> None:
 
 def test_the_watchdog_asks_a_refunds_status_with_the_payment_it_refunds(world: World) -> None:
     body = factories.refund_failed()
-    entry_id = payment_webhook.handle_payment_event(
-        world.store, world.bus, factories.delivery(of=body), body
-    ).entry_id
-    assert entry_id is not None
+    entry_id = world.failure(body)
     actions.request_retry(world.store, world.queue, ADMIN, entry_id)
     work = world.queue.sent.pop()
     world.processor.script = ["timeout"]
