@@ -21,6 +21,8 @@ const FILTERS = [
 const TYPES = ["credit_card_refund", "echeck_payment", "installment", "subscription"];
 const METHODS = ["credit_card", "echeck"];
 const STATUSES = ["failed", "retry_pending"];
+// The API's `recommended_action` values (domain/declines.py), each a `recommended.<value>` message.
+const RECOMMENDATIONS = ["change_payment_method", "retry_later", "wait_for_payday", "fund_merchant_account", "review"];
 const PAGE_SIZE = 25;
 // A pending retry is asked about again after 1, 2, 4, 8, then every 10 s, until the patience
 // runs out: 95 s by default (a dozen asks), the `retry-patience` attribute in seconds otherwise.
@@ -62,6 +64,7 @@ td.amount, th.amount, td.attempts { text-align: right; font-variant-numeric: tab
 [role=alert]:empty, [role=status]:empty { display: none; }
 .message-area { margin: .5rem 0; }
 .empty, .loading { padding: 1rem 0; color: #515154; }
+.recommendation { display: block; margin-top: .2rem; font-size: .85rem; color: #515154; }
 nav.pages { display: flex; gap: .5rem; margin-top: .75rem; }
 section.detail { border: 1px solid #d2d2d7; border-radius: 6px; padding: .75rem 1rem;
   margin-top: 1rem; }
@@ -537,7 +540,7 @@ export class PaymentActionCenter extends HTMLElement {
           entry.payment_id,
         ),
       ),
-      h("td", {}, entry.failure.message || entry.failure.code),
+      h("td", { className: "reason" }, entry.failure.message || entry.failure.code, this.#recommendation(entry)),
       h("td", {}, h("time", { dateTime: entry.failed_at }, this.#date(entry.failed_at, true))),
       h("td", { className: "attempts" }, String(entry.attempts)),
       h(
@@ -553,6 +556,15 @@ export class PaymentActionCenter extends HTMLElement {
           : h("div", { className: "actions" }, this.#actions(entry)),
       ),
     );
+  }
+
+  // What the admin should do about the failure (the API's `recommended_action`, from its code:
+  // docs/contract.md §4.2), under the reason it follows from. Nothing for a value it does not know
+  // (an API older or newer than the console): no raw key on screen.
+  #recommendation(entry, tag = "span") {
+    const action = entry.recommended_action;
+    if (!RECOMMENDATIONS.includes(action)) return null;
+    return h(tag, { className: "recommendation", "data-recommendation": action }, this.#t(`recommended.${action}`));
   }
 
   // Focusable by script only: where the focus goes when the row's Retry turns into the clock.
@@ -868,6 +880,7 @@ export class PaymentActionCenter extends HTMLElement {
             },
           },
           h("h2", { id: "detail-title" }, this.#t("detail.title", { payment_id: detail.payment_id })),
+          this.#recommendation(detail, "p"),
           explanation ? h("p", {}, this.#t("detail.payment_method", { explanation })) : null,
           h(
             "ol",

@@ -36,12 +36,33 @@ def _whsec(key: bytes) -> str:
 # Standard Webhooks signing keys of the two endpoints: whsec_ + base64 of a fixed 32-byte string.
 PAYMENTS_WEBHOOK_SECRET = _whsec(b"local-payments-webhook-secret-32")
 BILLING_WEBHOOK_SECRET = _whsec(b"local-billing-webhook-secret-32b")
+# Stripe's endpoint signing secret (Stripe-Signature, POST /webhooks/stripe) and the restricted
+# key the Stripe processor sends to the local fake Stripe API (local/fake_stripe.py) when the
+# stack runs with PROCESSOR=stripe.
+STRIPE_WEBHOOK_SECRET = "whsec_local_stripe_endpoint_secret"  # noqa: S105 (laptop only)
+STRIPE_API_KEY = "rk_test_local_restricted_key"
+# GET /_local/webhook-secrets: the Standard Webhooks endpoints' keys, as docs/contract.md §5 fixes
+# it (Stripe's secret is printed at start and in docs/local-stack.md instead).
 WEBHOOK_SECRETS = {"payments": PAYMENTS_WEBHOOK_SECRET, "billing": BILLING_WEBHOOK_SECRET}
 # Which template secret holds which key.
 SECRET_VALUES = {
     "PaymentsWebhookSecret": PAYMENTS_WEBHOOK_SECRET,
     "BillingWebhookSecret": BILLING_WEBHOOK_SECRET,
+    "StripeWebhookSecret": STRIPE_WEBHOOK_SECRET,
+    "StripeApiKeySecret": STRIPE_API_KEY,
 }
+
+# The payment processor the functions talk to (PROCESSOR, the template's Processor parameter):
+# the sandbox, or the Stripe adapter against the local fake Stripe API (local/fake_stripe.py),
+# served on PAC_STRIPE_PORT or a free port.
+PROCESSOR_VARIABLE = "PROCESSOR"
+PROCESSORS = ("sandbox", "stripe")
+STRIPE_PORT_VARIABLE = "PAC_STRIPE_PORT"
+# The fake's search index lags its writes by this much real time (Stripe's: up to a minute), so a
+# status() right after a charge finds nothing, as it can in production; and a lost answer
+# (POST /_local/stripe/faults, `timeout`) closes the connection after this long.
+STRIPE_SEARCH_LAG_SECONDS = 2.0
+STRIPE_HANG_SECONDS = 1.0
 
 DEFAULT_PORTS = {"gateway": 3000, "dynamodb": 8000, "moto": 5000, "oidc": 3001}
 PORT_VARIABLES = {

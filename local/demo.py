@@ -34,6 +34,13 @@ ORGANIZATION = {
 }
 
 
+def stripe_account(org_id: str) -> str:
+    """The demo organization's Stripe Connect account, sent as its `processor_account_id`
+    (org_demo: acct_1OrgDemo): with PROCESSOR=stripe the Stripe adapter charges on it at the
+    fake Stripe API (local/fake_stripe.py); the sandbox ignores it."""
+    return "acct_1" + "".join(c for c in org_id.title() if c.isalnum())[:63]
+
+
 class DeliveryRefused(RuntimeError):
     """The gateway did not answer 200 to a demo delivery."""
 
@@ -98,6 +105,21 @@ def rfc3339(at: datetime, timespec: str = "seconds") -> str:
     return at.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
+def payment_id(org_id: str, number: int) -> str:
+    """The processor's id of the demo's failed payment (of the payment refunded, for a refund)."""
+    return f"pay_{org_id}_{number:04d}"
+
+
+def refunded_payments(org_id: str = config.DEMO_ORG_ID) -> list[tuple[str, Failure]]:
+    """The payments the demo's failed refunds refund, by id: with PROCESSOR=stripe the stack
+    makes them at the fake Stripe API first, so that a refund's retry has something to refund."""
+    return [
+        (payment_id(org_id, number), failure)
+        for number, failure in enumerate(FAILURES, start=1)
+        if failure.kind == "refund"
+    ]
+
+
 def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> dict[str, Any]:
     holder = plain(failure.holder)
     payment_method: dict[str, Any] = {"token": failure.token}
@@ -111,7 +133,7 @@ def failure_event(org_id: str, number: int, failure: Failure, now: datetime) -> 
     first_item = failure.amount * 2 // 3  # two invoice items that add up to the amount
     data: dict[str, Any] = {
         "organization_id": org_id,
-        "payment_id": f"pay_{org_id}_{number:04d}",
+        "payment_id": payment_id(org_id, number),
         "kind": failure.kind,
         "method": failure.method,
         "amount": failure.amount,
@@ -220,7 +242,11 @@ def load(
         organization = {
             "type": "organization.upserted",
             "occurred_at": rfc3339(now - timedelta(days=30)),
-            "data": {"organization_id": org_id, **ORGANIZATION},
+            "data": {
+                "organization_id": org_id,
+                **ORGANIZATION,
+                "processor_account_id": stripe_account(org_id),
+            },
         }
         answer = deliver(
             session,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from local import config, demo, scheduler
+from local.fake_stripe import FAULTS
 from local.gateway import BadRequest, LocalEndpoint, LocalRequest, Reply
 from local.oidc import SignInFailed
 from local.workers import FunctionError, FunctionTimeout
@@ -146,19 +147,31 @@ def events(stack: "LocalStack", request: LocalRequest) -> Reply:
     return 200, {"events": stack.events()}
 
 
+def other_processor(stack: "LocalStack", wanted: str) -> Reply | None:
+    """The 404 of a processor's endpoint when the stack runs with the other one; None if not."""
+    if stack.processor == wanted:
+        return None
+    return 404, {
+        "code": "not_found",
+        "message": f"the local stack runs with the {stack.processor} processor: the {wanted}"
+        f" endpoints answer only with {config.PROCESSOR_VARIABLE}={wanted}"
+        " (docs/local-stack.md)",
+    }
+
+
 @endpoint("GET /_local/sandbox/charges")
 def sandbox_charges(stack: "LocalStack", request: LocalRequest) -> Reply:
     """Every call the sandbox processor received, oldest first."""
+    if refused := other_processor(stack, "sandbox"):
+        return refused
     return 200, {"charges": stack.sandbox.calls()}
 
 
 SETTLE_OUTCOMES = ("succeeded", "failed")
 
 
-@endpoint("POST /_local/sandbox/settle")
-def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
-    """{"transaction_id", "outcome": "succeeded" | "failed"}: the sandbox sends the signed webhook
-    that settles that entry's pending e-check retry; 404 if none is pending at the sandbox."""
+def settle_body(request: LocalRequest) -> tuple[str, str]:
+    """The (transaction_id, outcome) of a settle request; BadRequest for anything else."""
     body = request.json()
     if not isinstance(body, dict):
         raise BadRequest('expected a JSON object {"transaction_id", "outcome"}')
@@ -170,6 +183,16 @@ def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
         problems.append('outcome must be "succeeded" or "failed"')
     if problems:
         raise BadRequest("; ".join(problems))
+    return str(transaction_id), str(outcome)
+
+
+@endpoint("POST /_local/sandbox/settle")
+def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """{"transaction_id", "outcome": "succeeded" | "failed"}: the sandbox sends the signed webhook
+    that settles that entry's pending e-check retry; 404 if none is pending at the sandbox."""
+    if refused := other_processor(stack, "sandbox"):
+        return refused
+    transaction_id, outcome = settle_body(request)
     try:
         answer = stack.sandbox.settle(transaction_id, outcome)
     except demo.DeliveryRefused as error:
@@ -180,3 +203,58 @@ def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
             "message": f"no retry of {transaction_id!r} is pending at the sandbox processor",
         }
     return 200, {"status": "delivered", "webhook": answer}
+
+
+@endpoint("GET /_local/stripe/requests")
+def stripe_requests(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """PROCESSOR=stripe: {"calls": every request the fake Stripe API received (method, path,
+    account, idempotency_key, params, status, at), "objects": every PaymentIntent and Refund it
+    created, with its connected `account`}, oldest first."""
+    if refused := other_processor(stack, "stripe"):
+        return refused
+    return 200, stack.fake_stripe.snapshot()
+
+
+@endpoint("POST /_local/stripe/settle")
+def stripe_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """PROCESSOR=stripe, {"transaction_id", "outcome": "succeeded" | "failed"}: the fake settles
+    that entry's processing PaymentIntent (or pending refund) and Stripe's signed Connect event
+    is delivered to POST /webhooks/stripe; 404 if none is processing at the fake."""
+    if refused := other_processor(stack, "stripe"):
+        return refused
+    transaction_id, outcome = settle_body(request)
+    try:
+        answer = stack.stripe.settle(transaction_id, outcome)
+    except demo.DeliveryRefused as error:
+        return 502, {"code": "delivery_refused", "message": str(error)}
+    if answer is None:
+        return 404, {
+            "code": "not_found",
+            "message": f"no retry of {transaction_id!r} is processing at the fake Stripe API",
+        }
+    return 200, {"status": "delivered", "webhook": answer}
+
+
+MAX_FAULTS = 100
+
+
+@endpoint("POST /_local/stripe/faults")
+def stripe_faults(stack: "LocalStack", request: LocalRequest) -> Reply:
+    """PROCESSOR=stripe, {"kind": "rate_limit" | "server_error" | "timeout", "count": 1..100}:
+    the fake Stripe API's next `count` requests answer 429, 500, or nothing (the request is
+    processed and its answer lost)."""
+    if refused := other_processor(stack, "stripe"):
+        return refused
+    body = request.json()
+    if not isinstance(body, dict):
+        raise BadRequest('expected a JSON object {"kind", "count"}')
+    kind, count = body.get("kind"), body.get("count", 1)
+    problems = []
+    if kind not in FAULTS:
+        problems.append(f"kind must be one of {', '.join(FAULTS)}")
+    if not (isinstance(count, int) and not isinstance(count, bool) and 0 < count <= MAX_FAULTS):
+        problems.append(f"count must be an integer from 1 to {MAX_FAULTS}")
+    if problems:
+        raise BadRequest("; ".join(problems))
+    stack.fake_stripe.fail_next(count, str(kind))
+    return 200, {"kind": kind, "count": count}

@@ -26,6 +26,7 @@ from local import auth, config, console, demo, endpoints, scheduler
 from local import dynamodb as dynamodb_local
 from local.dynamodb import DynamoDBLocal
 from local.eventbus import EventsTap
+from local.fake_stripe import FakeStripe, LocalStripe
 from local.gateway import Gateway
 from local.moto_server import MotoServer
 from local.oidc import IdentityProvider
@@ -70,6 +71,10 @@ class LocalStack:
 
     `queue_visibility_timeout` (seconds) replaces the template queues' VisibilityTimeout: how long
     a message a function failed on waits before its redelivery (tests shorten it).
+
+    `processor` is the template's Processor: "sandbox", or "stripe" for the Stripe adapter
+    against the fake Stripe API (local/fake_stripe.py), which the stack serves on `stripe_port`
+    (None: a free one) and the functions that talk to the processor reach (STRIPE_API_BASE).
     """
 
     def __init__(
@@ -83,13 +88,23 @@ class LocalStack:
         template_path: Path = TEMPLATE_PATH,
         host: str = "127.0.0.1",
         queue_visibility_timeout: int | None = None,
+        processor: str = "sandbox",
+        stripe_port: int | None = None,
     ) -> None:
+        if processor not in config.PROCESSORS:
+            raise LocalServiceError(
+                f"{config.PROCESSOR_VARIABLE} must be {' or '.join(config.PROCESSORS)},"
+                f" not {processor!r}"
+            )
+        self.processor = processor
         self.ports = {
             "gateway": gateway_port or free_port(host),
             "dynamodb": dynamodb_port or free_port(host),
             "moto": moto_port or free_port(host),
             "oidc": oidc_port or free_port(host),
         }
+        if processor == "stripe":
+            self.ports["stripe"] = stripe_port or free_port(host)
         self.demo = demo
         self.template_path = template_path
         self.host = host
@@ -104,6 +119,7 @@ class LocalStack:
         self.event_sources: EventSourceMappings | None = None
         self.events_tap: EventsTap | None = None
         self._sandbox: Sandbox | None = None
+        self._stripe: LocalStripe | None = None
         self.schedules: dict[str, Schedule] = {}
         self.values = LocalValues()
         self.demo_outcomes: list[str] = []
@@ -111,16 +127,30 @@ class LocalStack:
     @classmethod
     def from_env(cls, demo: bool = False) -> Self:
         """Ports from PAC_GATEWAY_PORT, PAC_DYNAMODB_PORT, PAC_MOTO_PORT and PAC_OIDC_PORT (or the
-        defaults)."""
+        defaults); the processor from PROCESSOR (default sandbox) and, with stripe, the fake
+        Stripe API's port from PAC_STRIPE_PORT (default: a free one)."""
 
-        def port(service: str) -> int:
-            variable = config.PORT_VARIABLES[service]
-            value = os.environ.get(variable) or str(config.DEFAULT_PORTS[service])
+        def port(variable: str, default: str) -> int:
+            value = os.environ.get(variable) or default
             if not value.isdigit() or not 0 < int(value) < 65536:
                 raise LocalServiceError(f"{variable} must be a port number, not {value!r}")
             return int(value)
 
-        return cls(port("gateway"), port("dynamodb"), port("moto"), port("oidc"), demo=demo)
+        gateway, dynamodb, moto, oidc = (
+            port(config.PORT_VARIABLES[service], str(config.DEFAULT_PORTS[service]))
+            for service in ("gateway", "dynamodb", "moto", "oidc")
+        )
+        processor = os.environ.get(config.PROCESSOR_VARIABLE) or "sandbox"
+        stripe = os.environ.get(config.STRIPE_PORT_VARIABLE)
+        return cls(
+            gateway,
+            dynamodb,
+            moto,
+            oidc,
+            demo=demo,
+            processor=processor,
+            stripe_port=port(config.STRIPE_PORT_VARIABLE, stripe) if stripe else None,
+        )
 
     @property
     def url(self) -> str:
@@ -157,6 +187,15 @@ class LocalStack:
         if self.gateway is None:
             raise RuntimeError("the local stack is not running")
         try:
+            if self._stripe is not None:
+                for payment, failure in demo.refunded_payments():
+                    self._stripe.fake.add_payment(
+                        demo.stripe_account(config.DEMO_ORG_ID),
+                        payment,
+                        failure.amount,
+                        "CAD",
+                        failure.token,
+                    )
             self.demo_outcomes = demo.load(self.url, headers=self.gateway.loader_headers)
         except BaseException:
             self.stop()
@@ -169,8 +208,9 @@ class LocalStack:
         return self.gateway is not None and self.gateway.ready
 
     def _start(self) -> None:
+        variables = {**config.PORT_VARIABLES, "stripe": config.STRIPE_PORT_VARIABLE}
         taken = [
-            f"{self.host}:{port} ({config.PORT_VARIABLES[service]})"
+            f"{self.host}:{port} ({variables[service]})"
             for service, port in self.ports.items()
             if not port_is_free(port, self.host)
         ]
@@ -187,7 +227,20 @@ class LocalStack:
         self.dynamodb.wait_until_ready()
         self.moto.wait_until_ready()
 
-        self.values = LocalValues.of(template, JwtIssuer=self.identity.issuer)
+        self.values = LocalValues.of(
+            template, JwtIssuer=self.identity.issuer, Processor=self.processor
+        )
+        if self.processor == "stripe":
+            self._stripe = LocalStripe(
+                self.url,
+                api_key=config.STRIPE_API_KEY,
+                webhook_secret=config.STRIPE_WEBHOOK_SECRET,
+                port=self.ports["stripe"],
+                host=self.host,
+                search_lag=config.STRIPE_SEARCH_LAG_SECONDS,
+                hang_seconds=config.STRIPE_HANG_SECONDS,
+            )
+            self._stripe.start()
         provision(
             template,
             self.values,
@@ -199,7 +252,7 @@ class LocalStack:
         runtimes = {
             name: runtime(
                 function,
-                environment(function, self.values),
+                self._environment(environment(function, self.values)),
                 dynamodb_endpoint=self.dynamodb.endpoint,
                 aws_endpoint=self.moto.endpoint,
             )
@@ -207,11 +260,12 @@ class LocalStack:
         }
         self.workers = Workers(runtimes)
         self.schedules = schedules(template)
-        self._sandbox = Sandbox(
-            dynamodb_local.client(self.dynamodb.endpoint),
-            self.values.refs.get("Table", config.TABLE_NAME),
-            self.url,
-        )
+        if self.processor == "sandbox":
+            self._sandbox = Sandbox(
+                dynamodb_local.client(self.dynamodb.endpoint),
+                self.values.refs.get("Table", config.TABLE_NAME),
+                self.url,
+            )
         # Clients are made here, in one thread: boto3's default session is not thread-safe.
         self.events_tap = EventsTap.of(template, self.values, self.endpoints)
         self.event_sources = EventSourceMappings(
@@ -252,9 +306,18 @@ class LocalStack:
         if self.event_sources is not None:
             self.event_sources.join(timeout=30)
             self.event_sources = None
+        if self._stripe is not None:
+            self._stripe.stop()
         self.moto.stop()
         self.dynamodb.stop()
         self.identity.stop()
+
+    def _environment(self, variables: dict[str, str]) -> dict[str, str]:
+        """A function's variables, and where its Stripe calls go if it talks to the processor
+        (PROCESSOR) and that is the fake Stripe API: the adapter sends them to STRIPE_API_BASE."""
+        if self._stripe is not None and config.PROCESSOR_VARIABLE in variables:
+            return {**variables, "STRIPE_API_BASE": self._stripe.url}
+        return variables
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """Invoke a function of the template as Lambda would (for event sources and schedules)."""
@@ -314,8 +377,20 @@ class LocalStack:
     def sandbox(self) -> Sandbox:
         """The sandbox processor's calls and settlements (GET/POST /_local/sandbox/...)."""
         if self._sandbox is None:
-            raise RuntimeError("the local stack is not running")
+            raise RuntimeError("the local stack is not running with the sandbox processor")
         return self._sandbox
+
+    @property
+    def stripe(self) -> LocalStripe:
+        """The fake Stripe API's calls, objects, faults and settlements (/_local/stripe/...)."""
+        if self._stripe is None:
+            raise RuntimeError("the local stack is not running with the stripe processor")
+        return self._stripe
+
+    @property
+    def fake_stripe(self) -> FakeStripe:
+        """The fake Stripe API itself (PROCESSOR=stripe)."""
+        return self.stripe.fake
 
     def __enter__(self) -> Self:
         self.start()
@@ -336,10 +411,12 @@ def banner(stack: LocalStack) -> str:
         f"  moto server      {stack.moto.endpoint}   SES, SQS, EventBridge, Scheduler, Secrets",
         f"  Identity provider (OpenID Connect) {stack.identity.issuer}"
         f"   client id {config.JWT_AUDIENCE}",
+        processor_line(stack),
         "",
-        "Webhook secrets (Standard Webhooks):",
+        "Webhook secrets (Standard Webhooks; Stripe's own signature for /webhooks/stripe):",
         f"  POST {stack.url}/webhooks/payments   {config.PAYMENTS_WEBHOOK_SECRET}",
         f"  POST {stack.url}/webhooks/billing    {config.BILLING_WEBHOOK_SECRET}",
+        f"  POST {stack.url}/webhooks/stripe     {config.STRIPE_WEBHOOK_SECRET}",
         "",
         *local_endpoints(stack),
     ]
@@ -365,6 +442,16 @@ def banner(stack: LocalStack) -> str:
     return "\n".join(lines)
 
 
+def processor_line(stack: LocalStack) -> str:
+    """Which payment processor the retries go to (PROCESSOR)."""
+    if stack.processor == "stripe":
+        return (
+            f"  Processor        stripe: the Stripe adapter against the fake Stripe API"
+            f" {stack.stripe.url}"
+        )
+    return "  Processor        sandbox: decides by token, charges nobody (PROCESSOR=stripe: Stripe)"
+
+
 def loading(stack: LocalStack) -> list[str]:
     return [
         f"Loading the demo data ({len(demo.FAILURES)} failed payments of {config.DEMO_ORG_ID}):"
@@ -385,8 +472,7 @@ def local_endpoints(stack: LocalStack) -> list[str]:
         ),
         ("GET  /_local/outbox", "emails sent through SES, oldest first"),
         ("GET  /_local/events", "events put on the event bus, oldest first"),
-        ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
-        ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),
+        *processor_endpoints(stack),
         ("GET  /_local/health", '200 {"status": "ready"} once ready (503 while starting)'),
         ("GET  /", "the console on a demo host page (?lang=fr-CA or en-CA)"),
         ("GET  /console/<file>", "the console's static files (console/)"),
@@ -406,6 +492,20 @@ def local_endpoints(stack: LocalStack) -> list[str]:
         ]
         lines.append("")
     return lines
+
+
+def processor_endpoints(stack: LocalStack) -> list[tuple[str, str]]:
+    """The banner's local-only endpoints of the processor the stack runs with."""
+    if stack.processor == "stripe":
+        return [
+            ("GET  /_local/stripe/requests", "the calls the fake Stripe API received, its objects"),
+            ("POST /_local/stripe/settle", "{transaction_id, outcome}: settle a pending e-check"),
+            ("POST /_local/stripe/faults", "{kind, count}: the next calls fail (rate_limit, ...)"),
+        ]
+    return [
+        ("GET  /_local/sandbox/charges", "the calls the sandbox processor received"),
+        ("POST /_local/sandbox/settle", "{transaction_id, outcome}: settle a pending e-check"),
+    ]
 
 
 def _interrupt(*_: object) -> None:

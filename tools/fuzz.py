@@ -10,10 +10,12 @@ scheduled payment and a few failures through signed webhooks, then:
    enforced, the error `code` of docs/contract.md §4.2, another organization's entry a 404, a
    member without billing_admin refused a retry or a dismiss;
 2. the webhooks: hypothesis-generated bodies, signed with the endpoint's local secret, posted to
-   /webhooks/payments and /webhooks/billing: arbitrary JSON values and mutations of the valid
-   events of events/ (wrong types, missing fields, odd strings, deep nesting, a name twice,
-   non-UTF-8 bytes, a cut body, an oversized one). Every answer must be one of docs/contract.md
-   §4.1, with its `code`; a body the contract says is refused must be refused with that status.
+   /webhooks/payments and /webhooks/billing (Standard Webhooks) and /webhooks/stripe
+   (Stripe-Signature, events on the seeded organization's connected account): arbitrary JSON
+   values and mutations of the valid events of events/ (wrong types, missing fields, odd
+   strings, deep nesting, a name twice, non-UTF-8 bytes, a cut body, an oversized one). Every
+   answer must be one of docs/contract.md §4.1, with its `code`; a body the contract says is
+   refused must be refused with that status.
 
 Prints cases per operation, answers by status and the elapsed seconds; exits 1 and prints each
 failing case, shrunk by hypothesis, as a shell command that reproduces it.
@@ -45,7 +47,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from local import demo
+from local import config, demo
+from local.fake_stripe import stripe_signature
 from local.stack import LocalStack
 from payment_action_center.domain.cards import next_month
 from tools.send_event import http_sample, sample_body
@@ -86,7 +89,9 @@ WEBHOOK_SAMPLES = {
         "webhooks_billing.json",
         "webhooks_scheduled_payment_upserted.json",
     ],
+    "stripe": ["webhooks_stripe_payment_failed.json"],
 }
+WEBHOOK_ENDPOINTS = tuple(WEBHOOK_SAMPLES)
 
 
 @dataclass
@@ -131,6 +136,11 @@ def local_stack(url: str | None) -> Iterator[str]:
         yield stack.url
 
 
+def stripe_account(run: str) -> str:
+    """The run's organization's Stripe connected account (acct_ and letters or digits)."""
+    return "acct_fuzz" + "".join(c for c in run if c.isalnum())[:50]
+
+
 def organizations(run: str) -> tuple[str, str]:
     """The run's own organization and another one, whose entries the run's tokens must never
     reach: new ones on a stack that earlier runs, or other tests, have used."""
@@ -165,7 +175,14 @@ class Delivery:
     webhook_id: str = field(default_factory=lambda: f"msg_fuzz_{uuid.uuid4().hex}")
 
     def post(self, session: requests.Session) -> requests.Response:
-        headers = demo.signed_headers(self.secret, self.webhook_id, self.body, datetime.now(UTC))
+        now = datetime.now(UTC)
+        if self.endpoint == "stripe":  # Stripe's own scheme (docs/webhooks.md §9)
+            headers = {
+                "content-type": "application/json",
+                "stripe-signature": stripe_signature(self.secret, self.body, int(now.timestamp())),
+            }
+        else:
+            headers = demo.signed_headers(self.secret, self.webhook_id, self.body, now)
         return session.post(
             f"{self.url}/webhooks/{self.endpoint}", data=self.body, headers=headers, timeout=TIMEOUT
         )
@@ -174,17 +191,32 @@ class Delivery:
         """Shell lines that sign the same body now and POST it (the signature ages in 300 s)."""
         path = Path(tempfile.mkdtemp(prefix="pac-fuzz-")) / "body.bin"
         path.write_bytes(self.body)
-        key = base64.b64decode(self.secret.removeprefix("whsec_").split()[0]).hex()
         body = shlex.quote(str(path))
         preview = self.body[:300].decode("utf-8", "backslashreplace")
+        heading = f"# body ({len(self.body)} bytes) in {path}: {preview!r}" + (
+            "..." if len(self.body) > 300 else ""
+        )
+        url = shlex.quote(self.url + "/webhooks/" + self.endpoint)
+        if self.endpoint == "stripe":
+            secret = shlex.quote(self.secret.split()[0])
+            return "\n".join(
+                [
+                    heading,
+                    "ts=$(date +%s)",
+                    f"sig=$( (printf '%s.' \"$ts\"; cat {body}) | openssl dgst -sha256"
+                    f" -hmac {secret} -hex | sed 's/^.* //')",
+                    f"curl -sS -X POST {url} -H 'content-type: application/json'"
+                    f' -H "stripe-signature: t=$ts,v1=$sig" --data-binary @{body}',
+                ]
+            )
+        key = base64.b64decode(self.secret.removeprefix("whsec_").split()[0]).hex()
         return "\n".join(
             [
-                f"# body ({len(self.body)} bytes) in {path}: {preview!r}"
-                + ("..." if len(self.body) > 300 else ""),
+                heading,
                 f"id={self.webhook_id}_again; ts=$(date +%s)",
                 f'sig=$( (printf \'%s.%s.\' "$id" "$ts"; cat {body}) | openssl dgst -sha256'
                 f" -mac HMAC -macopt hexkey:{key} -binary | base64 -w0)",
-                f"curl -sS -X POST {shlex.quote(self.url + '/webhooks/' + self.endpoint)}"
+                f"curl -sS -X POST {url}"
                 " -H 'content-type: application/json' -H \"webhook-id: $id\""
                 ' -H "webhook-timestamp: $ts" -H "webhook-signature: v1,$sig"'
                 f" --data-binary @{body}",
@@ -230,7 +262,12 @@ def seed(session: requests.Session, url: str, secrets: dict[str, str], run: str)
         body = json.dumps(event, ensure_ascii=False).encode()
         deliver(session, Delivery(url, endpoint, secrets[endpoint], body))
 
-    post("billing", "webhooks_organization_upserted.json", time_zone="UTC")
+    post(
+        "billing",
+        "webhooks_organization_upserted.json",
+        time_zone="UTC",
+        processor_account_id=stripe_account(run),
+    )
     post(
         "billing",
         "webhooks_billing.json",
@@ -588,10 +625,22 @@ def nested(value: Any, levels: int, as_object: bool) -> Any:
 def valid_events(draw: st.DrawFn, endpoint: str, org: str) -> dict[str, Any]:
     """A sample event of the endpoint, now, for `org`, with a fresh payment id."""
     event = sample_event(draw(st.sampled_from(WEBHOOK_SAMPLES[endpoint])))
+    if endpoint == "stripe":
+        return stripe_event(event, org, draw(st.integers(0, 10**6)))
     event["occurred_at"] = demo.rfc3339(datetime.now(UTC), timespec="milliseconds")
     event["data"]["organization_id"] = org
     if "payment_id" in event["data"]:
         event["data"]["payment_id"] = f"pay_fuzz_{draw(st.integers(0, 10**6))}"
+    return event
+
+
+def stripe_event(event: dict[str, Any], org: str, number: int) -> dict[str, Any]:
+    """A Stripe sample as Stripe would send it now for `org`'s connected account."""
+    event["id"] = f"evt_fuzz_{uuid.uuid4().hex}"
+    event["created"] = int(time.time())
+    event["account"] = stripe_account(org.removeprefix("org_fuzz_"))
+    event["data"]["object"]["id"] = f"pi_fuzz_{number}"
+    event["data"]["object"]["metadata"]["organization_id"] = org
     return event
 
 
@@ -757,8 +806,8 @@ class WebhookFailure(AssertionError):
 def fuzz_webhooks(url: str, org: str, examples: int, seed_value: int, tally: Tally) -> None:
     """Bodies for `org` (the valid and mutated events), signed and posted to each endpoint."""
     session = requests.Session()
-    secrets = demo.webhook_secrets(session, url)
-    for endpoint in ("payments", "billing"):
+    secrets = demo.webhook_secrets(session, url) | {"stripe": config.STRIPE_WEBHOOK_SECRET}
+    for endpoint in WEBHOOK_ENDPOINTS:
         label = f"POST /webhooks/{endpoint}"
 
         def send(body: Body, label: str, endpoint: str = endpoint) -> None:

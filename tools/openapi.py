@@ -18,6 +18,7 @@ def document() -> str:
         "UNSUBSCRIBE_SECRET_ARN",
     ):
         os.environ.setdefault(name, "openapi-generation")
+    os.environ.setdefault("PROCESSOR", "sandbox")  # the document is the same for each
     os.environ.setdefault("AWS_DEFAULT_REGION", "ca-central-1")
     # The API's route modules are its app.py's siblings, as in Lambda (layers/core: tools/).
     sys.path[:0] = [str(ROOT / "functions" / "api")]

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
-from wiring import adapters, idempotency, persistence
+from wiring import adapters, idempotency, persistence, retry_needs_account
 
 from payment_action_center.adapters.http.requests import DismissRequest, RetryRequest
 from payment_action_center.adapters.http.strict_json import MAX_SAFE_INTEGER
@@ -24,7 +24,7 @@ from payment_action_center.adapters.http.views import (
 )
 from payment_action_center.app import actions, transactions
 from payment_action_center.domain import timestamps
-from payment_action_center.domain.entries import EntryType, Method, Status
+from payment_action_center.domain.entries import Caller, Entry, EntryType, Method, Status
 from payment_action_center.domain.errors import Conflict
 from payment_action_center.domain.listing import DEFAULT_LIMIT
 
@@ -102,10 +102,17 @@ def get_transaction(id: EntryId) -> TransactionDetail:
     output_serializer=PydanticSerializer,
 )
 def retry_once(request: RetryRequest) -> TransactionView:
-    pending = actions.request_retry(
-        adapters.entries, adapters.retry_queue, caller(router), request.transaction_id
+    return TransactionView.of(request_retry(caller(router), request.transaction_id))
+
+
+def request_retry(who: Caller, entry_id: str) -> Entry:
+    return actions.request_retry(
+        adapters.entries,
+        adapters.retry_queue,
+        who,
+        entry_id,
+        accounts=adapters.billing if retry_needs_account else None,
     )
-    return TransactionView.of(pending)
 
 
 @router.post(
@@ -116,7 +123,9 @@ def retry_once(request: RetryRequest) -> TransactionView:
         403: {"description": "not a billing admin", "content": ERROR_CONTENT},
         404: {"description": "no such transaction", "content": ERROR_CONTENT},
         409: {
-            "description": "not failed, or a retry is already in flight",
+            "description": "not failed, a retry is already in flight, or (with a processor "
+            "that charges the organization's own account) the organization has no "
+            "processor_account_id",
             "content": ERROR_CONTENT,
         },
     },
@@ -130,9 +139,7 @@ def retry(
     """Retry a failed transaction: the charge (or refund) is sent asynchronously."""
     who = caller(router)
     if idempotency_key is None:
-        return TransactionView.of(
-            actions.request_retry(adapters.entries, adapters.retry_queue, who, id)
-        )
+        return TransactionView.of(request_retry(who, id))
     request = RetryRequest(
         org_id=who.org_id, user_id=who.user_id, transaction_id=id, idempotency_key=idempotency_key
     )

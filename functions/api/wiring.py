@@ -13,6 +13,7 @@ from payment_action_center.adapters.clients import built, client, queue_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.processors.choice import NEEDS_ACCOUNT, ProcessorName
 from payment_action_center.adapters.settings import Settings
 
 
@@ -22,9 +23,12 @@ class ApiSettings(Settings):
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    processor: ProcessorName = Field(alias="PROCESSOR")
 
 
 settings = ApiSettings.from_env()
+# Whether a retry needs the organization's account at the processor (actions.request_retry).
+retry_needs_account = settings.processor in NEEDS_ACCOUNT
 
 
 class Wiring:

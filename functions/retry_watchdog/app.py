@@ -16,6 +16,7 @@ from pydantic import Field
 
 from payment_action_center.adapters.aws.messaging import EventBridgePublisher, SqsQueue
 from payment_action_center.adapters.clients import built, client
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.processors.choice import ProcessorSettings, processor_for
 from payment_action_center.app import watchdog
@@ -43,8 +44,9 @@ class Wiring:
 
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
     retry_queue = built(lambda: SqsQueue(client("sqs"), settings.retry_queue_url))
+    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     processor = built(
-        lambda: processor_for(settings.processor, client("dynamodb"), settings.table_name)
+        lambda: processor_for(settings, client("dynamodb"), settings.table_name, adapters.billing)
     )
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 

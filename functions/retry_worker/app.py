@@ -22,6 +22,7 @@ from payment_action_center.adapters.processors.choice import ProcessorSettings, 
 from payment_action_center.app import retry_worker
 from payment_action_center.app.work import RetryWork
 from payment_action_center.domain.errors import NotFound
+from payment_action_center.ports import ProcessorRefused
 
 
 class WorkerSettings(ProcessorSettings):
@@ -29,6 +30,10 @@ class WorkerSettings(ProcessorSettings):
 
 
 settings = WorkerSettings.from_env()
+# A message is started only with this much of the invocation left: one retry's worst case, the
+# Stripe adapter's three tries of 8 s and their backoff (adapters/processors/stripe_processor.py)
+# and the writes. The records not started go back to the queue unharmed.
+RESERVE_MS = 30_000
 logger = Logger()
 metrics = Metrics()
 
@@ -39,7 +44,7 @@ class Wiring:
     billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
     processor = built(
-        lambda: processor_for(settings.processor, client("dynamodb"), settings.table_name)
+        lambda: processor_for(settings, client("dynamodb"), settings.table_name, adapters.billing)
     )
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 
@@ -56,6 +61,11 @@ def retry(body: str) -> str:
         )
     except NotFound:
         outcome = "unknown transaction"
+    except ProcessorRefused:
+        # Nothing was sent: the message comes back, ends in the DLQ (alarmed), and the
+        # watchdog flags the retry at its deadline. The metric alarms at once.
+        metrics.add_metric(name="ProcessorRefused", unit=MetricUnit.Count, value=1)
+        raise
     logger.info("retry processed", extra={"outcome": outcome})
     metrics.add_metric(name="RetryProcessed", unit=MetricUnit.Count, value=1)
     return outcome
@@ -64,4 +74,10 @@ def retry(body: str) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return partial_response(event, retry, logger)
+    return partial_response(
+        event,
+        retry,
+        logger,
+        time_left_ms=context.get_remaining_time_in_millis,
+        reserve_ms=RESERVE_MS,
+    )

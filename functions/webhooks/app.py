@@ -1,4 +1,5 @@
-"""Signed webhooks in: the payment processor and the billing platform (docs/contract.md §4.1)."""
+"""Signed webhooks in: the payment processor, the billing platform and Stripe (docs/contract.md
+§4.1, docs/webhooks.md)."""
 
 import base64
 from typing import Any
@@ -15,7 +16,7 @@ from payment_action_center.adapters.aws.messaging import EventBridgePublisher
 from payment_action_center.adapters.clients import built, client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
-from payment_action_center.adapters.http import payment_webhook, signatures
+from payment_action_center.adapters.http import payment_webhook, signatures, stripe_webhook
 from payment_action_center.adapters.http.billing_webhook import handle_billing_event
 from payment_action_center.adapters.http.errors import domain_error_response, json_response
 from payment_action_center.adapters.settings import Settings
@@ -26,6 +27,7 @@ from payment_action_center.domain.errors import DomainError
 class WebhooksSettings(Settings):
     payments_secret_arn: str = Field(alias="PAYMENTS_WEBHOOK_SECRET_ARN", min_length=1)
     billing_secret_arn: str = Field(alias="BILLING_WEBHOOK_SECRET_ARN", min_length=1)
+    stripe_secret_arn: str = Field(alias="STRIPE_WEBHOOK_SECRET_ARN", min_length=1)
     secret_max_age_seconds: int = Field(alias="WEBHOOK_SECRET_MAX_AGE", default=300, ge=0)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
 
@@ -53,10 +55,15 @@ def secret(arn: str) -> str:
     return str(value)
 
 
-def verified(endpoint: str, secret_arn: str) -> tuple[signatures.Delivery, dict[str, Any]]:
+def raw_body() -> bytes:
     event = app.current_event
     raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+
+
+def verified(endpoint: str, secret_arn: str) -> tuple[signatures.Delivery, dict[str, Any]]:
+    event = app.current_event
+    body = raw_body()
     delivery = signatures.verify(
         secret(secret_arn),
         body,
@@ -96,6 +103,34 @@ def billing() -> Response[Any]:
         extra={"event_type": body.get("type"), "outcome": result.outcome, "reason": result.reason},
     )
     metrics.add_metric(name=f"BillingEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    return json_response(200, result.answer())
+
+
+@app.post("/webhooks/stripe")
+def stripe_events() -> Response[Any]:
+    """Connect events of the organizations' Stripe accounts: signed as Stripe signs
+    (Stripe-Signature), kept once by event id (adapters/http/stripe_webhook.py)."""
+    body = raw_body()
+    headers = dict(app.current_event.headers or {})
+    stripe_webhook.verify(secret(settings.stripe_secret_arn), body, headers)
+    event = signatures.json_object(body)
+    event_id = event.get("id")
+    if isinstance(event_id, str):
+        logger.append_keys(webhook_id=event_id)
+    result = stripe_webhook.handle_stripe_event(
+        adapters.billing, adapters.entries, adapters.publisher, event, timestamps.now()
+    )
+    logger.info(
+        "stripe event handled",
+        extra={
+            "event_type": event.get("type"),
+            "account": event.get("account"),
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "entry_id": result.entry_id,
+        },
+    )
+    metrics.add_metric(name=f"StripeEvent_{result.outcome.value}", unit=MetricUnit.Count, value=1)
     return json_response(200, result.answer())
 
 

@@ -32,6 +32,23 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def stripe_stack() -> Iterator[LocalStack]:
+    """A second local stack, with PROCESSOR=stripe: the Stripe adapter against the fake Stripe
+    API (local/fake_stripe.py). Per module, so that it stops with the module that uses it (a
+    start costs some 15 s, and two stacks share the machine meanwhile): only the retry tests run
+    on both processors (tests/e2e/test_actions.py)."""
+    with LocalStack(
+        gateway_port=None,
+        dynamodb_port=None,
+        moto_port=None,
+        oidc_port=None,
+        processor="stripe",
+        stripe_port=None,
+    ) as running:
+        yield running
+
+
 class Api:
     """HTTP to the gateway: `api.get("/transactions", token=...)`.
 
@@ -100,6 +117,25 @@ class Api:
         return self.post(
             "/_local/sandbox/settle", json={"transaction_id": transaction_id, "outcome": outcome}
         )
+
+    # The local-only endpoints of a stack with PROCESSOR=stripe (docs/local-stack.md).
+
+    def stripe_requests(self) -> dict[str, list[dict[str, Any]]]:
+        """GET /_local/stripe/requests: {"calls", "objects"} of the fake Stripe API."""
+        answer = self.get("/_local/stripe/requests")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def stripe_settle(self, transaction_id: str, outcome: str) -> Any:
+        """POST /_local/stripe/settle, the response as is (200 once delivered, 404 if none)."""
+        return self.post(
+            "/_local/stripe/settle", json={"transaction_id": transaction_id, "outcome": outcome}
+        )
+
+    def stripe_faults(self, kind: str, count: int) -> None:
+        """POST /_local/stripe/faults: the fake's next `count` requests fail that way."""
+        answer = self.post("/_local/stripe/faults", json={"kind": kind, "count": count})
+        assert answer.status_code == 200, answer.text
 
 
 @pytest.fixture(scope="package")

@@ -1,5 +1,5 @@
 """The Stripe processor's contract (adapters/processors/stripe_processor.py) against a local fake of
-the Stripe API (tests/shared/fake_stripe.py): what each Stripe answer becomes in the port's terms,
+the Stripe API (local/fake_stripe.py): what each Stripe answer becomes in the port's terms,
 and that one idempotency key never makes two PaymentIntents or refunds, whatever fails between."""
 
 from collections.abc import Iterator
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from local.fake_stripe import API_KEY, FakeStripe, running
 from payment_action_center.adapters.http import payment_webhook
 from payment_action_center.adapters.processors.stripe_processor import (
     NoStripeAccount,
@@ -21,10 +22,10 @@ from payment_action_center.ports import (
     ChargeRequest,
     ChargeResult,
     Operation,
+    ProcessorRefused,
     ProcessorUnavailable,
 )
 from tests.shared import factories
-from tests.shared.fake_stripe import API_KEY, FakeStripe, running
 from tests.shared.fakes import (
     InMemoryBillingStore,
     InMemoryEntryStore,
@@ -46,7 +47,7 @@ def processor(
 ) -> StripeProcessor:
     # One SDK retry (production has 2): enough to see it, half the backoff to wait for.
     return StripeProcessor(
-        api_key,
+        lambda: api_key,
         ACCOUNTS.get,
         api_base=fake.url,
         max_network_retries=1,
@@ -149,6 +150,20 @@ def test_a_bank_debit_processing_is_pending_then_found_pending(fake: FakeStripe)
     [intent] = fake.created("payment_intent")
     assert sent == ChargeResult(ChargeOutcome.PENDING, payment_id=intent["id"])
     assert found == sent
+
+
+def test_a_returned_bank_debit_without_a_decline_code_is_found_failed(fake: FakeStripe) -> None:
+    """A bank debit's payment error has a `code` and no `decline_code` key at all."""
+    sent = processor(fake).charge(request("pm_usBankAccount_processing"))
+    assert sent.payment_id is not None
+    assert fake.settle(sent.payment_id, "failed") is not None
+    fake.advance(61)
+
+    found = processor(fake).status(request("pm_usBankAccount_processing"))
+
+    assert found is not None and found.failure is not None
+    assert (found.outcome, found.payment_id) == (ChargeOutcome.FAILED, sent.payment_id)
+    assert found.failure.code != "payment_failed"  # the error's own code, not the default
 
 
 def test_a_refund_the_account_cannot_fund_fails_for_insufficient_funds(fake: FakeStripe) -> None:
@@ -294,6 +309,38 @@ def test_a_refused_api_key_is_an_alarm_not_a_failure(fake: FakeStripe) -> None:
     with pytest.raises(StripeAccessRefused):
         processor(fake, api_key="sk_test_revoked").charge(request())
     assert fake.created("payment_intent") == []
+
+
+def test_an_unfilled_key_secret_is_refused_before_any_request(fake: FakeStripe) -> None:
+    with pytest.raises(StripeAccessRefused, match="StripeApiKeySecret"):
+        processor(fake, api_key="unset").charge(request())
+    assert isinstance(StripeAccessRefused("x"), ProcessorRefused)
+    assert fake.calls == []
+
+
+def test_a_resend_with_another_method_under_the_same_key_is_unknown_never_a_charge(
+    fake: FakeStripe,
+) -> None:
+    """The scheduled payment's method changed between a lost answer and the resend: Stripe
+    refuses the key, which says the first request arrived; its status finds it once indexed."""
+    first = processor(fake).charge(request("pm_card_visa"))
+
+    with pytest.raises(ProcessorUnavailable, match="another request"):
+        processor(fake).charge(request("pm_card_chargeDeclined"))
+    fake.advance(61)
+
+    assert processor(fake).status(request("pm_card_chargeDeclined")) == first
+    assert len(fake.created("payment_intent")) == 1
+
+
+def test_the_key_is_asked_before_each_request(fake: FakeStripe) -> None:
+    """A rotated key is taken up at once: the caller's cache decides, not the adapter."""
+    keys = iter(["sk_test_revoked", API_KEY])
+    rotating = StripeProcessor(lambda: next(keys), ACCOUNTS.get, api_base=fake.url)
+
+    with pytest.raises(StripeAccessRefused):
+        rotating.charge(request())
+    assert rotating.charge(request()).outcome is ChargeOutcome.SUCCEEDED
 
 
 def test_an_account_that_revoked_access_is_an_alarm_not_a_failure(fake: FakeStripe) -> None:

@@ -66,6 +66,63 @@ class BillingStoreContract:
         assert send(store, without, webhook_id="msg_without") is Outcome.ACCEPTED
         assert store.organization("org_demo").processor_account_id is None
 
+    def test_a_processor_account_leads_to_its_organization(self, store: Any) -> None:
+        body = factories.organization_upserted(data__processor_account_id="acct_1OrgDemo")
+        assert send(store, body) is Outcome.ACCEPTED
+        found = store.organization_for_account("acct_1OrgDemo")
+        assert found == store.organization("org_demo")
+        assert found.processor_account_id == "acct_1OrgDemo"
+        assert store.organization_for_account("acct_1Unknown") is None
+
+    def test_no_account_leads_to_no_organization(self, store: Any) -> None:
+        assert send(store, factories.organization_upserted()) is Outcome.ACCEPTED
+        assert store.organization_for_account("") is None
+        assert store.organization_for_account("acct_1OrgDemo") is None
+
+    def test_an_account_left_behind_leads_nowhere(self, store: Any) -> None:
+        """The old account's mapping stays, but the organization no longer names it."""
+        send(store, factories.organization_upserted(data__processor_account_id="acct_1Old"))
+        moved = factories.organization_upserted(
+            occurred_at="2026-11-21T12:00:00Z", data__processor_account_id="acct_1New"
+        )
+        assert send(store, moved) is Outcome.ACCEPTED
+        assert store.organization_for_account("acct_1Old") is None
+        assert store.organization_for_account("acct_1New").id == "org_demo"
+        dropped = factories.organization_upserted(occurred_at="2026-11-22T12:00:00Z")
+        assert send(store, dropped) is Outcome.ACCEPTED
+        assert store.organization_for_account("acct_1New") is None
+
+    def test_an_account_claimed_by_another_organization_leads_to_that_one_only(
+        self, store: Any
+    ) -> None:
+        send(store, factories.organization_upserted(data__processor_account_id="acct_1Shared"))
+        other = factories.organization_upserted(
+            data__organization_id="org_other", data__processor_account_id="acct_1Shared"
+        )
+        assert send(store, other) is Outcome.ACCEPTED
+        assert store.organization_for_account("acct_1Shared").id == "org_other"
+        # The other organization moves on: the mapping names it still, and it is not followed.
+        moved = factories.organization_upserted(
+            occurred_at="2026-11-21T12:00:00Z",
+            data__organization_id="org_other",
+            data__processor_account_id="acct_1Other",
+        )
+        assert send(store, moved) is Outcome.ACCEPTED
+        assert store.organization_for_account("acct_1Shared") is None
+        assert store.organization_for_account("acct_1Other").id == "org_other"
+
+    def test_a_stale_upsert_does_not_claim_its_account(self, store: Any) -> None:
+        newer = factories.organization_upserted(
+            occurred_at="2026-11-22T10:00:00Z", data__processor_account_id="acct_1Newer"
+        )
+        older = factories.organization_upserted(
+            occurred_at="2026-11-21T10:00:00Z", data__processor_account_id="acct_1Older"
+        )
+        assert send(store, newer) is Outcome.ACCEPTED
+        assert send(store, older) is Outcome.IGNORED
+        assert store.organization_for_account("acct_1Older") is None
+        assert store.organization_for_account("acct_1Newer").id == "org_demo"
+
     def test_a_scheduled_payment_reads_back_active(self, store: Any) -> None:
         body = factories.scheduled_payment_upserted(
             data__scheduled_payment_id="sp_read",

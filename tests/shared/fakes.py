@@ -142,6 +142,8 @@ class InMemoryBillingStore:
     organizations_by_id: dict[str, Organization] = field(default_factory=dict)
     scheduled_payments: dict[tuple[str, str], ScheduledPayment] = field(default_factory=dict)
     cards: dict[tuple[str, str], CardRecord] = field(default_factory=dict)
+    # Processor account -> the organization that claimed it last (never deleted, as in DynamoDB).
+    accounts: dict[str, str] = field(default_factory=dict)
     deliveries: set[tuple[str, str]] = field(default_factory=set)
 
     def organization(self, organization_id: str) -> Organization | None:
@@ -162,9 +164,20 @@ class InMemoryBillingStore:
     def card(self, organization_id: str, card_id: str) -> CardRecord | None:
         return self.cards.get((organization_id, card_id))
 
+    def organization_for_account(self, account_id: str) -> Organization | None:
+        """As the DynamoDB store: the mapping's organization, if its settings still name the
+        account."""
+        organization_id = self.accounts.get(account_id)
+        organization = None if organization_id is None else self.organization(organization_id)
+        if organization is None or organization.processor_account_id != account_id:
+            return None
+        return organization
+
     def save_organization(self, organization: Organization, delivery: Delivery) -> None:
         self._check(self.organizations_by_id.get(organization.id), organization, delivery)
         self.organizations_by_id[organization.id] = organization
+        if organization.processor_account_id is not None:
+            self.accounts[organization.processor_account_id] = organization.id
         self.deliveries.add((delivery.endpoint, delivery.webhook_id))
 
     def read_linked(self, change: LinkedChange) -> LinkedState:

@@ -60,8 +60,12 @@ class Context:
     log_group_name = "/aws/lambda/test-function"
     log_stream_name = "stream"
 
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        # A fresh invocation of a 60 s function (the retry worker's Timeout, template.yaml).
+        self.remaining_ms = remaining_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 def http_event(

@@ -19,6 +19,8 @@ PAYMENTS_SECRET = "whsec_" + base64.b64encode(b"unit-payments-secret-32-bytes!!!
 UNSUBSCRIBE_KEY = "unit-unsubscribe-key"
 SENDER = "no-reply@pac.example.com"
 BILLING_SECRET = "whsec_" + base64.b64encode(b"unit-billing-secret-32-bytes!!!!").decode()
+# Stripe's secrets are used as they are (the whole string is the HMAC key), not base64-decoded.
+STRIPE_SECRET = "whsec_unitStripeEndpointSecret0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +57,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         billing = secrets.create_secret(Name="billing", SecretString=BILLING_SECRET)["ARN"]
         monkeypatch.setenv("PAYMENTS_WEBHOOK_SECRET_ARN", payments)
         monkeypatch.setenv("BILLING_WEBHOOK_SECRET_ARN", billing)
+        stripe = secrets.create_secret(Name="stripe", SecretString=STRIPE_SECRET)["ARN"]
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_ARN", stripe)
         boto3.client("events").create_event_bus(Name="pac-unit-bus")
         queue = boto3.client("sqs").create_queue(QueueName="pac-unit-retries")["QueueUrl"]
         monkeypatch.setenv("RETRY_QUEUE_URL", queue)

@@ -184,6 +184,13 @@ class ProcessorUnavailable(Exception):
     take it for a failure."""
 
 
+class ProcessorRefused(Exception):
+    """The processor will not act for the platform or for this organization (a key refused or
+    not configured, an account the platform may no longer act on, an organization without an
+    account): nothing was sent, and it is an alarm for the operators, never a failure of the
+    customer's payment. The retry stays pending; the watchdog flags it at its deadline."""
+
+
 class PaymentProcessor(Protocol):
     def charge(self, request: ChargeRequest) -> ChargeResult: ...
 
@@ -234,6 +241,13 @@ class BillingStore(Protocol):
         """Write the settings and the delivery marker atomically, unless newer settings are
         recorded. Raises StoreConflict naming what failed ("state": newer settings are
         recorded; "delivery": this webhook-id took effect before)."""
+        ...
+
+    def organization_for_account(self, account_id: str) -> Organization | None:
+        """The organization whose settings name this processor account (`processor_account_id`,
+        a Stripe Connect `acct_…`): how a Stripe event, which names only its account, finds its
+        organization. None when no organization's current settings name it, even if one did
+        before (an organization that moved to another account no longer receives its events)."""
         ...
 
     def read_linked(self, change: LinkedChange) -> LinkedState:

@@ -70,3 +70,32 @@ def test_a_record_does_not_log_with_the_previous_records_keys() -> None:
     assert (first["entry_id"], third["entry_id"]) == ("ent_1", "ent_3")
     assert failed["message"] == "record failed" and "entry_id" not in failed
     assert {line["function_request_id"] for line in (first, failed, third)} == {"req-1"}
+
+
+def test_records_are_started_only_while_the_reserve_of_time_is_left() -> None:
+    """A record that could outlast the invocation goes back to the queue unstarted, with the
+    ones after it; the ones done stay done (functions/retry_worker/app.py RESERVE_MS)."""
+    left = iter([50_000, 31_000, 29_000])
+    seen: list[str] = []
+
+    def handle(body: str) -> None:
+        seen.append(body)
+        if body.startswith("bad"):
+            raise ValueError(body)
+
+    answer = partial_response(
+        records("a", "bad b", "c", "d"),
+        handle,
+        LOGGER,
+        time_left_ms=lambda: next(left),
+        reserve_ms=30_000,
+    )
+
+    assert seen == ["a", "bad b"]
+    assert answer == {
+        "batchItemFailures": [
+            {"itemIdentifier": "m1"},
+            {"itemIdentifier": "m2"},
+            {"itemIdentifier": "m3"},
+        ]
+    }

@@ -12,13 +12,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
-from payment_action_center.adapters.http import billing_webhook
+from payment_action_center.adapters.http import billing_webhook, stripe_webhook
 from payment_action_center.adapters.http.payment_webhook import (
     PAYMENT_EVENT_TYPES,
     PaymentEvent,
     parse,
 )
-from tests.shared import factories
+from tests.shared import factories, stripe_signing
 from tests.shared.lambdas import ROOT, Context, answer, as_json, cold_start, http_event
 from tests.shared.moto_aws import BILLING_SECRET, PAYMENTS_SECRET
 from tests.unit.handlers.test_webhooks import deliver
@@ -69,7 +69,7 @@ def documented_events(document: dict[str, Any], endpoint: str) -> dict[str, dict
 
 
 def test_each_webhook_is_documented_with_its_path(document: dict[str, Any]) -> None:
-    assert set(document["webhooks"]) == set(EVENT_MODELS)
+    assert set(document["webhooks"]) == set(EVENT_MODELS) | {"stripe"}
     for endpoint, item in document["webhooks"].items():
         assert f"POST /webhooks/{endpoint}" in item["post"]["description"]
         assert item["post"]["security"] == []
@@ -151,7 +151,25 @@ def test_the_served_document_has_the_webhooks(aws: dict[str, str]) -> None:
     status, served = answer(api.lambda_handler(http_event("GET", "/openapi.json"), Context()))
     assert status == 200
     assert served == json.loads(api.openapi_document())
-    assert set(served["webhooks"]) == {"payments", "billing"}
+    assert set(served["webhooks"]) == {"payments", "billing", "stripe"}
+
+
+def test_the_stripe_webhook_documents_its_types_its_header_and_a_body_it_takes(
+    document: dict[str, Any],
+) -> None:
+    """Stripe's endpoint (adapters/http/stripe_webhook.py): its own signature header, its event
+    types, and the events Stripe sends matching their schemas."""
+    post = document["webhooks"]["stripe"]["post"]
+    assert [p["name"] for p in post["parameters"]] == ["Stripe-Signature"]
+    assert set(documented_events(document, "stripe")) == stripe_webhook.STRIPE_EVENT_TYPES
+    bodies = [
+        stripe_signing.event("payment_intent.payment_failed", stripe_signing.payment_intent()),
+        stripe_signing.event("refund.failed", stripe_signing.refund()),
+    ]
+    for body in bodies:
+        assert list(validator(document, "stripe").iter_errors(body)) == [], body["type"]
+    without_id = bodies[0] | {"id": None}
+    assert not validator(document, "stripe").is_valid(without_id)
 
 
 def test_the_api_function_builds_the_webhook_schemas_only_for_the_document(

@@ -88,6 +88,7 @@ def test_the_table_lists_open_entries_newest_failure_first(api: ModuleType) -> N
         "invoice_items",
         "actions",
         "needs_attention",
+        "recommended_action",
     }
     assert item["failed_at"] == "2026-11-21T10:00:00Z"
     assert item["actions"] == ["retry", "dismiss", "change_payment_method"]

@@ -95,8 +95,8 @@ def test_a_batch_is_not_logged_with_the_previous_batchs_entry(
     # Each batch logs a line once its records are done, as a batch-level log call would.
     process = worker.partial_response
 
-    def process_then_log(*args: Any) -> dict[str, Any]:
-        response: dict[str, Any] = process(*args)
+    def process_then_log(*args: Any, **options: Any) -> dict[str, Any]:
+        response: dict[str, Any] = process(*args, **options)
         worker.logger.info("batch done")
         return response
 
@@ -127,3 +127,20 @@ def test_every_function_starts_each_invocation_with_no_earlier_keys(
     with contextlib.suppress(Exception):
         fn.lambda_handler({}, Context())
     assert "left_over" not in fn.logger.get_current_keys()
+
+
+def test_a_worker_short_of_time_returns_its_records_unstarted(
+    logged: LogLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With less than RESERVE_MS left (a slow batch's tail) the record goes back to the queue
+    untouched: its retry is still requested, nothing was charged."""
+    worker = cold_start("retry_worker")
+    entry_id, event = pending_retry()
+    message_id = event["Records"][0]["messageId"]
+
+    answer = worker.lambda_handler(event, Context(remaining_ms=worker.RESERVE_MS - 1))
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert [line["message"] for line in logged()] == ["batch cut short for time"]
+    assert worker.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    assert logged()[0]["entry_id"] == entry_id

@@ -336,6 +336,7 @@ def http_routes() -> dict[str, Doc]:
 PUBLIC_ROUTES = {
     "POST /webhooks/payments",
     "POST /webhooks/billing",
+    "POST /webhooks/stripe",  # Stripe-Signature is the key (adapters/http/stripe_webhook.py)
     "GET /openapi.json",
     # RFC 8058 one-click unsubscribe: a mail client POSTs with no JWT; a signed token is the key.
     "POST /me/notification-preferences/unsubscribe",
@@ -1048,6 +1049,17 @@ def test_the_processor_calls_are_those_of_the_use_cases() -> None:
     assert sandbox_actions(("status",)) == {"dynamodb:GetItem"}
 
 
+def test_the_stripe_processor_reads_its_key_and_the_organizations_account() -> None:
+    """What code_needs adds for a function that builds a processor, beside the sandbox's ledger:
+    the key's secret (Powertools get_secret) and the organization (BillingStore.organization,
+    a GetItem: billing_store.py)."""
+    choice = (LAYER / "adapters" / "processors" / "choice.py").read_text(encoding="utf-8")
+    assert "get_secret(settings.stripe_key_secret_arn" in choice
+    assert re.findall(r"billing\.(\w+)\(", choice) == ["organization"]
+    store = (LAYER / "adapters" / "dynamodb" / "billing_store.py").read_text(encoding="utf-8")
+    assert "item = self._get(keys.org(organization_id), keys.SETTINGS)" in store
+
+
 def code_needs(name: str) -> Grants:
     """What functions/<name>/*.py needs (resource label -> actions): what its store calls do to
     the table and its indexes, the idempotency records' table if it keeps them, its Wiring's
@@ -1072,6 +1084,9 @@ def code_needs(name: str) -> Grants:
         needs.setdefault(label, set()).update(actions)
     if "processor_for" in used:  # the sandbox keeps its ledger in the table (dev stacks)
         needs.setdefault("Table", set()).update(sandbox_actions(PROCESSOR_CALLS[name]))
+        # The Stripe processor: its key's secret, and the organization whose account it uses.
+        needs[resource_label(variables["STRIPE_API_KEY_SECRET_ARN"])] = set(SECRET)
+        needs["Table"].add("dynamodb:GetItem")
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)
@@ -1112,14 +1127,22 @@ def test_the_event_bus_is_named_per_stage() -> None:
 # 44 alphanumeric characters decode as base64 (a Standard Webhooks key: whsec_<value>); the
 # unsubscribe links' HMAC key is 64.
 SECRET_LENGTHS = {"PaymentsWebhookSecret": 44, "BillingWebhookSecret": 44, "UnsubscribeSecret": 64}
+# Stripe's own secrets, which the operator stores (docs/deploy.md): a placeholder until then, which
+# the functions refuse with a message (stripe_processor.py's key check, the webhook's verify).
+FILLED_BY_OPERATOR = {"StripeApiKeySecret", "StripeWebhookSecret"}
 
 
 @pytest.mark.parametrize("name", sorted(of_type("AWS::SecretsManager::Secret")))
-def test_secret_is_generated_and_outlives_the_stack(name: str) -> None:
+def test_secret_is_generated_or_filled_and_outlives_the_stack(name: str) -> None:
     """A lost webhook key means setting up every sender again; a new unsubscribe key voids the
-    links of every digest already sent."""
+    links of every digest already sent; a lost Stripe secret means a trip to Stripe's dashboard."""
     secret = TEMPLATE["Resources"][name]
     assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    assert set(SECRET_LENGTHS) | FILLED_BY_OPERATOR == set(of_type("AWS::SecretsManager::Secret"))
+    if name in FILLED_BY_OPERATOR:
+        assert secret["Properties"]["SecretString"] == "unset"
+        assert "GenerateSecretString" not in secret["Properties"]
+        return
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated == {"PasswordLength": SECRET_LENGTHS[name], "ExcludePunctuation": True}
 
@@ -1225,10 +1248,10 @@ def test_schedule_runs_when_asked_retries_then_dead_letters(name: str) -> None:
 
 
 def test_the_sandbox_processor_never_reaches_prod() -> None:
-    """The sandbox charges nobody: the only processor for now, and refused in the prod stage
-    (again at cold start: layers/core/payment_action_center/adapters/processors/choice.py)."""
+    """The sandbox charges nobody: the default for dev stacks, refused in the prod stage (again
+    at cold start: layers/core/payment_action_center/adapters/processors/choice.py)."""
     parameter = TEMPLATE["Parameters"]["Processor"]
-    assert (parameter["AllowedValues"], parameter["Default"]) == (["sandbox"], "sandbox")
+    assert (parameter["AllowedValues"], parameter["Default"]) == (["sandbox", "stripe"], "sandbox")
     assert TEMPLATE["Parameters"]["Stage"]["AllowedValues"] == ["dev", "prod"]
     assert TEMPLATE.get("Rules"), "no Rules: nothing refuses the sandbox in prod"
     refusals = [
@@ -1384,7 +1407,7 @@ def test_the_console_sends_a_strict_csp_and_the_security_headers() -> None:
     assert headers["FrameOptions"]["FrameOption"] == "SAMEORIGIN"
 
 
-WEBHOOK_ROUTES = {"POST /webhooks/payments", "POST /webhooks/billing"}
+WEBHOOK_ROUTES = {"POST /webhooks/payments", "POST /webhooks/billing", "POST /webhooks/stripe"}
 PEOPLE = {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
 
 

@@ -25,9 +25,21 @@ from payment_action_center.ports import (
 log = logging.getLogger(__name__)
 
 
-def request_retry(store: EntryStore, queue: RetryQueue, caller: Caller, entry_id: str) -> Entry:
+def request_retry(
+    store: EntryStore,
+    queue: RetryQueue,
+    caller: Caller,
+    entry_id: str,
+    *,
+    accounts: BillingStore | None = None,
+) -> Entry:
+    """`accounts`: given when the processor charges on each organization's own account, whose
+    id the organization's settings must then hold (a 409 at once rather than a retry that can
+    only fail later)."""
     entry = store.get(caller.org_id, entry_id)
     caller.require(Role.BILLING_ADMIN)
+    if accounts is not None:
+        require_processor_account(accounts, entry.organization_id)
     now = timestamps.now()
     pending = entry.start_retry(by=caller.actor, at=now)
     assert pending.retry is not None
@@ -42,6 +54,16 @@ def request_retry(store: EntryStore, queue: RetryQueue, caller: Caller, entry_id
             "retry queued late: the queue refused the message", extra={"entry_id": entry_id}
         )
     return pending
+
+
+def require_processor_account(billing: BillingStore, organization_id: str) -> None:
+    organization = billing.organization(organization_id)
+    if organization is None or organization.processor_account_id is None:
+        raise Conflict(
+            "the organization has no account at the payment processor yet: a retry cannot be "
+            "charged until the billing platform sends its processor_account_id "
+            "(organization.upserted)"
+        )
 
 
 def dismiss(

@@ -76,25 +76,42 @@ def settle_retry(
         payment_id=report.payment_id,
         failure=report.failure,
     )
+    return settle_outcome(
+        store,
+        publisher,
+        delivery,
+        report.organization_id,
+        report.retry_of,
+        result,
+        report.occurred_at,
+    )
+
+
+def settle_outcome(
+    store: EntryStore,
+    publisher: EventPublisher,
+    delivery: Delivery,
+    organization_id: str,
+    entry_id: str,
+    result: ChargeResult,
+    occurred_at: str,
+) -> Result:
+    """Settle the pending retry of `entry_id` with the outcome a delivery reports. What the
+    retry's own payment says is all it takes: a processor whose events carry no more than the
+    retry's id (adapters/http/stripe_webhook.py) settles it too."""
     try:
         settled = retry_worker.settle_from_webhook(
-            store,
-            publisher,
-            delivery,
-            report.organization_id,
-            report.retry_of,
-            result,
-            report.occurred_at,
+            store, publisher, delivery, organization_id, entry_id, result, occurred_at
         )
     except NotFound:
-        return Result(Outcome.IGNORED, "no such transaction", report.retry_of)
+        return Result(Outcome.IGNORED, "no such transaction", entry_id)
     except StoreConflict as conflict:
         if "delivery" in conflict.failed:
-            return Result(Outcome.ACCEPTED, "delivery already processed", report.retry_of)
+            return Result(Outcome.ACCEPTED, "delivery already processed", entry_id)
         raise DeliveryInFlight("the transaction is changing: deliver again later") from None
     if settled is None:
-        return Result(Outcome.IGNORED, "no retry of this transaction is pending", report.retry_of)
-    return Result(Outcome.ACCEPTED, settled, report.retry_of)
+        return Result(Outcome.IGNORED, "no retry of this transaction is pending", entry_id)
+    return Result(Outcome.ACCEPTED, settled, entry_id)
 
 
 def record(store: EntryStore, entry: Entry, delivery: Delivery) -> Result:

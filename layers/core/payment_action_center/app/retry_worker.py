@@ -119,6 +119,8 @@ def _request(entry: Entry, token: str, method: Method) -> ChargeRequest:
             "organization_id": entry.organization_id,
             # The failed payment: what a refund refunds (adapters/processors/stripe_processor.py).
             "payment_id": entry.payment_id,
+            # The processor's customer the failed payment's method is saved to.
+            "processor_customer_id": entry.payment_method.customer_id,
             "kind": entry.kind.value,
             "account_holder": {
                 "id": entry.account_holder.id,

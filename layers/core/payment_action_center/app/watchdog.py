@@ -23,6 +23,7 @@ from payment_action_center.ports import (
     EntryStore,
     EventPublisher,
     PaymentProcessor,
+    ProcessorRefused,
     ProcessorUnavailable,
     QueueUnavailable,
     RetryQueue,
@@ -79,6 +80,9 @@ def _check(
         reason = "the processor still reports the payment pending past its deadline"
     except ProcessorUnavailable:
         outcome, reason = None, "the processor could not say what became of the payment"
+    except ProcessorRefused as refused:
+        log.error("the processor refused to act", extra={"entry_id": entry.id})
+        outcome, reason = None, f"the processor refused to act: {refused}"
     except (QueueUnavailable, StoreConflict, DeliveryInFlight):
         return "skipped"  # the next run looks again
     return outcome or _flag(store, entry, reason, now)

@@ -116,6 +116,9 @@ class PaymentMethod:
     card_id: str | None = None
     brand: str | None = None
     last4: str | None = None
+    # The customer the token is saved to at the processor, when it has customers (a Stripe
+    # PaymentMethod is charged off-session only with its Customer named).
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,29 @@ from aws_lambda_powertools import Logger
 
 
 def partial_response(
-    event: Mapping[str, Any], handle: Callable[[str], object], logger: Logger
+    event: Mapping[str, Any],
+    handle: Callable[[str], object],
+    logger: Logger,
+    *,
+    time_left_ms: Callable[[], int] | None = None,
+    reserve_ms: int = 0,
 ) -> dict[str, list[dict[str, str]]]:
     """`handle` called with each record's body, in order; the records that raised reported.
     Each record starts from the invocation's log keys: what a record's handling appended (its
-    entry, its organization) does not follow the next record into its lines."""
+    entry, its organization) does not follow the next record into its lines.
+
+    With `time_left_ms`, a record is started only while more than `reserve_ms` of the
+    invocation remain; the others are reported unhandled, so SQS delivers them again instead of
+    the whole batch coming back when the function times out mid-record."""
     invocation_keys = dict(logger.get_current_keys())
-    failures = []
-    for record in event.get("Records", []):
+    failures: list[dict[str, str]] = []
+    records = list(event.get("Records", []))
+    for position, record in enumerate(records):
         message_id = record["messageId"]
+        if time_left_ms is not None and time_left_ms() <= reserve_ms:
+            left = [{"itemIdentifier": r["messageId"]} for r in records[position:]]
+            logger.warning("batch cut short for time", extra={"records_returned": len(left)})
+            return {"batchItemFailures": failures + left}
         logger.clear_state()
         logger.append_keys(**invocation_keys)
         try:

@@ -1,26 +1,29 @@
 """The BillingStore on DynamoDB: organization settings, scheduled payments and cards.
 
   organization   pk ORG#<org>   sk SETTINGS
+  account        pk ACCOUNT#<processor account id>   sk ACCOUNT   (organization_id)
   scheduled pay. pk ORG#<org>   sk SCHEDULED#<scheduled payment id>
   card           pk ORG#<org>   sk CARD#<card id>
                  (+ expiry_pk EXPIRY#<YYYY-MM>#<shard of the org>, expiry_sk <org>#<card id>
                  while it qualifies: the sparse CardsByExpiry index, sharded as keys.py says)
 
 Each change is one TransactWriteItems. An organization: the settings, written only if the recorded
-ones are not newer (`state_at` is canonical, so string order is time order), and the delivery
-marker. A card or a scheduled payment: read-modify-write, driven by the use case
-(app/billing_events.py): the recorded scheduled payment and the card records touched are read
-(consistently, `read_linked`), `domain/billing.py`'s `plan` says what to write, and the writes
-(`write_linked`) go with the delivery marker, each conditioned on the version read: a concurrent
-change of the same items makes the transaction fail (DeliveryInFlight, the sender retries). A stale
-change sends a condition check that fails on the newer state, so DynamoDB names what failed (the
-state, the delivery, or both) in one request, as for organizations.
+ones are not newer (`state_at` is canonical, so string order is time order), the delivery marker,
+and the mapping of its processor account to it when it has one. A card or a scheduled payment:
+read-modify-write, driven by the use case (app/billing_events.py): the recorded scheduled payment
+and the card records touched are read (consistently, `read_linked`), `domain/billing.py`'s `plan`
+says what to write, and the writes (`write_linked`) go with the delivery marker, each conditioned on
+the version read: a concurrent change of the same items makes the transaction fail
+(DeliveryInFlight, the sender retries). A stale change sends a condition check that fails on the
+newer state, so DynamoDB names what failed (the state, the delivery, or both) in one request, as for
+organizations.
 """
 
 from collections.abc import Sequence
 from typing import Any, Never, assert_never
 
 from payment_action_center.adapters.dynamodb import keys
+from payment_action_center.adapters.dynamodb.items import payment_method_from, payment_method_item
 from payment_action_center.adapters.dynamodb.store import (
     delivery_item,
     from_attributes,
@@ -41,7 +44,7 @@ from payment_action_center.domain.billing import (
     linked_card,
 )
 from payment_action_center.domain.cards import CardPosition, ExpiringPage, expiring_card
-from payment_action_center.domain.entries import AccountHolder, Method, PaymentKind, PaymentMethod
+from payment_action_center.domain.entries import AccountHolder, Method, PaymentKind
 from payment_action_center.domain.errors import DeliveryInFlight
 from payment_action_center.ports import Delivery, LinkedChange, LinkedState, StoreConflict
 
@@ -72,16 +75,34 @@ class DynamoBillingStore:
         item = self._get(keys.org(organization_id), keys.card(card_id))
         return None if item is None else card_record_from(item)
 
+    def organization_for_account(self, account_id: str) -> Organization | None:
+        """Two consistent GetItems: the account's mapping, then the organization it names, kept
+        only if that organization still names the account. A mapping left behind when an
+        organization moved to another account, or taken over by another organization, is never
+        followed to the wrong one."""
+        mapping = self._get(keys.processor_account(account_id), keys.ACCOUNT)
+        if mapping is None:
+            return None
+        organization = self.organization(mapping["organization_id"])
+        if organization is None or organization.processor_account_id != account_id:
+            return None
+        return organization
+
     def save_organization(self, organization: Organization, delivery: Delivery) -> None:
-        """One TransactWriteItems: the settings if not older, and the delivery marker."""
-        transact(
-            self._client,
-            ["state", "delivery"],
-            [
-                self._put_if_not_older(organization_item(organization, delivery.received_at)),
-                self._delivery_put(delivery),
-            ],
-        )
+        """One TransactWriteItems: the settings if not older, the delivery marker, and, when the
+        settings name a processor account, the account's mapping to the organization: written
+        only with the settings (a stale upsert writes neither), never deleted (the lookup checks
+        it against the settings)."""
+        roles = ["state", "delivery"]
+        writes = [
+            self._put_if_not_older(organization_item(organization, delivery.received_at)),
+            self._delivery_put(delivery),
+        ]
+        if organization.processor_account_id is not None:
+            roles.append("account")
+            item = account_item(organization, delivery.received_at)
+            writes.append({"Put": {"TableName": self._table, "Item": to_attributes(item)}})
+        transact(self._client, roles, writes)
 
     def expiring(
         self, organization_id: str, month: str, limit: int, after: CardPosition | None
@@ -351,6 +372,7 @@ class DynamoBillingStore:
 
 
 ORGANIZATION = "organization"
+PROCESSOR_ACCOUNT = "processor_account"
 SCHEDULED_PAYMENT = "scheduled_payment"
 CARD = "card"
 
@@ -371,6 +393,19 @@ def organization_item(organization: Organization, updated_at: str) -> dict[str, 
         "card_update_url_template": organization.card_update_url_template,
         "processor_account_id": organization.processor_account_id,  # None: left out
         "state_at": organization.state_at,
+        "updated_at": updated_at,
+    }
+
+
+def account_item(organization: Organization, updated_at: str) -> dict[str, Any]:
+    """Which organization a processor account belongs to: what POST /webhooks/stripe routes a
+    Connect event (its `account`) by."""
+    assert organization.processor_account_id is not None
+    return {
+        keys.PK: keys.processor_account(organization.processor_account_id),
+        keys.SK: keys.ACCOUNT,
+        "entity": PROCESSOR_ACCOUNT,
+        "organization_id": organization.id,
         "updated_at": updated_at,
     }
 
@@ -405,18 +440,7 @@ def scheduled_payment_item(payment: ScheduledPayment, updated_at: str) -> dict[s
         "account_holder": None
         if holder is None
         else {"id": holder.id, "name": holder.name, "email": holder.email},
-        "payment_method": None
-        if method is None
-        else {
-            k: v
-            for k, v in {
-                "token": method.token,
-                "card_id": method.card_id,
-                "brand": method.brand,
-                "last4": method.last4,
-            }.items()
-            if v is not None
-        },
+        "payment_method": None if method is None else payment_method_item(method),
         "method": None if payment.method is None else payment.method.value,
         "next_payment_at": payment.next_payment_at,
         "amount": payment.amount,
@@ -436,11 +460,7 @@ def scheduled_payment_from(item: dict[str, Any]) -> ScheduledPayment:
         account_holder=None
         if holder is None
         else AccountHolder(holder["id"], holder["name"], holder["email"]),
-        payment_method=None
-        if method is None
-        else PaymentMethod(
-            method["token"], method.get("card_id"), method.get("brand"), method.get("last4")
-        ),
+        payment_method=None if method is None else payment_method_from(method),
         method=Method(item["method"]) if "method" in item else None,
         next_payment_at=item.get("next_payment_at"),
         amount=int(item["amount"]) if "amount" in item else None,

@@ -41,16 +41,7 @@ def entry_item(entry: Entry) -> dict[str, Any]:
         "holder_name_folded": fold(entry.account_holder.name),
         "payment_id": entry.payment_id,
         "payment_id_folded": fold(entry.payment_id),
-        "payment_method": {
-            k: v
-            for k, v in {
-                "token": entry.payment_method.token,
-                "card_id": entry.payment_method.card_id,
-                "brand": entry.payment_method.brand,
-                "last4": entry.payment_method.last4,
-            }.items()
-            if v is not None
-        },
+        "payment_method": payment_method_item(entry.payment_method),
         "failure_code": entry.failure.code,
         "failure_message": entry.failure.message,
         "failed_at": entry.failed_at,
@@ -97,9 +88,7 @@ def entry_from(item: dict[str, Any]) -> Entry:
         currency=item["currency"],
         account_holder=AccountHolder(item["holder_id"], item["holder_name"], item["holder_email"]),
         payment_id=item["payment_id"],
-        payment_method=PaymentMethod(
-            method["token"], method.get("card_id"), method.get("brand"), method.get("last4")
-        ),
+        payment_method=payment_method_from(method),
         failure=Failure(item["failure_code"], item["failure_message"]),
         failed_at=item["failed_at"],
         attempts=int(item["attempts"]),
@@ -246,4 +235,26 @@ def outbox_item(event: BusEvent) -> dict[str, Any]:
 def outbox_from(item: dict[str, Any]) -> BusEvent:
     return BusEvent(
         id=item["id"], at=item["at"], detail_type=item["detail_type"], detail=_plain(item["detail"])
+    )
+
+
+def payment_method_item(method: PaymentMethod) -> dict[str, str]:
+    """A payment method as entries and scheduled payments keep it: the fields it has."""
+    fields = {
+        "token": method.token,
+        "card_id": method.card_id,
+        "brand": method.brand,
+        "last4": method.last4,
+        "customer_id": method.customer_id,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def payment_method_from(item: dict[str, Any]) -> PaymentMethod:
+    return PaymentMethod(
+        item["token"],
+        item.get("card_id"),
+        item.get("brand"),
+        item.get("last4"),
+        item.get("customer_id"),
     )

@@ -8,6 +8,8 @@ tests/unit/infra/test_template.py checks the two agree.
   recovered pay. pk ORG#<org>                  sk PAYMENT#<new payment id>
   organization   pk ORG#<org>                  sk SETTINGS
   scheduled pay. pk ORG#<org>                  sk SCHEDULED#<scheduled payment id>
+  account        pk ACCOUNT#<processor account> sk ACCOUNT   (organization_id: which organization
+                 claimed the account last; POST /webhooks/stripe routes by it)
   sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>        (expires_at: TTL)
   failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>#<shard>,
                  failday_sk <org>#<failed_at>#<id>
@@ -46,6 +48,7 @@ PENDING_INDEX, PENDING_PK, PENDING_SK = "PendingRetries", "pending_pk", "pending
 PENDING_PARTITION = "RETRY_PENDING"
 TTL = "expires_at"
 SETTINGS = "SETTINGS"
+ACCOUNT = "ACCOUNT"
 SANDBOX_CHARGES = "SANDBOX#CHARGES"
 OUTBOX = "OUTBOX"
 # A burst of 1,500 writes a second over 16 shards is under 100 a shard: room for an uneven
@@ -106,6 +109,13 @@ def open_sort_lower(failed_at: str) -> str:
 
 def open_sort_upper(failed_at: str) -> str:
     return f"{failed_at}#~"
+
+
+def processor_account(account_id: str) -> str:
+    """The partition of a processor account's mapping to its organization (a Stripe Connect
+    `acct_…`): one item, outside every organization's partition, since the account is all a
+    Stripe event names."""
+    return f"ACCOUNT#{account_id}"
 
 
 def scheduled_payment(scheduled_payment_id: str) -> str:

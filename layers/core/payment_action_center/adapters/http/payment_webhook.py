@@ -61,9 +61,14 @@ class PaymentMethodIn(WireModel):
     card_id: Id | None = None
     brand: Annotated[str, StringConstraints(max_length=40)] | None = None
     last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    customer_id: Id | None = Field(
+        default=None,
+        description="the customer the token is saved to at the processor (Stripe: cus_…), "
+        "needed to charge it again off-session",
+    )
 
     def domain(self) -> PaymentMethod:
-        return PaymentMethod(self.token, self.card_id, self.brand, self.last4)
+        return PaymentMethod(self.token, self.card_id, self.brand, self.last4, self.customer_id)
 
 
 class InvoiceItemIn(WireModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.cards import ExpiringCard
+from payment_action_center.domain.declines import RecommendedAction, recommended_action
 from payment_action_center.domain.entries import (
     Action,
     AuditEvent,
@@ -56,6 +57,15 @@ class TransactionView(BaseModel):
         default=None,
         description="set when a retry stayed pending past its deadline: why a person should look",
     )
+    recommended_action: RecommendedAction = Field(
+        description=(
+            "what the billing admin should do, from the failure's code (docs/contract.md §4.2): "
+            "change_payment_method after a hard decline, retry_later after a soft one, "
+            "wait_for_payday for insufficient funds on an e-check, fund_merchant_account for a "
+            "refund the merchant account could not fund, review (read `failure.message`) for a "
+            "code with no rule"
+        )
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> Self:
@@ -82,6 +92,7 @@ class TransactionView(BaseModel):
             ],
             actions=list(entry.actions),
             needs_attention=entry.retry.needs_attention if entry.retry else None,
+            recommended_action=recommended_action(entry.type, entry.method, entry.failure.code),
         )
 
 

@@ -14,9 +14,14 @@ from pydantic import BaseModel, Field, TypeAdapter, create_model
 from pydantic.json_schema import JsonSchemaMode
 
 from payment_action_center.adapters.http import errors as http_errors
+from payment_action_center.adapters.http import stripe_webhook
 from payment_action_center.adapters.http.billing_webhook import BILLING_EVENTS
 from payment_action_center.adapters.http.errors import STATUS
-from payment_action_center.adapters.http.payment_webhook import PAYMENT_EVENT_TYPES, PaymentEvent
+from payment_action_center.adapters.http.payment_webhook import (
+    PAYMENT_EVENT_TYPES,
+    PaymentEvent,
+    WireModel,
+)
 from payment_action_center.adapters.http.signatures import (
     MAX_BODY_BYTES,
     TIMESTAMP_PATTERN,
@@ -32,15 +37,36 @@ SCHEMAS = "#/components/schemas/"
 @dataclass(frozen=True)
 class Endpoint:
     """One route of functions/webhooks/app.py: who posts to it, and for each event type it
-    dispatches on, the model that validates the body."""
+    dispatches on, the model that validates the body. `signature`: Standard Webhooks v1, or
+    Stripe's own scheme (stripe_webhook.py), whose event schemas are named `Stripe…`."""
 
     name: str
     sender: str
     events: Mapping[str, type[BaseModel]]
+    signature: Literal["standard", "stripe"] = "standard"
+
+    @property
+    def schema_prefix(self) -> str:
+        return "Stripe" if self.signature == "stripe" else ""
 
     @property
     def path(self) -> str:
         return f"/webhooks/{self.name}"
+
+
+def stripe_event_model(event_type: str) -> type[BaseModel]:
+    """A Stripe event with its `data.object`: a PaymentIntent or a Refund. The handler reads the
+    envelope first (stripe_webhook.py StripeEvent), then the object, then its metadata: an object
+    or metadata that does not validate is answered 200 `ignored`, not 400."""
+    is_refund = event_type.startswith("refund.")
+    obj = stripe_webhook.StripeRefund if is_refund else stripe_webhook.StripePaymentIntent
+    name = "StripeRefundData" if is_refund else "StripePaymentIntentData"
+    data = create_model(name, __base__=WireModel, object=(obj, ...))
+    return create_model(
+        f"StripeBase{name.removeprefix('Stripe').removesuffix('Data')}Event",
+        __base__=stripe_webhook.StripeEvent,
+        data=(data, ...),
+    )
 
 
 ENDPOINTS = (
@@ -50,6 +76,15 @@ ENDPOINTS = (
         dict.fromkeys(sorted(PAYMENT_EVENT_TYPES), PaymentEvent),
     ),
     Endpoint("billing", "the billing platform", dict(sorted(BILLING_EVENTS.items()))),
+    Endpoint(
+        "stripe",
+        "Stripe, for the organizations' connected accounts",
+        {
+            event_type: stripe_event_model(event_type)
+            for event_type in sorted(stripe_webhook.STRIPE_EVENT_TYPES)
+        },
+        signature="stripe",
+    ),
 )
 
 
@@ -111,10 +146,11 @@ def with_webhooks(document: str) -> str:
     return json.dumps(ordered, indent=2, ensure_ascii=False)
 
 
-def event_model(event_type: str, model: type[BaseModel]) -> type[BaseModel]:
+def event_model(event_type: str, model: type[BaseModel], prefix: str = "") -> type[BaseModel]:
     """The model a body of this type validates with, its `type` pinned: the handler reads the
     type first (payment_webhook.py's Envelope) and picks the model by it."""
-    name = "".join(word.capitalize() for word in re.split(r"[._]", event_type)) + "Event"
+    words = "".join(word.capitalize() for word in re.split(r"[._]", event_type))
+    name = f"{prefix}{words}Event"
     # A Literal of a value known only at run time: no type a checker can follow, hence Any.
     pinned: Any = Literal[event_type]
     return create_model(name, __base__=model, type=(pinned, ...))
@@ -126,7 +162,11 @@ type SchemaKey = tuple[str, str]
 def _schemas() -> tuple[dict[SchemaKey, str], dict[str, Any]]:
     """Every schema the webhooks use, with its references pointing into components/schemas."""
     inputs: list[tuple[SchemaKey, JsonSchemaMode, TypeAdapter[Any]]] = [
-        ((endpoint.name, event_type), "validation", TypeAdapter(event_model(event_type, model)))
+        (
+            (endpoint.name, event_type),
+            "validation",
+            TypeAdapter(event_model(event_type, model, endpoint.schema_prefix)),
+        )
         for endpoint in ENDPOINTS
         for event_type, model in endpoint.events.items()
     ]
@@ -162,19 +202,46 @@ def _path_item(endpoint: Endpoint, refs: Mapping[SchemaKey, str]) -> dict[str, A
         "post": {
             "operationId": f"receive_{endpoint.name}_event",
             "summary": f"An event from {endpoint.sender}",
-            "description": (
-                f"`POST {endpoint.path}`, signed by {endpoint.sender} per Standard Webhooks v1 "
-                "with this endpoint's own secret. The signature is checked before the body is "
-                "read; then `type` picks the event model. A type not listed here answers 200 "
-                "`ignored`."
-            ),
+            "description": _description(endpoint),
             # Signed, not a bearer token: the document's global JWT requirement does not apply.
             "security": [],
-            "parameters": _signature_headers(),
+            "parameters": _stripe_headers()
+            if endpoint.signature == "stripe"
+            else _signature_headers(),
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": responses,
         }
     }
+
+
+def _description(endpoint: Endpoint) -> str:
+    if endpoint.signature == "stripe":
+        return (
+            f"`POST {endpoint.path}`, Connect events signed by Stripe (`Stripe-Signature`) with "
+            "the endpoint's signing secret. The signature is checked before the body is read; "
+            "the event's `account` names the organization, its id keeps it once, and the "
+            "object's metadata (docs/webhooks.md §9.4) completes the entry. A type not listed "
+            "here, an unknown account, or metadata missing or invalid answers 200 `ignored`."
+        )
+    return (
+        f"`POST {endpoint.path}`, signed by {endpoint.sender} per Standard Webhooks v1 "
+        "with this endpoint's own secret. The signature is checked before the body is "
+        "read; then `type` picks the event model. A type not listed here answers 200 "
+        "`ignored`."
+    )
+
+
+def _stripe_headers() -> list[dict[str, Any]]:
+    """Stripe's signature header (stripe_webhook.py `verify`)."""
+    return [
+        _header(
+            "Stripe-Signature",
+            r"(^|,)t=[0-9]+(,|$)",
+            "`t=<unix seconds>,v1=<hex>` (several `v1=` while a secret rolls): the HMAC-SHA256, "
+            "keyed with the whole `whsec_…` secret, of `{t}.{raw body}`; a `t` more than 300 s "
+            "old is refused (401).",
+        )
+    ]
 
 
 def _signature_headers() -> list[dict[str, Any]]:

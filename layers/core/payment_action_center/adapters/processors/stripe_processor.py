@@ -19,14 +19,20 @@ None is harmless, and the reason the search is kept over replaying the create: t
 a caller does with None is to send the same request again under the same key, and a resend
 within the lag is well within Stripe's 24 hours, so Stripe answers it with the original
 PaymentIntent and charges nobody twice. After the lag, None means that nothing arrived. In
-practice the callers ask after the lag anyway (the retry queue's 180 s visibility timeout, the
+practice the callers ask after the lag anyway (the retry queue's 360 s visibility timeout, the
 watchdog's 30 minutes). Replaying the create would answer too, but it would charge when nothing
 had arrived, which a status must not do (the watchdog only queues the work again then).
 
-Errors: a decline is a failed charge; a rate limit, a lost connection, a timeout or a 5xx is an
-unknown outcome (ProcessorUnavailable), after the SDK's own retries under the same key; a
-refused API key or a connected account the platform may no longer act for is
-StripeAccessRefused, an alarm rather than the customer's failure.
+A resend after a None may carry other parameters than the first request (the scheduled
+payment's method changed in between): Stripe then refuses the key (`idempotency_error`) rather
+than answer or charge, which says that the first request did arrive; it is taken as an unknown
+outcome, and the next status, once Search has caught up, finds the first PaymentIntent.
+
+Errors: a decline is a failed charge; a rate limit, a lost connection, a timeout, a 5xx or an
+idempotency refusal is an unknown outcome (ProcessorUnavailable), after the SDK's own retries
+under the same key; a refused or missing API key, a connected account the platform may no longer
+act for, or an organization without one is ProcessorRefused (StripeAccessRefused,
+NoStripeAccount): an alarm rather than the customer's failure, and nothing is sent.
 """
 
 import json
@@ -41,6 +47,7 @@ from payment_action_center.ports import (
     ChargeRequest,
     ChargeResult,
     Operation,
+    ProcessorRefused,
     ProcessorUnavailable,
 )
 
@@ -48,6 +55,7 @@ if TYPE_CHECKING:  # typing only: the SDK's parameter types cost ~80 ms of impor
     from stripe.params import PaymentIntentCreateParams, RefundCreateParams, RefundListParams
 
 type AccountFor = Callable[[str], str | None]
+type ApiKey = Callable[[], str]
 
 # Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
 _METADATA_KEYS = 50
@@ -61,11 +69,11 @@ _OWN_KEYS = ("idempotency_key", "transaction_id", "organization_id", "retry_of")
 type _Refunded = tuple[Literal["payment_intent", "charge"], str]
 
 
-class NoStripeAccount(ValueError):
+class NoStripeAccount(ProcessorRefused):
     """The organization has no Stripe Connect account: nothing can be charged on its behalf."""
 
 
-class StripeAccessRefused(Exception):
+class StripeAccessRefused(ProcessorRefused):
     """Stripe refused the platform's key, or its access to the connected account: an alarm for
     the operators, never the customer's failure."""
 
@@ -74,10 +82,18 @@ class RefundTargetMissing(ValueError):
     """A refund request that does not name the payment it refunds (metadata `payment_id`)."""
 
 
+# The platform's key: a secret (rk_…, or sk_… though a restricted key is what docs/deploy.md asks
+# for). Anything else is a secret left unfilled, refused before a request carries it.
+_KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
+
+
 class StripeProcessor:
+    """`api_key` is asked before each request (the caller caches it: a rotated key is taken up
+    without a cold start); `account_for` gives an organization's connected account, or None."""
+
     def __init__(
         self,
-        api_key: str,
+        api_key: ApiKey,
         account_for: AccountFor,
         *,
         api_base: str | None = None,
@@ -86,13 +102,15 @@ class StripeProcessor:
     ) -> None:
         # Three tries of 8 s and the SDK's backoff (0.5 s, 1 s) fit one message in the retry
         # worker's 30 s (template.yaml); a try cut short is safe, its retry replays the key.
+        # The client's own key is never sent: every request names the current one (_options).
         self._client = stripe.StripeClient(
-            api_key,
+            "rk_unused",
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=max_network_retries,
             http_client=stripe.RequestsClient(timeout=timeout_seconds),
         )
         self._account_for = account_for
+        self._api_key = api_key
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         options = self._options(request, idempotent=True)
@@ -176,10 +194,10 @@ class StripeProcessor:
             return "charge", payment_id
         if payment_id.startswith("re_"):
             failed = _call(lambda: self._client.v1.refunds.retrieve(payment_id, None, options))
-            if failed.payment_intent is not None:
-                intent = failed.payment_intent
+            intent = _field(failed, "payment_intent")
+            if intent is not None:
                 return "payment_intent", intent if isinstance(intent, str) else intent.id
-            charge = failed.charge
+            charge = _field(failed, "charge")
             if charge is None:
                 raise RefundTargetMissing(f"refund {payment_id} names no payment")
             return "charge", charge if isinstance(charge, str) else charge.id
@@ -192,7 +210,13 @@ class StripeProcessor:
             raise NoStripeAccount(
                 f"organization {organization_id or '(none)'} has no Stripe account to charge on"
             )
-        options: stripe.RequestOptions = {"stripe_account": account}
+        key = self._api_key()
+        if not key.startswith(_KEY_PREFIXES):
+            raise StripeAccessRefused(
+                "the Stripe API key secret holds no key (rk_live_…): store the platform's "
+                "restricted key in StripeApiKeySecret (docs/deploy.md)"
+            )
+        options: stripe.RequestOptions = {"stripe_account": account, "api_key": key}
         if idempotent:
             options["idempotency_key"] = request.idempotency_key
         return options
@@ -237,6 +261,14 @@ def _flatten(values: Mapping[str, Any], prefix: str, into: dict[str, str]) -> No
             into[name] = json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def _field(obj: Any, name: str) -> Any:
+    """An optional field of a Stripe object: None when absent or null. Stripe leaves unset keys
+    out of some objects (a bank debit's payment error has no `decline_code`), and the SDK's
+    attribute access raises AttributeError for a key that is not there (its objects are no
+    dicts: no .get)."""
+    return getattr(obj, name, None)
+
+
 def _key_of(metadata: stripe.StripeObject | None) -> str | None:
     """The idempotency key an object's metadata carries (metadata is no dict in the SDK)."""
     if metadata is None or "idempotency_key" not in metadata:
@@ -257,14 +289,17 @@ def _call[T](send: Callable[[], T]) -> T:
         raise StripeAccessRefused(f"Stripe refused access: {error.user_message}") from error
     except (stripe.RateLimitError, stripe.APIConnectionError) as error:
         raise ProcessorUnavailable(f"Stripe did not answer: {type(error).__name__}") from error
+    except stripe.IdempotencyError as error:
+        # The key was used with other parameters: the first request arrived (module docstring).
+        raise ProcessorUnavailable("Stripe holds another request under this key") from error
     except stripe.APIError as error:
         raise ProcessorUnavailable(f"Stripe answered {error.http_status}") from error
 
 
 def _declined(error: stripe.CardError) -> ChargeResult:
     details = error.error
-    code = (details.decline_code if details else None) or error.code or "card_declined"
-    intent = details.payment_intent if details else None
+    code = _field(details, "decline_code") or error.code or "card_declined"
+    intent = _field(details, "payment_intent")
     return ChargeResult(
         ChargeOutcome.FAILED,
         payment_id=intent.id if intent is not None else None,
@@ -278,12 +313,12 @@ def _of_payment_intent(intent: stripe.PaymentIntent) -> ChargeResult:
     if intent.status == "processing":
         return ChargeResult(ChargeOutcome.PENDING, payment_id=intent.id)
     if intent.status == "requires_payment_method":
-        last = intent.last_payment_error
-        code = (last.decline_code or last.code if last else None) or "payment_failed"
-        message = (last.message if last else None) or "The payment was declined."
+        last = _field(intent, "last_payment_error")
+        code = _field(last, "decline_code") or _field(last, "code") or "payment_failed"
+        message = _field(last, "message") or "The payment was declined."
         return ChargeResult(ChargeOutcome.FAILED, intent.id, Failure(code, message))
     if intent.status == "canceled":
-        reason = intent.cancellation_reason or "canceled"
+        reason = _field(intent, "cancellation_reason") or "canceled"
         return ChargeResult(
             ChargeOutcome.FAILED, intent.id, Failure(reason, "The payment was canceled.")
         )
@@ -298,7 +333,7 @@ def _of_refund(refund: stripe.Refund) -> ChargeResult:
     if refund.status in {"pending", "requires_action"}:
         return ChargeResult(ChargeOutcome.PENDING, payment_id=refund.id)
     if refund.status in {"failed", "canceled"}:
-        reason = refund.failure_reason or refund.status
+        reason = _field(refund, "failure_reason") or refund.status
         return ChargeResult(
             ChargeOutcome.FAILED, refund.id, Failure(reason, f"The refund {refund.status}.")
         )
