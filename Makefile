@@ -21,6 +21,12 @@ CHROMIUM := $(or $(PAC_CHROMIUM),/usr/bin/chromium)
 GATEWAY_PORT := $(or $(PAC_GATEWAY_PORT),3000)
 # The stage `make deploy` deploys: a [<ENV>.deploy.parameters] section of samconfig.toml.
 ENV ?= dev
+# The unit tests run on two processes (pytest-xdist; PAC_UNIT_WORKERS=0 runs them in one): they
+# share nothing between files (moto in-process, tmp_path, no ports), and --dist loadfile keeps each
+# file whole on one worker, in its own order, with its module state and fixtures. The tests that
+# start DynamoDB Local or a local stack on ports of their own stay in one process.
+UNIT_WORKERS := $(or $(PAC_UNIT_WORKERS),2)
+UNIT_TESTS := $(PY) -m pytest tests/unit -q -n $(UNIT_WORKERS) --dist loadfile
 
 .PHONY: help
 help:  ## List the targets
@@ -99,7 +105,8 @@ openapi: $(VENV)/.installed  ## Regenerate openapi.json from the code
 
 .PHONY: unit
 unit: $(VENV)/.installed  ## Unit and local-stack part tests (moto, fakes, no network)
-	$(PY) -m pytest tests/unit tests/local_stack -q
+	$(UNIT_TESTS)
+	$(PY) -m pytest tests/local_stack -q
 
 .PHONY: integration
 integration: $(VENV)/.installed $(DDB_JAR_STAMP) build  ## Integration tests only (DynamoDB Local; a deploy of the build to moto)
@@ -119,7 +126,8 @@ console-timing: $(VENV)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## The console'
 
 .PHONY: test
 test: install $(CHROMIUM) lint validate build  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
-	$(PY) -m pytest tests -q
+	$(UNIT_TESTS)
+	$(PY) -m pytest tests --ignore=tests/unit -q
 
 .PHONY: bench
 bench: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Benchmarks: request and item counts, ratios

@@ -193,15 +193,21 @@ def sandbox_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
     if refused := other_processor(stack, "sandbox"):
         return refused
     transaction_id, outcome = settle_body(request)
+    return settled(
+        lambda: stack.sandbox.settle(transaction_id, outcome),
+        f"no retry of {transaction_id!r} is pending at the sandbox processor",
+    )
+
+
+def settled(settle: Callable[[], dict[str, Any] | None], none_pending: str) -> Reply:
+    """The answer of a settle endpoint: the webhook delivered, 404 when nothing was pending, 502
+    when the stack's own webhook endpoint refused it."""
     try:
-        answer = stack.sandbox.settle(transaction_id, outcome)
+        answer = settle()
     except demo.DeliveryRefused as error:
         return 502, {"code": "delivery_refused", "message": str(error)}
     if answer is None:
-        return 404, {
-            "code": "not_found",
-            "message": f"no retry of {transaction_id!r} is pending at the sandbox processor",
-        }
+        return 404, {"code": "not_found", "message": none_pending}
     return 200, {"status": "delivered", "webhook": answer}
 
 
@@ -223,16 +229,10 @@ def stripe_settle(stack: "LocalStack", request: LocalRequest) -> Reply:
     if refused := other_processor(stack, "stripe"):
         return refused
     transaction_id, outcome = settle_body(request)
-    try:
-        answer = stack.stripe.settle(transaction_id, outcome)
-    except demo.DeliveryRefused as error:
-        return 502, {"code": "delivery_refused", "message": str(error)}
-    if answer is None:
-        return 404, {
-            "code": "not_found",
-            "message": f"no retry of {transaction_id!r} is processing at the fake Stripe API",
-        }
-    return 200, {"status": "delivered", "webhook": answer}
+    return settled(
+        lambda: stack.stripe.settle(transaction_id, outcome),
+        f"no retry of {transaction_id!r} is processing at the fake Stripe API",
+    )
 
 
 MAX_FAULTS = 100

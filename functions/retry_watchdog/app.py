@@ -16,7 +16,6 @@ from pydantic import Field
 
 from payment_action_center.adapters.aws.messaging import EventBridgePublisher, SqsQueue
 from payment_action_center.adapters.clients import built, client
-from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.processors.choice import ProcessorSettings, processor_for
 from payment_action_center.app import watchdog
@@ -44,10 +43,7 @@ class Wiring:
 
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
     retry_queue = built(lambda: SqsQueue(client("sqs"), settings.retry_queue_url))
-    billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
-    processor = built(
-        lambda: processor_for(settings, client("dynamodb"), settings.table_name, adapters.billing)
-    )
+    processor = built(lambda: processor_for(settings, client("dynamodb"), settings.table_name))
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 
 

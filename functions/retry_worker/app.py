@@ -43,9 +43,7 @@ class Wiring:
 
     billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
-    processor = built(
-        lambda: processor_for(settings, client("dynamodb"), settings.table_name, adapters.billing)
-    )
+    processor = built(lambda: processor_for(settings, client("dynamodb"), settings.table_name))
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 
 

@@ -25,10 +25,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     "entry_with_history": {"Query": 1},
     # Read the entry, then one conditional transaction (the queue is not DynamoDB).
     "retry_request": {"GetItem": 1, "TransactWriteItems": 1},
-    # Read the entry and its scheduled payment; charge_sent, then the outcome, each a
+    # Read the entry, the organization (the processor account to charge on: recorded with
+    # charge_sent) and its scheduled payment; charge_sent, then the outcome, each a
     # transaction; a success also clears its published outbox event.
-    "worker_success": {"GetItem": 2, "TransactWriteItems": 2, "DeleteItem": 1},
-    "worker_failure": {"GetItem": 2, "TransactWriteItems": 2},
+    "worker_success": {"GetItem": 3, "TransactWriteItems": 2, "DeleteItem": 1},
+    "worker_failure": {"GetItem": 3, "TransactWriteItems": 2},
     # The organization, its window of the failure log, its subscribers; then per recipient
     # (2: the billing contact and one admin) a claim and a "sent".
     "digest_one_org": {"GetItem": 1, "Query": 2, "PutItem": 2, "UpdateItem": 2},

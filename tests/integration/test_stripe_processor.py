@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from local.fake_stripe import API_KEY, FakeStripe, running
-from payment_action_center.adapters.http import payment_webhook
+from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from payment_action_center.adapters.processors.stripe_processor import (
     NoStripeAccount,
     StripeAccessRefused,
     StripeProcessor,
+    StripeRequestRefused,
     stripe_metadata,
 )
 from payment_action_center.app import actions, retry_worker
@@ -48,7 +49,6 @@ def processor(
     # One SDK retry (production has 2): enough to see it, half the backoff to wait for.
     return StripeProcessor(
         lambda: api_key,
-        ACCOUNTS.get,
         api_base=fake.url,
         max_network_retries=1,
         timeout_seconds=timeout_seconds,
@@ -71,6 +71,7 @@ def request(
         amount=12_50,
         currency="CAD",
         idempotency_key=key,
+        processor_account=ACCOUNTS.get(organization_id),
         metadata={
             "organization_id": organization_id,
             "kind": "installment",
@@ -336,11 +337,21 @@ def test_a_resend_with_another_method_under_the_same_key_is_unknown_never_a_char
 def test_the_key_is_asked_before_each_request(fake: FakeStripe) -> None:
     """A rotated key is taken up at once: the caller's cache decides, not the adapter."""
     keys = iter(["sk_test_revoked", API_KEY])
-    rotating = StripeProcessor(lambda: next(keys), ACCOUNTS.get, api_base=fake.url)
+    rotating = StripeProcessor(lambda: next(keys), api_base=fake.url)
 
     with pytest.raises(StripeAccessRefused):
         rotating.charge(request())
     assert rotating.charge(request()).outcome is ChargeOutcome.SUCCEEDED
+
+
+def test_a_request_stripe_refuses_as_invalid_is_an_alarm_never_a_failure(fake: FakeStripe) -> None:
+    """A payment method Stripe does not know (detached, or another account's): 400
+    resource_missing. Nothing is created, and sending it again would be refused alike."""
+    with pytest.raises(StripeRequestRefused, match="resource_missing") as refused:
+        processor(fake).charge(request("pm_unknown_to_stripe"))
+
+    assert isinstance(refused.value, ProcessorRefused)
+    assert fake.created("payment_intent") == []
 
 
 def test_an_account_that_revoked_access_is_an_alarm_not_a_failure(fake: FakeStripe) -> None:
@@ -361,7 +372,7 @@ def test_metadata_stays_within_stripe_limits() -> None:
     assert len(metadata) <= 50
 
 
-def test_a_status_looks_on_the_account_of_the_requests_organization(fake: FakeStripe) -> None:
+def test_a_status_looks_on_the_account_the_request_was_sent_on(fake: FakeStripe) -> None:
     # The key alone does not say which connected account to search (see the module docstring).
     processor(fake).charge(request())
     fake.advance(61)
@@ -390,9 +401,17 @@ def test_the_retry_workers_refund_request_refunds_the_failed_payment(fake: FakeS
     assert entry_id is not None
     admin = Caller("org_1", "user_1", "admin@example.com", frozenset({"billing_admin"}))
     actions.request_retry(store, RecordingQueue(), admin, entry_id)
-    entry = store.get("org_1", entry_id)
+    billing = InMemoryBillingStore()
+    settings = factories.organization_upserted(
+        data__organization_id="org_1", data__processor_account_id=ACCOUNTS["org_1"]
+    )
+    billing_webhook.handle_billing_event(billing, factories.delivery(of=settings), settings)
+    requested = retry_worker.charge_request(store.get("org_1", entry_id), billing)
+    entry = store.get("org_1", entry_id).charge_sent(
+        "2026-11-24T15:31:00Z", requested.method, requested.processor_account
+    )
 
-    sent = processor(fake).refund(retry_worker.charge_request(entry, InMemoryBillingStore()))
+    sent = processor(fake).refund(requested)
 
     [created] = fake.created("refund")
     assert created["payment_intent"] == payment

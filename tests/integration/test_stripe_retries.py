@@ -42,14 +42,8 @@ class Retries:
         body = factories.organization_upserted(data__processor_account_id=ACCOUNT)
         billing_webhook.handle_billing_event(self.billing, factories.delivery(of=body), body)
 
-        def account_for(organization_id: str) -> str | None:
-            organization = self.billing.organization(organization_id)
-            return None if organization is None else organization.processor_account_id
-
         # Production's SDK retries (2) and a short timeout: a lost answer costs seconds here.
-        self.processor = StripeProcessor(
-            lambda: API_KEY, account_for, api_base=fake.url, timeout_seconds=1.0
-        )
+        self.processor = StripeProcessor(lambda: API_KEY, api_base=fake.url, timeout_seconds=1.0)
 
     def failure(self, token: str, **overrides: Any) -> str:
         body = factories.payment_failed(
@@ -226,6 +220,32 @@ def test_a_bank_debit_stays_pending_until_stripe_settles_it(retries: Retries) ->
     assert retries.watch(timedelta(hours=122)) == {"recovered": 1}
     assert retries.entry(entry_id).status is Status.RECOVERED
     assert len(retries.intents()) == 1
+
+
+def test_an_account_changed_after_a_lost_answer_is_never_charged_again(
+    retries: Retries,
+) -> None:
+    """Stripe keeps idempotency keys per account: the lookup and any resend go to the account
+    the charge was sent on, never to the organization's new one."""
+    entry_id = retries.failure("pm_card_visa")
+    work = retries.request(entry_id)
+    retries.fake.fail_next(3, "timeout")
+    with pytest.raises(ProcessorUnavailable):
+        retries.work(work)
+    moved = factories.organization_upserted(
+        occurred_at=timestamps.now(), data__processor_account_id="acct_1NewAccount"
+    )
+    billing_webhook.handle_billing_event(retries.billing, factories.delivery(of=moved), moved)
+
+    assert retries.work(work) == "recovered"
+    retries.fake.advance(61)
+    assert retries.watch(timedelta(minutes=31)) == {}
+
+    [intent] = retries.intents()
+    assert intent["_account"] == ACCOUNT
+    assert {c.account for c in retries.fake.calls} == {ACCOUNT}
+    [sent] = [e for e in retries.store.audit[("org_demo", entry_id)] if e.action == "charge_sent"]
+    assert sent.detail["processor_account"] == ACCOUNT
 
 
 def test_lost_work_is_resent_by_the_watchdog_and_charged_once(retries: Retries) -> None:

@@ -31,9 +31,7 @@ def fake(loopback_only: None) -> Iterator[FakeStripe]:
 
 
 def processor(fake: FakeStripe) -> StripeProcessor:
-    return StripeProcessor(
-        lambda: API_KEY, {"org_1": ACCOUNT}.get, api_base=fake.url, max_network_retries=1
-    )
+    return StripeProcessor(lambda: API_KEY, api_base=fake.url, max_network_retries=1)
 
 
 def request(token: str, *, key: str = "ent_1:retry:1", amount: int = 12_50) -> ChargeRequest:
@@ -46,6 +44,7 @@ def request(token: str, *, key: str = "ent_1:retry:1", amount: int = 12_50) -> C
         currency="CAD",
         idempotency_key=key,
         metadata={"organization_id": "org_1", "kind": "installment"},
+        processor_account=ACCOUNT,
     )
 
 

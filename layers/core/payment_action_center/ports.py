@@ -163,6 +163,9 @@ class ChargeRequest:
     idempotency_key: str
     # Echoed back by the processor in its settlement webhook (docs/contract.md §4.1 payment events).
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The organization's account at the processor (Organization.processor_account_id) the request
+    # goes to; None for a processor without per-organization accounts (the sandbox).
+    processor_account: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ import pytest
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from payment_action_center.app import actions, retry_worker, watchdog
 from payment_action_center.domain import timestamps
-from payment_action_center.domain.entries import Caller, Status
+from payment_action_center.domain.entries import (
+    RETRY_WORKER,
+    AuditEvent,
+    Caller,
+    Method,
+    Status,
+)
 from payment_action_center.domain.errors import Conflict
 from payment_action_center.ports import ChargeRequest, ChargeResult, ProcessorRefused
 from tests.shared import factories
@@ -19,6 +25,7 @@ from tests.shared.fakes import (
     InMemoryEntryStore,
     RecordingPublisher,
     RecordingQueue,
+    ScriptedProcessor,
 )
 
 ADMIN = Caller("org_demo", "user_1", "admin@example.com", frozenset({"billing_admin"}))
@@ -137,6 +144,58 @@ def test_a_refusing_processor_leaves_the_retry_pending_and_the_watchdog_flags_it
     flagged = store.get("org_demo", entry_id)
     assert flagged.retry is not None
     assert flagged.retry.needs_attention is not None
-    assert "refused to act" in flagged.retry.needs_attention
+    assert flagged.retry.needs_attention == watchdog.REFUSED  # the details: the log's
     assert (flagged.failure, flagged.attempts) == (failure, 1)  # the customer's, untouched
     assert [e.action for e in store.audit[("org_demo", entry_id)]][-1] == "needs_attention"
+
+
+class BrokenProcessor(RefusingProcessor):
+    """A status lookup that fails in a way no port exception names (a bug, a library's error)."""
+
+    def status(self, request: ChargeRequest) -> ChargeResult | None:
+        raise KeyError("something unexpected")
+
+
+def test_an_unexpected_error_flags_that_entry_and_the_watchdog_checks_the_others(
+    store: InMemoryEntryStore, billing: InMemoryBillingStore
+) -> None:
+    queue = RecordingQueue()
+    broken, lost = failed_entry(store), failed_entry(store)
+    actions.request_retry(store, queue, ADMIN, broken)
+    queue.sent.clear()  # worked: its charge is marked as sent below
+    marked = store.get("org_demo", broken).charge_sent(timestamps.now(), Method.CREDIT_CARD)
+    store.transition(marked, AuditEvent(timestamps.now(), "charge_sent", RETRY_WORKER, {}))
+    actions.request_retry(store, queue, ADMIN, lost)
+    queue.sent.clear()  # never worked: the watchdog sends it again
+
+    now = timestamps.plus(timestamps.now(), timedelta(minutes=31))
+    done = watchdog.watch(store, queue, BrokenProcessor(), RecordingPublisher(), DEADLINES, now)
+
+    assert done == {"flagged": 1, "resent": 1}
+    flagged = store.get("org_demo", broken).retry
+    assert flagged is not None and flagged.needs_attention == watchdog.UNCHECKED
+    assert [w.entry_id for w in queue.sent] == [lost]
+
+
+def test_a_charge_the_processor_never_saw_is_sent_again_once_then_flagged(
+    store: InMemoryEntryStore, billing: InMemoryBillingStore
+) -> None:
+    """Sent (marked) but unknown to the processor: sent again at the deadline; still unknown at
+    twice the deadline, flagged rather than sent every 15 minutes for ever."""
+    entry_id = failed_entry(store)
+    queue = RecordingQueue()
+    actions.request_retry(store, queue, ADMIN, entry_id)
+    queue.sent.clear()
+    marked = store.get("org_demo", entry_id).charge_sent(timestamps.now(), Method.CREDIT_CARD)
+    store.transition(marked, AuditEvent(timestamps.now(), "charge_sent", RETRY_WORKER, {}))
+    nothing = ScriptedProcessor()  # its ledger has no trace of the key
+
+    def watch(after: timedelta) -> dict[str, int]:
+        now = timestamps.plus(timestamps.now(), after)
+        return watchdog.watch(store, queue, nothing, RecordingPublisher(), DEADLINES, now)
+
+    assert watch(timedelta(minutes=31)) == {"resent": 1}
+    assert watch(timedelta(minutes=61)) == {"flagged": 1}
+    retry = store.get("org_demo", entry_id).retry
+    assert retry is not None and retry.needs_attention == watchdog.NEVER_ARRIVED
+    assert len(queue.sent) == 1

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import (
     AccountHolder,
     Entry,
@@ -523,3 +524,45 @@ def test_a_retry_of_that_is_no_id_is_ignored_saying_so(webhooks: ModuleType) -> 
     assert (status, answered["status"]) == (200, "ignored")
     assert "retry_of" in answered["reason"]
     assert entries_store().get("org_demo", entry.id).status is Status.RETRY_PENDING
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("idempotency_key", "forged:retry:1"),  # not a request this retry sent
+        ("amount", 1),  # a cent paid against the whole amount
+        ("currency", "usd"),
+    ],
+)
+def test_only_the_pending_attempts_own_payment_settles_it(
+    webhooks: ModuleType, field: str, value: Any
+) -> None:
+    """Anyone able to create a PaymentIntent on the connected account could write `retry_of`:
+    the key the retry sent, its amount and currency must be the attempt's, or nothing settles."""
+    entry = pending_echeck()
+    body = json.loads(settlement(entry, "payment_intent.succeeded", int(time.time()) + 1))
+    intent = body["data"]["object"]
+    if field == "idempotency_key":
+        intent["metadata"][field] = value
+    else:
+        intent[field] = value
+
+    status, answered = deliver(webhooks, as_json(body))
+
+    assert (status, answered["status"]) == (200, "ignored")
+    assert entries_store().get("org_demo", entry.id).status is Status.RETRY_PENDING
+
+
+def test_an_event_dated_to_the_second_before_the_request_still_settles_it(
+    webhooks: ModuleType,
+) -> None:
+    """Stripe dates events in whole seconds: the attempt's own payment settles it even when its
+    `created` falls before the request's instant, since its key says whose it is."""
+    entry = pending_echeck()
+    assert entry.retry is not None
+    requested = timestamps.epoch_seconds(entry.retry.requested_at)
+
+    body = settlement(entry, "payment_intent.succeeded", requested - 1)
+
+    assert deliver(webhooks, body) == (200, {"status": "accepted"})
+    assert entries_store().get("org_demo", entry.id).status is Status.RECOVERED

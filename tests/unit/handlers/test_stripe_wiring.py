@@ -127,9 +127,6 @@ def test_stripe_runs_in_prod_and_builds_the_stripe_processor_with_the_secrets_ke
 
     assert type(processor).__name__ == "StripeProcessor"
     assert processor._api_key() == "rk_test_unit"
-    upsert_organization("acct_1OrgDemo")
-    assert processor._account_for("org_demo") == "acct_1OrgDemo"
-    assert processor._account_for("org_unknown") is None
 
 
 def test_the_sandbox_functions_never_import_the_stripe_sdk(

@@ -46,3 +46,49 @@ def test_help_prints_the_gateway_port_the_stack_will_use():
 
     assert "http://127.0.0.1:3456" in moved
     assert "3000" not in moved
+
+
+def pytest_runs(target: str, **environment: str) -> list[list[str]]:
+    """The pytest commands `make <target>` would run, as make expands them (`make -n` prints and
+    runs nothing)."""
+    printed = subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.split()[1:] for line in printed.splitlines() if " -m pytest " in line]
+
+
+def test_make_test_runs_the_unit_tests_on_two_workers_and_every_other_test_in_one_process() -> None:
+    unit, rest = pytest_runs("test", PAC_UNIT_WORKERS="")
+
+    # Every test once: tests/unit in the first run, everything else under tests/ in the second.
+    assert [a for a in unit if a.startswith("tests")] == ["tests/unit"]
+    assert unit[unit.index("-n") + 1] == "2" and unit[unit.index("--dist") + 1] == "loadfile"
+    assert [a for a in rest if a.startswith("tests")] == ["tests"]
+    assert "--ignore=tests/unit" in rest
+    # DynamoDB Local and the local stacks are started once per session, in a single process.
+    assert "-n" not in rest and not any(a.startswith("--dist") for a in rest)
+
+
+def test_make_unit_runs_the_unit_tests_as_make_test_does_and_the_local_stack_parts_after() -> None:
+    unit, local_stack = pytest_runs("unit", PAC_UNIT_WORKERS="")
+
+    assert unit == pytest_runs("test", PAC_UNIT_WORKERS="")[0]
+    assert [a for a in local_stack if a.startswith("tests")] == ["tests/local_stack"]
+    assert "-n" not in local_stack
+
+
+def test_the_unit_tests_run_in_one_process_when_asked() -> None:
+    unit, _ = pytest_runs("unit", PAC_UNIT_WORKERS="0")
+
+    assert unit[unit.index("-n") + 1] == "0"
+
+
+def test_the_workers_plugin_is_pinned_for_make_install() -> None:
+    pins = (ROOT / "requirements" / "dev.txt").read_text(encoding="utf-8").splitlines()
+
+    assert any(re.fullmatch(r"pytest-xdist==[0-9.]+", line) for line in pins)

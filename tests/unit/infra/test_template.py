@@ -1049,15 +1049,13 @@ def test_the_processor_calls_are_those_of_the_use_cases() -> None:
     assert sandbox_actions(("status",)) == {"dynamodb:GetItem"}
 
 
-def test_the_stripe_processor_reads_its_key_and_the_organizations_account() -> None:
+def test_the_stripe_processor_reads_its_key_from_the_secret_its_settings_name() -> None:
     """What code_needs adds for a function that builds a processor, beside the sandbox's ledger:
-    the key's secret (Powertools get_secret) and the organization (BillingStore.organization,
-    a GetItem: billing_store.py)."""
+    the key's secret (Powertools get_secret). The account comes in the request (the worker reads
+    the organization through its BillingStore, which the derivation follows)."""
     choice = (LAYER / "adapters" / "processors" / "choice.py").read_text(encoding="utf-8")
     assert "get_secret(settings.stripe_key_secret_arn" in choice
-    assert re.findall(r"billing\.(\w+)\(", choice) == ["organization"]
-    store = (LAYER / "adapters" / "dynamodb" / "billing_store.py").read_text(encoding="utf-8")
-    assert "item = self._get(keys.org(organization_id), keys.SETTINGS)" in store
+    assert "billing" not in choice
 
 
 def code_needs(name: str) -> Grants:
@@ -1084,9 +1082,8 @@ def code_needs(name: str) -> Grants:
         needs.setdefault(label, set()).update(actions)
     if "processor_for" in used:  # the sandbox keeps its ledger in the table (dev stacks)
         needs.setdefault("Table", set()).update(sandbox_actions(PROCESSOR_CALLS[name]))
-        # The Stripe processor: its key's secret, and the organization whose account it uses.
+        # The Stripe processor: its key's secret.
         needs[resource_label(variables["STRIPE_API_KEY_SECRET_ARN"])] = set(SECRET)
-        needs["Table"].add("dynamodb:GetItem")
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)

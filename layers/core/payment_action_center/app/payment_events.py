@@ -95,13 +95,15 @@ def settle_outcome(
     entry_id: str,
     result: ChargeResult,
     occurred_at: str,
+    sent: retry_worker.SentRequest | None = None,
 ) -> Result:
     """Settle the pending retry of `entry_id` with the outcome a delivery reports. What the
-    retry's own payment says is all it takes: a processor whose events carry no more than the
-    retry's id (adapters/http/stripe_webhook.py) settles it too."""
+    retry's own payment says is all it takes (`sent`: its key, amount and currency, checked
+    against the attempt pending): a processor whose events carry no more
+    (adapters/http/stripe_webhook.py) settles it too."""
     try:
         settled = retry_worker.settle_from_webhook(
-            store, publisher, delivery, organization_id, entry_id, result, occurred_at
+            store, publisher, delivery, organization_id, entry_id, result, occurred_at, sent
         )
     except NotFound:
         return Result(Outcome.IGNORED, "no such transaction", entry_id)

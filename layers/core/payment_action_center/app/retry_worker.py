@@ -9,6 +9,7 @@ outbox (outbox.py). An outcome the processor could not give at once (an e-check)
 webhook and settles the retry the same way.
 """
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from payment_action_center.app.outbox import bus_event, publish
@@ -57,13 +58,14 @@ def run(
     now = timestamps.now()
     if retry.charge_sent_at is None:
         request = charge_request(entry, billing)
-        sent = entry.charge_sent(at=now, method=request.method)
+        sent = entry.charge_sent(at=now, method=request.method, account=request.processor_account)
         detail = {
             "operation": request.operation.value,
             "method": request.method.value,
             "amount": request.amount,
             "currency": request.currency,
             "idempotency_key": request.idempotency_key,
+            "processor_account": request.processor_account,
         }
         try:
             store.transition(sent, AuditEvent(now, "charge_sent", RETRY_WORKER, detail))
@@ -81,8 +83,15 @@ def run(
 
 def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
     """What to charge: for a scheduled payment whose method changed after the failure, the new
-    method; otherwise the failed payment's own."""
+    method; otherwise the failed payment's own. Where: once sent, the account it was sent on;
+    before, the organization's account now."""
     token, method = entry.payment_method.token, entry.method
+    assert entry.retry is not None
+    if entry.retry.charge_sent_at is not None:
+        account = entry.retry.processor_account
+    else:
+        organization = billing.organization(entry.organization_id)
+        account = organization.processor_account_id if organization is not None else None
     if entry.scheduled_payment_id is not None:
         scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
         if (
@@ -91,21 +100,25 @@ def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
             and scheduled.state_at > entry.payment_method_at
         ):
             token, method = scheduled.payment_method.token, scheduled.method or method
-    return _request(entry, token, Method(method))
+    return _request(entry, token, Method(method), account)
 
 
 def status_request(entry: Entry) -> ChargeRequest:
     """The request of the retry in flight as the entry alone knows it, to ask its status
     (`PaymentProcessor.status`) without reading the billing state: its key, operation,
-    organization and the payment it refunds are those sent, its method the one charged; its
+    organization, account and the payment it refunds are those sent, its method the one charged; its
     token is the failed payment's own, which a status lookup does not go by (the worker may
     have charged a scheduled payment's new method instead)."""
-    return _request(entry, entry.payment_method.token, entry.retry_method)
+    assert entry.retry is not None
+    return _request(
+        entry, entry.payment_method.token, entry.retry_method, entry.retry.processor_account
+    )
 
 
-def _request(entry: Entry, token: str, method: Method) -> ChargeRequest:
+def _request(entry: Entry, token: str, method: Method, account: str | None) -> ChargeRequest:
     assert entry.retry is not None
     return ChargeRequest(
+        processor_account=account,
         operation=Operation.REFUND
         if entry.type is EntryType.CREDIT_CARD_REFUND
         else Operation.CHARGE,
@@ -199,6 +212,15 @@ def settle(
     return "pending"
 
 
+@dataclass(frozen=True)
+class SentRequest:
+    """What identifies the request a retry sent, as a processor's event repeats it."""
+
+    idempotency_key: str
+    amount: int
+    currency: str
+
+
 def settle_from_webhook(
     store: EntryStore,
     publisher: EventPublisher,
@@ -207,13 +229,23 @@ def settle_from_webhook(
     entry_id: str,
     result: ChargeResult,
     occurred_at: str,
+    sent: "SentRequest | None" = None,
 ) -> str | None:
-    """Settle a pending retry from `payment.*`/`refund.*` with `retry_of`. None: ignored."""
+    """Settle a pending retry from `payment.*`/`refund.*` with `retry_of`. None: ignored.
+
+    `sent`: what the processor's event says was sent (its idempotency key, amount, currency),
+    when it says so: then only the pending attempt's own request settles it, whenever its event
+    is dated (a processor that dates events to the second may date it before the request's
+    instant). Without it, the event must be dated after the retry was requested."""
     entry = store.get(organization_id, entry_id)
     retry = entry.retry
     if entry.status is not Status.RETRY_PENDING or retry is None or retry.charge_sent_at is None:
         return None
-    if occurred_at < entry.state_at or occurred_at < retry.requested_at:
+    if sent is not None:
+        expected = SentRequest(retry.idempotency_key(entry.id), entry.amount, entry.currency)
+        if sent != expected:
+            return None  # another attempt's payment, or one this retry never sent
+    elif occurred_at < entry.state_at or occurred_at < retry.requested_at:
         return None  # an older attempt's outcome, arriving late
     if retry.processor_payment_id is not None and result.payment_id != retry.processor_payment_id:
         return None  # another payment than the one this attempt made

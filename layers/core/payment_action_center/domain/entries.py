@@ -216,6 +216,10 @@ class RetryState:
     charge_sent_at: str | None = None
     # The method charged: a scheduled payment may have moved from card to e-check.
     charged_method: Method | None = None
+    # The organization's account at the processor the charge was sent on: its status is looked
+    # up, and the request sent again, there, even if the organization's account changed since
+    # (a processor keeps idempotency keys per account: elsewhere the same key would charge again).
+    processor_account: str | None = None
     processor_payment_id: str | None = None
     # "pending": an e-check awaiting the processor's settlement webhook.
     awaiting: str | None = None
@@ -295,8 +299,13 @@ class Entry:
             raise Conflict(f"only a failed transaction can be dismissed; this one is {self.status}")
         return self.changed(at, status=Status.DISMISSED)
 
-    def charge_sent(self, at: str, method: Method) -> "Entry":
-        retry = replace(self._pending_retry(), charge_sent_at=at, charged_method=method)
+    def charge_sent(self, at: str, method: Method, account: str | None = None) -> "Entry":
+        retry = replace(
+            self._pending_retry(),
+            charge_sent_at=at,
+            charged_method=method,
+            processor_account=account,
+        )
         return self.changed(at, retry=retry)
 
     @property

@@ -46,6 +46,7 @@ from payment_action_center.adapters.http.payment_webhook import (
 from payment_action_center.adapters.http.signatures import MAX_BODY_BYTES, Delivery
 from payment_action_center.app import payment_events
 from payment_action_center.app.results import Outcome, Result, unknown_type
+from payment_action_center.app.retry_worker import SentRequest
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import (
     SCHEDULED_KINDS,
@@ -75,9 +76,12 @@ PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 REFUND_FAILED = "refund.failed"
 REFUND_UPDATED = "refund.updated"
 STRIPE_EVENT_TYPES = frozenset({PAYMENT_FAILED, PAYMENT_SUCCEEDED, REFUND_FAILED, REFUND_UPDATED})
-# A refund.updated says something only once the refund is settled; pending, requires_action and
-# canceled change nothing here.
-SETTLED_REFUND = frozenset({"succeeded", "failed"})
+# A refund.updated says something only once the refund is settled; pending and requires_action
+# change nothing here.
+SETTLED_REFUND = frozenset({"succeeded", "failed", "canceled"})
+# A canceled refund did not reach the customer: failed, as the Stripe processor reads it too
+# (stripe_processor.py `_of_refund`).
+UNDONE_REFUND = frozenset({"failed", "canceled"})
 
 # Stripe's payment method types, by the method the Action Center knows them as. Any other type
 # (Link, SEPA, a wallet Stripe does not report as a card) is ignored, saying which.
@@ -182,6 +186,18 @@ class StripeEvent(WireModel):
         return timestamps.from_datetime(datetime.fromtimestamp(self.created, UTC))
 
 
+# What the billing platform writes on its PaymentIntents and Refunds (StripeMetadata below).
+ObjectMetadata = Annotated[
+    dict[str, str],
+    Field(
+        description="set by the billing platform (docs/webhooks.md §9.4): kind, "
+        "account_holder_id, account_holder_name, account_holder_email, invoice_items (JSON "
+        "text), scheduled_payment_id, and optionally organization_id, card_id, method, "
+        "retry_of; missing or invalid: 200 ignored",
+    ),
+]
+
+
 class StripeExpanded(WireModel):
     """An object Stripe may send expanded where it usually sends its id."""
 
@@ -225,13 +241,7 @@ class StripePaymentIntent(WireModel):
     payment_method: StripeId | StripePaymentMethod | None = None
     payment_method_types: list[str] = []
     last_payment_error: StripePaymentError | None = None
-    metadata: dict[str, str] = Field(
-        default_factory=dict,
-        description="set by the billing platform (docs/webhooks.md §9.4): kind, account_holder_id, "
-        "account_holder_name, account_holder_email, invoice_items (JSON text), "
-        "scheduled_payment_id, and optionally organization_id, card_id, method, retry_of; "
-        "missing or invalid: 200 ignored",
-    )
+    metadata: ObjectMetadata = {}
 
     def used(self) -> StripePaymentMethod | None:
         """The payment method charged, when Stripe names it with its type: a failed intent keeps
@@ -260,13 +270,7 @@ class StripeRefund(WireModel):
     payment_intent: StripeId | StripeExpanded | None = None
     charge: StripeId | StripeExpanded | None = None
     failure_reason: str | None = None
-    metadata: dict[str, str] = Field(
-        default_factory=dict,
-        description="set by the billing platform (docs/webhooks.md §9.4): kind, account_holder_id, "
-        "account_holder_name, account_holder_email, invoice_items (JSON text), "
-        "scheduled_payment_id, and optionally organization_id, card_id, method, retry_of; "
-        "missing or invalid: 200 ignored",
-    )
+    metadata: ObjectMetadata = {}
 
     def failure(self) -> Failure:
         reason = (self.failure_reason or "unknown")[:CODE_LENGTH]
@@ -360,6 +364,7 @@ def handle_stripe_event(
             read.retry_of,
             read.result,
             event.occurred_at,
+            read.sent,
         )
     return payment_events.handle_payment_report(store, publisher, delivery, read)
 
@@ -373,10 +378,13 @@ class Settlement:
     organization_id: str
     retry_of: str
     result: ChargeResult
+    # Checked against the attempt pending: only its own PaymentIntent or Refund settles it.
+    sent: SentRequest
 
 
 class RetryMetadata(WireModel):
     retry_of: Id
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 def read_report(billing: BillingStore, event: StripeEvent) -> PaymentReport | Settlement:
@@ -389,9 +397,10 @@ def read_report(billing: BillingStore, event: StripeEvent) -> PaymentReport | Se
         settles_nothing(refund.status == "succeeded", refund.metadata)
         organization_id = organization_of(billing, event, refund.metadata)
         if "retry_of" in refund.metadata:
-            failed = event.type == REFUND_FAILED or refund.status == "failed"
+            failed = event.type == REFUND_FAILED or refund.status in UNDONE_REFUND
             failure = refund.failure() if failed else None
-            return settlement(organization_id, refund.metadata, refund.id, failure)
+            sent = (refund.amount, refund.currency)
+            return settlement(organization_id, refund.metadata, refund.id, failure, sent)
         return refund_report(event, refund, organization_id)
     intent = validated(StripePaymentIntent, event.data.object, "the payment intent")
     settles_nothing(event.type == PAYMENT_SUCCEEDED, intent.metadata)
@@ -400,12 +409,17 @@ def read_report(billing: BillingStore, event: StripeEvent) -> PaymentReport | Se
         failure = None
         if event.type == PAYMENT_FAILED:
             failure = (intent.last_payment_error or StripePaymentError()).failure()
-        return settlement(organization_id, intent.metadata, intent.id, failure)
+        sent = (intent.amount, intent.currency)
+        return settlement(organization_id, intent.metadata, intent.id, failure, sent)
     return payment_report(event, intent, organization_id)
 
 
 def settlement(
-    organization_id: str, metadata: dict[str, str], payment_id: str, failure: Failure | None
+    organization_id: str,
+    metadata: dict[str, str],
+    payment_id: str,
+    failure: Failure | None,
+    amount_and_currency: tuple[int, str],
 ) -> Settlement:
     retry = validated(RetryMetadata, metadata, "the retry's metadata")
     outcome = ChargeOutcome.SUCCEEDED if failure is None else ChargeOutcome.FAILED
@@ -413,6 +427,7 @@ def settlement(
         organization_id,
         retry.retry_of,
         ChargeResult(outcome, payment_id=payment_id, failure=failure),
+        SentRequest(retry.idempotency_key, *amount_and_currency),
     )
 
 
@@ -486,7 +501,7 @@ def refund_report(event: StripeEvent, refund: StripeRefund, organization_id: str
     token = _id(refund.payment_intent) or _id(refund.charge)
     if token is None:
         raise Ignored(f"refund {refund.id} names no payment it refunds")
-    failed = event.type == REFUND_FAILED or refund.status == "failed"
+    failed = event.type == REFUND_FAILED or refund.status in UNDONE_REFUND
     return PaymentReport(
         occurred_at=event.occurred_at,
         failed=failed,

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from payment_action_center.adapters.settings import Settings
 
 if TYPE_CHECKING:
-    from payment_action_center.ports import BillingStore, PaymentProcessor
+    from payment_action_center.ports import PaymentProcessor
 
 ProcessorName = Literal["sandbox", "stripe"]
 Stage = Literal["dev", "prod"]
@@ -50,16 +50,16 @@ class ProcessorSettings(Settings):
 
 
 def processor_for(
-    settings: ProcessorSettings, dynamodb: Any, table_name: str, billing: "BillingStore"
+    settings: ProcessorSettings, dynamodb: Any, table_name: str
 ) -> "PaymentProcessor":
     if settings.processor == "stripe":
-        return _stripe(settings, billing)
+        return _stripe(settings)
     from payment_action_center.adapters.processors.sandbox import SandboxProcessor  # noqa: PLC0415
 
     return SandboxProcessor(dynamodb, table_name)
 
 
-def _stripe(settings: ProcessorSettings, billing: "BillingStore") -> "PaymentProcessor":
+def _stripe(settings: ProcessorSettings) -> "PaymentProcessor":
     # Chosen: imported (the module docstring says why not before).
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
@@ -70,10 +70,4 @@ def _stripe(settings: ProcessorSettings, billing: "BillingStore") -> "PaymentPro
             parameters.get_secret(settings.stripe_key_secret_arn, max_age=KEY_MAX_AGE_SECONDS)
         )
 
-    def account_for(organization_id: str) -> str | None:
-        organization = billing.organization(organization_id)
-        return None if organization is None else organization.processor_account_id
-
-    return stripe_processor.StripeProcessor(
-        api_key, account_for, api_base=settings.stripe_api_base or None
-    )
+    return stripe_processor.StripeProcessor(api_key, api_base=settings.stripe_api_base or None)

@@ -1,9 +1,11 @@
 """The Stripe processor: charges and refunds on each organization's Stripe Connect account.
 
-Every call carries the organization's connected account (`stripe_account`, from the function the
-adapter is given) and the retry's idempotency key twice: as Stripe's `Idempotency-Key`, so a
-request sent again within Stripe's 24 hours gets the first answer and never a second object, and
-in the object's `metadata`, so that `status()` can find it later.
+Every call carries the organization's connected account (`stripe_account`: the request's
+`processor_account`, which for a request already sent is the account it was sent on, since Stripe
+keeps idempotency keys per account) and the retry's idempotency key twice: as Stripe's
+`Idempotency-Key`, so a request sent again on that account within Stripe's 24 hours and with the
+same parameters gets the first answer and never a second object, and in the object's `metadata`,
+so that `status()` can find it later.
 
 A charge is one call: a PaymentIntent created and confirmed off-session on the saved payment
 method. A refund is one call when the request names the PaymentIntent (`pi_…`) or charge (`ch_…`)
@@ -31,8 +33,9 @@ outcome, and the next status, once Search has caught up, finds the first Payment
 Errors: a decline is a failed charge; a rate limit, a lost connection, a timeout, a 5xx or an
 idempotency refusal is an unknown outcome (ProcessorUnavailable), after the SDK's own retries
 under the same key; a refused or missing API key, a connected account the platform may no longer
-act for, or an organization without one is ProcessorRefused (StripeAccessRefused,
-NoStripeAccount): an alarm rather than the customer's failure, and nothing is sent.
+act for, an organization without one, or a request Stripe refuses as invalid is ProcessorRefused
+(StripeAccessRefused, NoStripeAccount, StripeRequestRefused): an alarm rather than the
+customer's failure, and nothing is created.
 """
 
 import json
@@ -54,7 +57,6 @@ from payment_action_center.ports import (
 if TYPE_CHECKING:  # typing only: the SDK's parameter types cost ~80 ms of import at cold start
     from stripe.params import PaymentIntentCreateParams, RefundCreateParams, RefundListParams
 
-type AccountFor = Callable[[str], str | None]
 type ApiKey = Callable[[], str]
 
 # Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
@@ -78,7 +80,19 @@ class StripeAccessRefused(ProcessorRefused):
     the operators, never the customer's failure."""
 
 
-class RefundTargetMissing(ValueError):
+class StripeRequestRefused(ProcessorRefused):
+    """Stripe refused the request itself (400: a payment method or payment it does not know, a
+    parameter out of range, a refund of a payment already refunded): nothing was created, and
+    sending it again would be refused alike. An operator looks; the customer's payment has not
+    failed for it."""
+
+    def __init__(self, code: str | None, user_message: str | None) -> None:
+        super().__init__(f"Stripe refused the request ({code or 'no code'}): {user_message}")
+        self.code = code
+        self.user_message = user_message
+
+
+class RefundTargetMissing(ProcessorRefused):
     """A refund request that does not name the payment it refunds (metadata `payment_id`)."""
 
 
@@ -89,12 +103,11 @@ _KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
 
 class StripeProcessor:
     """`api_key` is asked before each request (the caller caches it: a rotated key is taken up
-    without a cold start); `account_for` gives an organization's connected account, or None."""
+    without a cold start)."""
 
     def __init__(
         self,
         api_key: ApiKey,
-        account_for: AccountFor,
         *,
         api_base: str | None = None,
         max_network_retries: int = 2,
@@ -109,7 +122,6 @@ class StripeProcessor:
             max_network_retries=max_network_retries,
             http_client=stripe.RequestsClient(timeout=timeout_seconds),
         )
-        self._account_for = account_for
         self._api_key = api_key
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
@@ -144,12 +156,12 @@ class StripeProcessor:
         params[field] = payment
         try:
             refund = _call(lambda: self._client.v1.refunds.create(params, options))
-        except stripe.InvalidRequestError as error:
-            if error.code != "balance_insufficient":
+        except StripeRequestRefused as refused:
+            if refused.code != "balance_insufficient":
                 raise
             # The connected account lacks the funds: the refund failed, as one that Stripe
             # accepted and then failed for insufficient funds would.
-            message = error.user_message or "The account's balance is insufficient."
+            message = refused.user_message or "The account's balance is insufficient."
             return ChargeResult(
                 ChargeOutcome.FAILED, failure=Failure("insufficient_funds", message)
             )
@@ -159,7 +171,7 @@ class StripeProcessor:
         """What became of the request sent under its key; None if Stripe has no object for it.
 
         The key alone cannot say on which connected account to look: the request names the
-        organization and, for a refund, the payment refunded.
+        account it was sent on and, for a refund, the payment refunded.
         """
         options = self._options(request, idempotent=False)
         if request.operation is Operation.REFUND:
@@ -177,10 +189,14 @@ class StripeProcessor:
         target: RefundListParams = {"limit": 100}
         target[field] = payment
         refunds = _call(lambda: self._client.v1.refunds.list(target, options))
-        for refund in refunds.auto_paging_iter():
-            if _key_of(refund.metadata) == request.idempotency_key:
-                return _of_refund(refund)
-        return None
+        # Each further page is a request too: its errors in the port's terms as well.
+        key = request.idempotency_key
+        found = _call(
+            lambda: next(
+                (r for r in refunds.auto_paging_iter() if _key_of(r.metadata) == key), None
+            )
+        )
+        return None if found is None else _of_refund(found)
 
     def _refunded(self, request: ChargeRequest, options: stripe.RequestOptions) -> _Refunded:
         """What a refund refunds: the PaymentIntent or charge the request names, or the
@@ -205,7 +221,7 @@ class StripeProcessor:
 
     def _options(self, request: ChargeRequest, *, idempotent: bool) -> stripe.RequestOptions:
         organization_id = str(request.metadata.get("organization_id") or "")
-        account = self._account_for(organization_id) if organization_id else None
+        account = request.processor_account
         if not account:
             raise NoStripeAccount(
                 f"organization {organization_id or '(none)'} has no Stripe account to charge on"
@@ -292,6 +308,8 @@ def _call[T](send: Callable[[], T]) -> T:
     except stripe.IdempotencyError as error:
         # The key was used with other parameters: the first request arrived (module docstring).
         raise ProcessorUnavailable("Stripe holds another request under this key") from error
+    except stripe.InvalidRequestError as error:
+        raise StripeRequestRefused(error.code, error.user_message) from error
     except stripe.APIError as error:
         raise ProcessorUnavailable(f"Stripe answered {error.http_status}") from error
 
