@@ -61,7 +61,10 @@ $(CHROMIUM):
 	@test -x $(CHROMIUM) || { echo "apt-get installed chromium, but $(CHROMIUM) is still missing: point PAC_CHROMIUM at its executable." >&2; exit 1; }
 
 .PHONY: install
-install: $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## Install whatever is missing (venvs, DynamoDB Local, axe-core, Debian's chromium)
+# The pieces are independent: installed side by side (on a fresh clone the two venvs take most
+# of a minute each), each one's output kept together.
+install:  ## Install whatever is missing (venvs, DynamoDB Local, axe-core, Debian's chromium)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(VENV)/.installed $(TOOLS)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)
 
 .PHONY: dev
 dev: $(VENV)/.installed $(DDB_JAR_STAMP)  ## Run the local stack with demo data on http://127.0.0.1:<port>
@@ -125,7 +128,8 @@ console-timing: $(VENV)/.installed $(DDB_JAR_STAMP) $(CHROMIUM)  ## The console'
 	$(PY) -m tools.console_timing
 
 .PHONY: test
-test: install $(CHROMIUM) lint validate build  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
+test: install  ## Everything: lint, mypy, sam validate --lint, sam build, unit, integration, e2e, OpenAPI drift
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint validate build
 	$(UNIT_TESTS)
 	$(PY) -m pytest tests --ignore=tests/unit -q
 

@@ -92,3 +92,27 @@ def test_the_workers_plugin_is_pinned_for_make_install() -> None:
     pins = (ROOT / "requirements" / "dev.txt").read_text(encoding="utf-8").splitlines()
 
     assert any(re.fullmatch(r"pytest-xdist==[0-9.]+", line) for line in pins)
+
+
+def recipe(target: str) -> str:
+    """The lines `make -n <target>` prints (nothing runs)."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_install_and_the_checks_before_the_tests_run_side_by_side():
+    """A fresh clone's `make test` (the CI) spends minutes installing: the two venvs, the
+    DynamoDB Local jar and the browser are independent, as are lint, validate and build."""
+    install = recipe("install")
+    assert re.search(
+        r"-j3 --output-sync=target \.venv/\.installed \.venv-tools/\.installed", install
+    )
+    assert "local/node_modules/.installed" in install
+    test = recipe("test")
+    assert re.search(r"-j3 --output-sync=target lint validate build", test)
+    assert test.index("lint validate build") < test.index("pytest tests/unit")
