@@ -52,6 +52,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from local import demo
+from local.services import ThreadedServer
 
 API_KEY = "sk_test_fake"
 # The API version the fake's events say they are written in (stripe-python 16.1.0's pinned one).
@@ -656,34 +657,26 @@ class _Server(ThreadingHTTPServer):
     fake: FakeStripe
 
 
-class FakeStripeServer:
+class FakeStripeServer(ThreadedServer):
     """The fake served on `host:port` (0: a free port) in a thread: start(), stop(), `url`."""
+
+    name = "fake-stripe"
+    poll_interval = 0.02
 
     def __init__(self, fake: FakeStripe, port: int = 0, host: str = "127.0.0.1") -> None:
         self.fake = fake
         self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+
+    def make_server(self) -> _Server:
+        server = _Server(self._address, _Handler)
+        server.fake = self.fake
+        return server
 
     def start(self) -> None:
-        self._server = _Server(self._address, _Handler)
-        self._server.fake = self.fake
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-stripe", daemon=True
-        )
-        self._thread.start()
+        super().start()
+        assert self._server is not None
         host, port = self._server.server_address[:2]
         self.fake.url = f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        """Stop serving; safe to call twice or before start."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
 
 @contextmanager
