@@ -106,13 +106,16 @@ def recipe(target: str) -> str:
 
 
 def test_install_and_the_checks_before_the_tests_run_side_by_side():
-    """A fresh clone's `make test` (the CI) spends minutes installing: the two venvs, the
-    DynamoDB Local jar and the browser are independent, as are lint, validate and build."""
+    """A fresh clone's `make test` (the CI) spends minutes installing: the three venvs, the
+    DynamoDB Local jar and the browser are independent, as are lint, validate and the scan (after
+    the build it scans)."""
     install = recipe("install")
     assert re.search(
-        r"-j3 --output-sync=target \.venv/\.installed \.venv-tools/\.installed", install
+        r"-j3 --output-sync=target \.venv/\.installed \.venv-tools/\.installed "
+        r"\.venv-scan/\.installed",
+        install,
     )
     assert "local/node_modules/.installed" in install
     test = recipe("test")
-    assert re.search(r"-j3 --output-sync=target lint validate build", test)
-    assert test.index("lint validate build") < test.index("pytest tests/unit")
+    assert re.search(r"-j3 --output-sync=target lint validate scan", test)
+    assert test.index("lint validate scan") < test.index("pytest tests/unit")

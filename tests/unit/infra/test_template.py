@@ -587,12 +587,20 @@ def test_no_iam_statement_grants_every_action_or_every_resource() -> None:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_statements_are_unconditional_but_for_the_ses_from_address(name: str) -> None:
+def test_function_statements_are_unconditional_but_for_the_ses_from_address_and_the_key(
+    name: str,
+) -> None:
+    """SES sends only from the digest's address; the stack's key decrypts only through Secrets
+    Manager (a role that may read a secret may not decrypt the log groups' or the topic's data)."""
     for statement in function_statements(name):
         sends = bool(statement["Action"] & SES_SEND)
-        assert statement.get("Condition") == (FROM_THE_DIGEST_SENDER if sends else None), name
+        decrypts = statement["Resource"] == list(SECRETS_KEY)
+        expected = FROM_THE_DIGEST_SENDER if sends else SECRETS_KEY_CONDITION if decrypts else None
+        assert statement.get("Condition") == expected, name
         if sends:
             assert statement["Action"] <= SES_SEND, name
+        if decrypts:
+            assert statement["Action"] == SECRETS_KEY["EncryptionKey"], name
 
 
 def test_each_function_has_a_role_of_its_own() -> None:
@@ -609,6 +617,14 @@ QUERY = {"dynamodb:Query"}
 # its idempotency records (get_item, put_item, update_item, delete_item), in their own table.
 IDEMPOTENCY_RECORDS = {f"dynamodb:{a}Item" for a in ("Get", "Put", "Update", "Delete")}
 SECRET = {"secretsmanager:GetSecretValue"}
+# The secrets are encrypted with the stack's key: a reader decrypts them with it, through
+# Secrets Manager only (SECRETS_KEY_CONDITION).
+SECRETS_KEY = {"EncryptionKey": {"kms:Decrypt"}}
+SECRETS_KEY_CONDITION = {
+    "StringEquals": {
+        "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}
+    }
+}
 # What every function needs to run, whatever its code: its trace segments uploaded (Tracing:
 # Active) and its own log group written (Lambda creates the streams); an SQS consumer, what
 # Lambda's event source mapping calls on its queue with the function's role.
@@ -618,7 +634,11 @@ CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
 def running(name: str) -> dict[str, set[str]]:
-    return {"*": TRACE_UPLOAD, f"{name.removesuffix('Function')}LogGroup": LOG_WRITES}
+    """Its traces, its own log group and, invoked asynchronously, its failed runs' queue."""
+    needs = {"*": TRACE_UPLOAD, f"{name.removesuffix('Function')}LogGroup": LOG_WRITES}
+    if dlq := functions()[name].get("DeadLetterQueue"):
+        needs[resource_label(dlq["TargetArn"])] = {"sqs:SendMessage"}
+    return needs
 
 
 def test_only_the_api_reaches_the_idempotency_records_and_only_as_powertools_does() -> None:
@@ -1077,13 +1097,14 @@ def code_needs(name: str) -> Grants:
         needs.setdefault(resource_label(variables[setting]), set()).update(actions)
     if "get_secret" in used:  # Powertools parameters: the secrets its settings name
         secrets = [v for k, v in variables.items() if k.endswith("_SECRET_ARN")]
-        needs |= {resource_label(v): set(SECRET) for v in secrets}
+        needs |= {resource_label(v): set(SECRET) for v in secrets} | SECRETS_KEY
     for label, actions in table_needs(code, reached(code)).items():
         needs.setdefault(label, set()).update(actions)
     if "processor_for" in used:  # the sandbox keeps its ledger in the table (dev stacks)
         needs.setdefault("Table", set()).update(sandbox_actions(PROCESSOR_CALLS[name]))
         # The Stripe processor: its key's secret.
         needs[resource_label(variables["STRIPE_API_KEY_SECRET_ARN"])] = set(SECRET)
+        needs |= SECRETS_KEY
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)
@@ -1315,6 +1336,9 @@ def test_the_outputs_are_the_documented_ones_and_name_what_they_hold() -> None:
             assert output["Value"] == {"Ref": "ConsoleDistribution"}
             continue
         stem = re.sub(r"(Arn|Url|Name)$", "", name)
+        if TEMPLATE["Resources"][stem]["Type"] == "AWS::KMS::Key":  # its Ref is the key's id
+            assert output["Value"] == {"Fn::GetAtt": [stem, "Arn"]}, name
+            continue
         assert output["Value"] == {"Ref": stem}, name
         assert TEMPLATE["Resources"][stem]["Type"] != "AWS::CloudWatch::Alarm", name
 
@@ -1595,28 +1619,124 @@ def test_custom_metric_alarms_watch_a_metric_the_code_emits() -> None:
     assert [refused[k] for k in when] == ["Sum", 3600, 1, "GreaterThanThreshold", 0]
 
 
-@pytest.mark.parametrize("name", sorted(of_type("AWS::SNS::Topic")))
-def test_topic_is_encrypted_with_a_key_cloudwatch_can_use(name: str) -> None:
-    """The AWS managed alias/aws/sns key cannot grant CloudWatch: alarms would never arrive."""
-    key = TEMPLATE["Resources"][ref(TEMPLATE["Resources"][name]["Properties"]["KmsMasterKeyId"])]
-    assert key["Type"] == "AWS::KMS::Key"
+# ----------------------------------------------------------------------------- the stack's key
+
+KEY = "EncryptionKey"
+ACCOUNT_ROOT = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+LOG_GROUPS_OF_THIS_ACCOUNT = (
+    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+)
+
+
+def key_statements() -> dict[str, Doc]:
+    (name,) = of_type("AWS::KMS::Key")
+    assert name == KEY
+    return {
+        s["Sid"]: s
+        for s in as_list(TEMPLATE["Resources"][KEY]["Properties"]["KeyPolicy"]["Statement"])
+    }
+
+
+def test_the_stacks_key_rotates_and_outlives_the_secrets_it_encrypts() -> None:
+    """The secrets are retained when the stack goes: their key must be too, or they are lost."""
+    key = TEMPLATE["Resources"][KEY]
     assert key["Properties"]["EnableKeyRotation"] is True
-    for statement in as_list(key["Properties"]["KeyPolicy"]["Statement"]):
-        # kms:* on "*" (this key) only for the account root: AWS's default key policy, without
-        # which nobody could manage the key. Services get named actions, from this account only.
-        if statement["Action"] == "kms:*":
-            root = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
-            assert statement["Principal"] == {"AWS": {"Fn::Sub": root}}
-        else:
-            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {
-                "Ref": "AWS::AccountId"
-            }
-    (grant,) = [
-        s
-        for s in as_list(key["Properties"]["KeyPolicy"]["Statement"])
-        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    ]
-    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_key_policy_grants_the_account_and_two_services_from_this_account_only() -> None:
+    """kms:* on "*" (this key) only for the account root: AWS's default key policy, without
+    which nobody could manage the key (functions get kms:Decrypt from their roles). CloudWatch
+    alarms publish to the encrypted topic; CloudWatch Logs encrypts this account's log groups."""
+    statements = key_statements()
+    assert set(statements) == {
+        "AccountAdministers",
+        "CloudWatchAlarmsPublish",
+        "CloudWatchLogsEncrypt",
+    }
+    root = statements["AccountAdministers"]
+    assert (root["Principal"], root["Action"]) == ({"AWS": {"Fn::Sub": ACCOUNT_ROOT}}, "kms:*")
+    alarms = statements["CloudWatchAlarmsPublish"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    logs = statements["CloudWatchLogsEncrypt"]
+    assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.${AWS::URLSuffix}"}}
+    assert not any("*" in action for action in logs["Action"])
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": {"Fn::Sub": LOG_GROUPS_OF_THIS_ACCOUNT}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "attribute", "value"),
+    [
+        ("AWS::Logs::LogGroup", "KmsKeyId", {"Fn::GetAtt": [KEY, "Arn"]}),
+        ("AWS::SecretsManager::Secret", "KmsKeyId", {"Ref": KEY}),
+        # The AWS managed alias/aws/sns key cannot grant CloudWatch: alarms would never arrive.
+        ("AWS::SNS::Topic", "KmsMasterKeyId", {"Ref": KEY}),
+    ],
+)
+def test_every_log_group_secret_and_topic_is_encrypted_with_the_stacks_key(
+    kind: str, attribute: str, value: Any
+) -> None:
+    found = of_type(kind)
+    assert found, kind
+    assert {name: r["Properties"].get(attribute) for name, r in found.items()} == dict.fromkeys(
+        found, value
+    )
+
+
+# ----------------------------------------------------------------------------- concurrency, DLQs
+
+
+def schedule_dead_letter_queues() -> dict[str, str]:
+    """Function -> the dead-letter queue of its EventBridge Scheduler schedule."""
+    return {name: ref(e["DeadLetterConfig"]["Arn"]) for name, e in events("ScheduleV2")}
+
+
+def test_a_scheduled_function_runs_once_at_a_time_and_its_failed_runs_reach_the_schedules_dlq() -> (
+    None
+):
+    """Scheduler invokes asynchronously: after Lambda's retries a failed run would be dropped
+    without a DeadLetterQueue; the schedule's own queue (and its alarm) takes both failures."""
+    scheduled = schedule_dead_letter_queues()
+    assert set(scheduled) == {
+        "RetryWatchdogFunction",
+        "DailyDigestFunction",
+        "CardExpiryScanFunction",
+    }
+    for name, queue in scheduled.items():
+        props = functions()[name]
+        assert props["DeadLetterQueue"] == {
+            "Type": "SQS",
+            "TargetArn": {"Fn::GetAtt": [queue, "Arn"]},
+        }
+        assert props["ReservedConcurrentExecutions"] == 1, name
+        assert any(
+            a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+            for a in of_type("AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        ), queue
+
+
+def test_a_queue_consumer_is_reserved_what_its_event_source_mapping_may_use() -> None:
+    """Equal: less would throttle the mapping's own pollers (Lambda's documentation asks for a
+    reserved concurrency at least the maximum concurrency); more would reserve idle instances."""
+    consumers = events("SQS")
+    assert len(consumers) == 3
+    for name, event in consumers:
+        reserved = functions()[name]["ReservedConcurrentExecutions"]
+        assert reserved == event["ScalingConfig"]["MaximumConcurrency"], name
+        assert "DeadLetterQueue" not in functions()[name], name
+
+
+def test_the_functions_people_wait_on_are_neither_reserved_nor_given_a_dlq() -> None:
+    """API Gateway invokes them synchronously (the caller sees the error) and throttles their
+    routes itself (HttpApi RouteSettings)."""
+    for name in {name for name, _ in events("HttpApi")}:
+        assert "ReservedConcurrentExecutions" not in functions()[name], name
+        assert "DeadLetterQueue" not in functions()[name], name
 
 
 # ----------------------------------------------------------------------------- sample events
