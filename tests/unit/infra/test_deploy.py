@@ -120,12 +120,13 @@ def evaluate(expression: Any, parameters: dict[str, str]) -> Any:
 
 def refusals(template: dict[str, Any], **parameters: str) -> list[str]:
     """The AssertDescriptions CloudFormation would stop the deploy with."""
+    values = {name: p.get("Default") for name, p in template["Parameters"].items()} | parameters
     refused = []
     for rule in template.get("Rules", {}).values():
-        if not evaluate(rule.get("RuleCondition", True), parameters):
+        if not evaluate(rule.get("RuleCondition", True), values):
             continue
         for assertion in rule["Assertions"]:
-            if not evaluate(assertion["Assert"], parameters):
+            if not evaluate(assertion["Assert"], values):
                 refused.append(assertion["AssertDescription"])
     return refused
 
@@ -142,6 +143,29 @@ def test_the_template_lets_a_dev_stack_use_the_sandbox(template):
 
 def test_the_rule_lets_prod_run_any_processor_but_the_sandbox(template):
     assert refusals(template, Stage="prod", Processor="a-production-processor") == []
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+@pytest.mark.parametrize(
+    ("domain", "certificate", "accepted"),
+    [
+        ("", "", True),
+        ("billing.example.com", CERTIFICATE, True),
+        ("billing.example.com", "", False),
+        ("", CERTIFICATE, False),
+    ],
+)
+def test_the_console_domain_comes_with_its_certificate_or_not_at_all(
+    template, domain, certificate, accepted
+):
+    """A host name without its certificate (or the reverse) would fail late, in CloudFront."""
+    refused = refusals(
+        template, Stage="dev", ConsoleDomainName=domain, ConsoleCertificateArn=certificate
+    )
+    assert refused == ([] if accepted else [refused[0]])
+    assert accepted or "go together" in refused[0]
 
 
 def test_the_sandbox_is_the_default_so_prod_must_choose_its_processor(template):

@@ -1275,7 +1275,7 @@ def test_the_sandbox_processor_never_reaches_prod() -> None:
     refusals = [
         assertion
         for rule in TEMPLATE["Rules"].values()
-        if rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+        if rule.get("RuleCondition") == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
         for assertion in rule["Assertions"]
         if assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Processor"}, "sandbox"]}]}
     ]
@@ -1329,8 +1329,17 @@ def test_the_outputs_are_the_documented_ones_and_name_what_they_hold() -> None:
             assert output["Value"]["Fn::Sub"].startswith("https://${HttpApi}.")
             assert output["Value"]["Fn::Sub"].endswith("/")
             continue
-        if name == "ConsoleUrl":  # the distribution's own domain, over HTTPS
-            assert output["Value"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}
+        if name == "ConsoleUrl":  # the operator's domain if given, else the distribution's
+            assert output["Value"] == {
+                "Fn::If": [
+                    "HasConsoleDomain",
+                    {"Fn::Sub": "https://${ConsoleDomainName}/"},
+                    {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"},
+                ]
+            }
+            continue
+        if name == "ConsoleDistributionDomainName":  # the target of that domain's DNS record
+            assert output["Value"] == {"Fn::GetAtt": ["ConsoleDistribution", "DomainName"]}
             continue
         if name == "ConsoleDistributionId":
             assert output["Value"] == {"Ref": "ConsoleDistribution"}
@@ -1389,6 +1398,54 @@ def test_only_the_console_distribution_may_read_the_bucket() -> None:
     config = oac["Properties"]["OriginAccessControlConfig"]
     assert (config["SigningBehavior"], config["SigningProtocol"]) == ("always", "sigv4")
     assert ref(origin["DomainName"]) == "ConsoleBucket"
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def test_on_the_operators_domain_the_console_takes_tls_1_2_at_least() -> None:
+    """On *.cloudfront.net CloudFront fixes the policy of its default certificate (TLSv1, the
+    CKV_AWS_174 skip); on ConsoleDomainName, with its ACM certificate, the template sets it."""
+    config = console_distribution()
+    assert config["Aliases"] == {
+        "Fn::If": ["HasConsoleDomain", [{"Ref": "ConsoleDomainName"}], {"Ref": "AWS::NoValue"}]
+    }
+    condition, custom, default = config["ViewerCertificate"]["Fn::If"]
+    assert condition == "HasConsoleDomain"
+    assert custom == {
+        "AcmCertificateArn": {"Ref": "ConsoleCertificateArn"},
+        "SslSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
+    assert default == {"CloudFrontDefaultCertificate": True}
+    assert TEMPLATE["Conditions"]["HasConsoleDomain"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ConsoleDomainName"}, ""]}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("ConsoleDomainName", "", True),
+        ("ConsoleDomainName", "billing.example.com", True),
+        ("ConsoleDomainName", "pay-center.club.example.co.uk", True),
+        ("ConsoleDomainName", "Billing.Example.com", False),
+        ("ConsoleDomainName", "https://billing.example.com", False),
+        ("ConsoleDomainName", "billing.example.com/", False),
+        ("ConsoleDomainName", "*.example.com", False),
+        ("ConsoleDomainName", "localhost", False),
+        ("ConsoleCertificateArn", "", True),
+        ("ConsoleCertificateArn", CERTIFICATE, True),
+        ("ConsoleCertificateArn", CERTIFICATE.replace("us-east-1", "ca-central-1"), False),
+        ("ConsoleCertificateArn", "arn:aws:iam::123456789012:server-certificate/console", False),
+    ],
+)
+def test_the_console_domain_parameters_take_a_host_name_and_a_us_east_1_certificate(
+    name: str, value: str, allowed: bool
+) -> None:
+    parameter = TEMPLATE["Parameters"][name]
+    assert parameter["Default"] == ""
+    assert (re.fullmatch(parameter["AllowedPattern"], value) is not None) is allowed
 
 
 def test_the_console_is_served_over_https_only() -> None:
@@ -1479,6 +1536,13 @@ def test_cors_allows_only_the_console_origin() -> None:
 
     assert cors["AllowOrigins"] == [
         {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"},
+        {
+            "Fn::If": [
+                "HasConsoleDomain",
+                {"Fn::Sub": "https://${ConsoleDomainName}"},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
         {"Fn::If": ["HasAdminOrigin", {"Ref": "AdminOrigin"}, {"Ref": "AWS::NoValue"}]},
     ]
     assert cors["AllowHeaders"] == ["authorization", "content-type", "idempotency-key"]
@@ -1510,12 +1574,23 @@ def test_the_throttles_reach_the_deployed_stage_on_routes_it_has() -> None:
 
 
 @pytest.mark.parametrize("admin_origin", ["", ADMIN_ORIGIN])
-def test_the_deployed_cors_names_the_configured_origins_and_no_wildcard(admin_origin: str) -> None:
-    body, _ = deployed_api(AdminOrigin=admin_origin)
+@pytest.mark.parametrize("console_domain", ["", "billing.example.com"])
+def test_the_deployed_cors_names_the_configured_origins_and_no_wildcard(
+    admin_origin: str, console_domain: str
+) -> None:
+    body, _ = deployed_api(AdminOrigin=admin_origin, ConsoleDomainName=console_domain)
     cors = body["x-amazon-apigateway-cors"]
     console = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
-    # SAM writes the parameter's value in; HasAdminOrigin drops it when empty.
-    assert cors["allowOrigins"] == [console, {"Fn::If": ["HasAdminOrigin", admin_origin, NO_VALUE]}]
+    own_domain = {
+        "Fn::If": ["HasConsoleDomain", {"Fn::Sub": f"https://{console_domain}"}, NO_VALUE]
+    }
+    # SAM writes the parameters' values in; HasConsoleDomain and HasAdminOrigin drop them when
+    # empty.
+    assert cors["allowOrigins"] == [
+        console,
+        own_domain,
+        {"Fn::If": ["HasAdminOrigin", admin_origin, NO_VALUE]},
+    ]
     assert not any("*" in str(value) for value in cors.values())
     assert not cors.get("allowCredentials")  # the token is a header, never a cookie
 
