@@ -79,14 +79,21 @@ AWS_MANAGED_POLICIES: set[str] = set()
 # changes a message's visibility: a failed message waits out the visibility timeout.
 CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 # Resource policies: allowed wildcard actions, by the principal they are granted to.
-RESOURCE_POLICY_WILDCARDS = {
+LOGS_SERVICE = "logs.${AWS::Region}.${AWS::URLSuffix}"
+RESOURCE_POLICY_WILDCARDS: dict[str, set[str]] = {
     # A KMS key policy's first statement, as AWS writes it by default: the account (its IAM
     # policies) administers the key. Without it no IAM policy can grant anything on the key and
     # only AWS support can make it manageable again. In a key policy Resource "*" is the key.
-    "kms:*": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root",
+    "kms:*": {"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"},
     # CloudWatch alarms publish to the encrypted alarm topic: the grant AWS documents for an
     # AWS service publishing to an SNS topic encrypted with a customer managed key.
-    "kms:GenerateDataKey*": "cloudwatch.amazonaws.com",
+    # CloudWatch Logs encrypts the log groups with the key: the actions its documentation
+    # gives, for this account's log groups only (an encryption-context condition).
+    "kms:GenerateDataKey*": {"cloudwatch.amazonaws.com", LOGS_SERVICE},
+    "kms:Encrypt*": {LOGS_SERVICE},
+    "kms:Decrypt*": {LOGS_SERVICE},
+    "kms:ReEncrypt*": {LOGS_SERVICE},
+    "kms:Describe*": {LOGS_SERVICE},
 }
 
 IDENTITY_POLICY_TYPES = {
@@ -395,7 +402,8 @@ def resource_policies(template: Doc) -> list[str]:
                 if "*" in principals or "NotPrincipal" in statement:
                     found.append(f"{name}: allows every principal")
                 for action in as_list(statement.get("Action") or []):
-                    if "*" in action and RESOURCE_POLICY_WILDCARDS.get(action) not in principals:
+                    allowed = RESOURCE_POLICY_WILDCARDS.get(action, set())
+                    if "*" in action and not allowed.issuperset(principals):
                         found.append(f"{name}: {action} to {principals}")
     return found
 

@@ -70,5 +70,7 @@ def test_nothing_is_skipped_outside_the_template() -> None:
     reviewer reads the decisions."""
     assert not list(ROOT.glob(".checkov*"))
     makefile = (ROOT / "Makefile").read_text()
-    assert "--skip-check" not in makefile
-    assert "--soft-fail" not in makefile
+    scan = makefile[makefile.index("$(SCAN)/bin/checkov") :].split("\n\n")[0]
+    assert "$(addprefix -f ,$(SCAN_TEMPLATES))" in scan
+    for narrowing in ("--skip-check", "--soft-fail", "--check", " -c ", "--baseline"):
+        assert narrowing not in scan, narrowing

@@ -1097,14 +1097,15 @@ def code_needs(name: str) -> Grants:
         needs.setdefault(resource_label(variables[setting]), set()).update(actions)
     if "get_secret" in used:  # Powertools parameters: the secrets its settings name
         secrets = [v for k, v in variables.items() if k.endswith("_SECRET_ARN")]
-        needs |= {resource_label(v): set(SECRET) for v in secrets} | SECRETS_KEY
+        needs |= {resource_label(v): set(SECRET) for v in secrets}
+        needs |= {k: set(v) for k, v in SECRETS_KEY.items()}
     for label, actions in table_needs(code, reached(code)).items():
         needs.setdefault(label, set()).update(actions)
     if "processor_for" in used:  # the sandbox keeps its ledger in the table (dev stacks)
         needs.setdefault("Table", set()).update(sandbox_actions(PROCESSOR_CALLS[name]))
         # The Stripe processor: its key's secret.
         needs[resource_label(variables["STRIPE_API_KEY_SECRET_ARN"])] = set(SECRET)
-        needs |= SECRETS_KEY
+        needs |= {k: set(v) for k, v in SECRETS_KEY.items()}
     for consumer, queue in CONSUMED:
         if consumer == name:
             needs.setdefault(queue, set()).update(CONSUME)
@@ -1737,7 +1738,14 @@ def test_the_key_policy_grants_the_account_and_two_services_from_this_account_on
     assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     logs = statements["CloudWatchLogsEncrypt"]
     assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.${AWS::URLSuffix}"}}
-    assert not any("*" in action for action in logs["Action"])
+    # As CloudWatch Logs documents them; the condition keeps them to this account's log groups.
+    assert logs["Action"] == [
+        "kms:Encrypt*",
+        "kms:Decrypt*",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:Describe*",
+    ]
     assert logs["Condition"] == {
         "ArnLike": {"kms:EncryptionContext:aws:logs:arn": {"Fn::Sub": LOG_GROUPS_OF_THIS_ACCOUNT}}
     }
