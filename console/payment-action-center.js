@@ -23,6 +23,10 @@ const METHODS = ["credit_card", "echeck"];
 const STATUSES = ["failed", "retry_pending"];
 // The API's `recommended_action` values (domain/declines.py), each a `recommended.<value>` message.
 const RECOMMENDATIONS = ["change_payment_method", "retry_later", "wait_for_payday", "fund_merchant_account", "review"];
+// The API's `decline_class` values (domain/declines.py), each a `decline.<value>` message.
+const DECLINE_CLASSES = ["retry_later", "fix_details", "new_payment_method", "never_retry"];
+// The card networks a `failure.network` names (domain/entries.py), each a `network.<value>` message.
+const NETWORKS = ["visa", "mastercard", "amex", "discover", "interac", "jcb", "diners", "unionpay"];
 const PAGE_SIZE = 25;
 // A pending retry is asked about again after 1, 2, 4, 8, then every 10 s, until the patience
 // runs out: 95 s by default (a dozen asks), the `retry-patience` attribute in seconds otherwise.
@@ -64,7 +68,7 @@ td.amount, th.amount, td.attempts { text-align: right; font-variant-numeric: tab
 [role=alert]:empty, [role=status]:empty { display: none; }
 .message-area { margin: .5rem 0; }
 .empty, .loading { padding: 1rem 0; color: #515154; }
-.recommendation { display: block; margin-top: .2rem; font-size: .85rem; color: #515154; }
+.recommendation, .decline { display: block; margin-top: .2rem; font-size: .85rem; color: #515154; }
 nav.pages { display: flex; gap: .5rem; margin-top: .75rem; }
 section.detail { border: 1px solid #d2d2d7; border-radius: 6px; padding: .75rem 1rem;
   margin-top: 1rem; }
@@ -540,7 +544,13 @@ export class PaymentActionCenter extends HTMLElement {
           entry.payment_id,
         ),
       ),
-      h("td", { className: "reason" }, entry.failure.message || entry.failure.code, this.#recommendation(entry)),
+      h(
+        "td",
+        { className: "reason" },
+        entry.failure.message || entry.failure.code,
+        this.#recommendation(entry),
+        this.#decline(entry),
+      ),
       h("td", {}, h("time", { dateTime: entry.failed_at }, this.#date(entry.failed_at, true))),
       h("td", { className: "attempts" }, String(entry.attempts)),
       h(
@@ -565,6 +575,48 @@ export class PaymentActionCenter extends HTMLElement {
     const action = entry.recommended_action;
     if (!RECOMMENDATIONS.includes(action)) return null;
     return h(tag, { className: "recommendation", "data-recommendation": action }, this.#t(`recommended.${action}`));
+  }
+
+  // What the failure allows by the network's or the bank's rules (the API's `decline_class`), in
+  // words, with the rule that gave it (`decline_reason`, English, as the API says it) as its
+  // tooltip; then the codes the network or the bank sent, when the failure carries them. A class
+  // or a network it does not know shows nothing; nothing at all when nothing is left.
+  #decline(entry, tag = "span") {
+    const known = DECLINE_CLASSES.includes(entry.decline_class);
+    const reason = typeof entry.decline_reason === "string" ? entry.decline_reason.trim() : "";
+    const label = known
+      ? h(
+          "span",
+          { className: "decline-class", title: reason || null },
+          this.#t(`decline.${entry.decline_class}`),
+        )
+      : null;
+    const codes = this.#declineCodes(entry.failure);
+    if (!label && codes.length === 0) return null;
+    return h(
+      tag,
+      { className: "decline", "data-decline-class": known ? entry.decline_class : null },
+      label,
+      label && codes.length ? " — " : null,
+      codes.length ? h("span", { className: "decline-codes" }, codes.join(", ")) : null,
+    );
+  }
+
+  // "Visa 05", "Mastercard advice 03", "ACH R01", "PAD 901": the codes a failure carries, as text.
+  #declineCodes(failure) {
+    const codes = [];
+    const text = (value) => (typeof value === "string" ? value.trim() : "");
+    const network = failure?.network;
+    const networkCode = text(failure?.network_decline_code);
+    if (networkCode && NETWORKS.includes(network)) {
+      codes.push(this.#t("decline.network_code", { network: this.#t(`network.${network}`), code: networkCode }));
+    }
+    const advice = text(failure?.advice_code);
+    if (advice) codes.push(this.#t("decline.advice_code", { code: advice }));
+    const returned = text(failure?.return_code);
+    if (/^R[0-9]{2}$/i.test(returned)) codes.push(this.#t("decline.ach_code", { code: returned.toUpperCase() }));
+    else if (/^9[0-9]{2}$/.test(returned)) codes.push(this.#t("decline.pad_code", { code: returned }));
+    return codes;
   }
 
   // Focusable by script only: where the focus goes when the row's Retry turns into the clock.
@@ -881,6 +933,7 @@ export class PaymentActionCenter extends HTMLElement {
           },
           h("h2", { id: "detail-title" }, this.#t("detail.title", { payment_id: detail.payment_id })),
           this.#recommendation(detail, "p"),
+          this.#decline(detail, "p"),
           explanation ? h("p", {}, this.#t("detail.payment_method", { explanation })) : null,
           h(
             "ol",

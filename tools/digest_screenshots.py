@@ -26,14 +26,62 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
 )
 ORGANIZATION_NAMES = {"fr-CA": "Centre récréatif Démo", "en-CA": "Demo Recreation Centre"}
-# holder id, name, amount (cents), type, payment id, failed at (UTC)
+# holder id, name, amount (cents), type, payment id, failed at (UTC), recommended action
 FAILURES = (
-    ("ah_1001", "Éloïse Tremblay", 12500, "installment", "pay_8F3K2Q", "2026-11-25T10:42:00Z"),
-    ("ah_1002", "François Bélanger", 4999, "subscription", "pay_7D1M9X", "2026-11-25T06:15:00Z"),
-    ("ah_1003", "Noémie Côté", 123456, "echeck_payment", "pay_6B8N4R", "2026-11-25T01:03:00Z"),
-    ("ah_1004", "Léa O'Neil", 7500, "credit_card_refund", "pay_5C2P7T", "2026-11-24T22:37:00Z"),
-    ("ah_1005", "Zoé Gagnon-Lévesque", 31000, "installment", "pay_4A9L1V", "2026-11-24T18:20:00Z"),
-    ("ah_1006", "Hélène Bouchard", 2250, "subscription", "pay_3E6H8W", "2026-11-24T14:05:00Z"),
+    (
+        "ah_1001",
+        "Éloïse Tremblay",
+        12500,
+        "installment",
+        "pay_8F3K2Q",
+        "2026-11-25T10:42:00Z",
+        "retry_later",
+    ),
+    (
+        "ah_1002",
+        "François Bélanger",
+        4999,
+        "subscription",
+        "pay_7D1M9X",
+        "2026-11-25T06:15:00Z",
+        "change_payment_method",
+    ),
+    (
+        "ah_1003",
+        "Noémie Côté",
+        123456,
+        "echeck_payment",
+        "pay_6B8N4R",
+        "2026-11-25T01:03:00Z",
+        "wait_for_payday",
+    ),
+    (
+        "ah_1004",
+        "Léa O'Neil",
+        7500,
+        "credit_card_refund",
+        "pay_5C2P7T",
+        "2026-11-24T22:37:00Z",
+        "fund_merchant_account",
+    ),
+    (
+        "ah_1005",
+        "Zoé Gagnon-Lévesque",
+        31000,
+        "installment",
+        "pay_4A9L1V",
+        "2026-11-24T18:20:00Z",
+        "retry_later",
+    ),
+    (
+        "ah_1006",
+        "Hélène Bouchard",
+        2250,
+        "subscription",
+        "pay_3E6H8W",
+        "2026-11-24T14:05:00Z",
+        "review",
+    ),
 )
 
 
@@ -41,6 +89,7 @@ def render(locale: str) -> str:
     sys.path.insert(0, str(ROOT / "layers" / "core"))
     from payment_action_center.adapters.emails.digest import render_digest
     from payment_action_center.domain.billing import Organization
+    from payment_action_center.domain.declines import RecommendedAction
     from payment_action_center.domain.entries import EntryType
     from payment_action_center.domain.timestamps import canonical
     from payment_action_center.ports import DigestLine
@@ -66,8 +115,9 @@ def render(locale: str) -> str:
             type=EntryType(entry_type),
             payment_id=payment_id,
             failed_at=canonical(failed_at),
+            recommended_action=RecommendedAction(action),
         )
-        for holder_id, name, amount, entry_type, payment_id, failed_at in FAILURES
+        for holder_id, name, amount, entry_type, payment_id, failed_at, action in FAILURES
     ]
     email = render_digest(
         organization=organization,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from route_parts import ERROR_CONTENT, Cursor, EntryId, Limit, caller
-from wiring import adapters, idempotency, persistence, retry_needs_account
+from wiring import adapters, idempotency, persistence, retry_caps, retry_needs_account
 
 from payment_action_center.adapters.http.requests import DismissRequest, RetryRequest
 from payment_action_center.adapters.http.strict_json import MAX_SAFE_INTEGER
@@ -74,7 +74,7 @@ def list_transactions(
     )
     listing = transactions.list_open(adapters.entries, caller(router), where, limit, cursor)
     return TransactionPage(
-        items=[TransactionView.of(entry) for entry in listing.entries],
+        items=[TransactionView.of(entry, retry_caps) for entry in listing.entries],
         next_cursor=listing.next_cursor,
     )
 
@@ -90,7 +90,7 @@ def get_transaction(id: EntryId) -> TransactionDetail:
     """One entry (another organization's is 404) and its audit trail, oldest first."""
     entry, audit = adapters.entries.get_with_audit(caller(router).org_id, id)
     return TransactionDetail(
-        **TransactionView.of(entry).model_dump(),
+        **TransactionView.of(entry, retry_caps).model_dump(),
         audit=[AuditEventView.of(event) for event in audit],
     )
 
@@ -112,6 +112,8 @@ def request_retry(who: Caller, entry_id: str) -> Entry:
         who,
         entry_id,
         accounts=adapters.billing if retry_needs_account else None,
+        billing=adapters.billing,
+        caps=retry_caps,
     )
 
 

@@ -2,6 +2,8 @@
 the idempotency records. A module of its own because the route modules cannot import app.py,
 which imports them."""
 
+from datetime import timedelta
+
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -15,6 +17,7 @@ from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestSto
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.processors.choice import NEEDS_ACCOUNT, ProcessorName
 from payment_action_center.adapters.settings import Settings
+from payment_action_center.domain.retry_rules import RetryCaps
 
 
 class ApiSettings(Settings):
@@ -24,11 +27,21 @@ class ApiSettings(Settings):
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     processor: ProcessorName = Field(alias="PROCESSOR")
+    # The bank rules' caps of the retry guard (domain/retry_rules.py), Nacha's by default.
+    debit_representments: int = Field(alias="RETRY_DEBIT_REPRESENTMENTS", default=2, ge=0)
+    debit_window_days: int = Field(alias="RETRY_DEBIT_WINDOW_DAYS", default=180, ge=1)
+
+    def retry_caps(self) -> RetryCaps:
+        return RetryCaps(
+            debit_representments=self.debit_representments,
+            debit_window=timedelta(days=self.debit_window_days),
+        )
 
 
 settings = ApiSettings.from_env()
 # Whether a retry needs the organization's account at the processor (actions.request_retry).
 retry_needs_account = settings.processor in NEEDS_ACCOUNT
+retry_caps = settings.retry_caps()
 
 
 class Wiring:

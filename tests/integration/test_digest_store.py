@@ -11,6 +11,7 @@ from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.http import payment_webhook
 from payment_action_center.app import preferences
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.declines import RecommendedAction
 from payment_action_center.domain.entries import Caller
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
@@ -26,9 +27,9 @@ def entries(dynamodb: tuple[Any, str]) -> DynamoEntryStore:
     return DynamoEntryStore(*dynamodb)
 
 
-def fail(entries: DynamoEntryStore, org: str, at: str, payment_id: str) -> None:
+def fail(entries: DynamoEntryStore, org: str, at: str, payment_id: str, **overrides: Any) -> None:
     body = factories.payment_failed(
-        data__organization_id=org, occurred_at=at, data__payment_id=payment_id
+        data__organization_id=org, occurred_at=at, data__payment_id=payment_id, **overrides
     )
     payment_webhook.handle_payment_event(
         entries, RecordingPublisher(), factories.delivery(of=body), body
@@ -88,6 +89,50 @@ def test_a_failure_log_row_is_on_its_organizations_shard_of_the_day(
         "FAILDAY#2026-11-24#02"  # zlib.crc32(b"org_other") % 16
     ]
     assert rows[0]["failday_sk"]["S"].startswith("org_other#2026-11-24T15:30:00")
+
+
+def test_each_line_carries_what_to_do_from_the_rows_method_and_codes(
+    digests: DynamoDigestStore, entries: DynamoEntryStore, dynamodb: tuple[Any, str]
+) -> None:
+    client, table = dynamodb
+    fail(
+        entries,
+        "org_r",
+        "2026-11-24T12:00:00Z",
+        "card",
+        data__failure={"code": "insufficient_funds", "message": "Insufficient funds."},
+    )
+    fail(
+        entries,
+        "org_r",
+        "2026-11-24T13:00:00Z",
+        "bank",
+        data__method="echeck",
+        data__failure={"code": "nsf", "message": "Returned: NSF.", "return_code": "R01"},
+    )
+    fail(entries, "org_r", "2026-11-24T14:00:00Z", "old")
+    rows = client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.failure_log("org_r")}},
+    )["Items"]
+    (old,) = [row for row in rows if row["payment_id"]["S"] == "old"]
+    client.update_item(  # as logged before rows kept the method
+        TableName=table,
+        Key={"pk": old["pk"], "sk": old["sk"]},
+        UpdateExpression="REMOVE #m",
+        ExpressionAttributeNames={"#m": "method"},
+    )
+    lines = digests.failures(
+        "org_r",
+        after=timestamps.canonical("2026-11-24T00:00:00Z"),
+        until=timestamps.canonical("2026-11-25T00:00:00Z"),
+    )
+    assert [(line.payment_id, line.recommended_action) for line in lines] == [
+        ("card", RecommendedAction.RETRY_LATER),
+        ("bank", RecommendedAction.WAIT_FOR_PAYDAY),
+        ("old", None),
+    ]
 
 
 def test_subscribers_are_the_opted_in_admins_only(digests: DynamoDigestStore) -> None:

@@ -17,7 +17,7 @@ from payment_action_center.adapters.processors.stripe_processor import (
     stripe_metadata,
 )
 from payment_action_center.app import actions, retry_worker
-from payment_action_center.domain.entries import Caller, Failure, Method
+from payment_action_center.domain.entries import Caller, Failure, Method, Network
 from payment_action_center.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -128,7 +128,9 @@ def test_a_decline_fails_with_the_decline_code(fake: FakeStripe) -> None:
     assert result == ChargeResult(
         ChargeOutcome.FAILED,
         payment_id=intent["id"],
-        failure=Failure("insufficient_funds", "Your card has insufficient funds."),
+        failure=Failure(
+            "insufficient_funds", "Your card has insufficient funds.", network=Network.VISA
+        ),
     )
     assert len(fake.calls) == 1
 
@@ -139,7 +141,9 @@ def test_a_generic_decline_keeps_its_decline_code_in_status_too(fake: FakeStripe
 
     found = processor(fake).status(request("pm_card_chargeDeclined"))
 
-    assert sent.failure == Failure("generic_decline", "Your card was declined.")
+    assert sent.failure == Failure(
+        "generic_decline", "Your card was declined.", network=Network.VISA
+    )
     assert found == sent
 
 

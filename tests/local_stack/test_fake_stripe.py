@@ -12,7 +12,7 @@ import stripe
 
 from local.fake_stripe import API_KEY, FakeStripe, running, stripe_signature
 from payment_action_center.adapters.processors.stripe_processor import StripeProcessor
-from payment_action_center.domain.entries import Failure, Method
+from payment_action_center.domain.entries import Failure, Method, Network
 from payment_action_center.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -64,9 +64,14 @@ def test_a_sandbox_token_it_does_not_list_succeeds_like_the_visa(
     [
         (
             "tok_insufficient_funds",
-            Failure("insufficient_funds", "Your card has insufficient funds."),
+            Failure(
+                "insufficient_funds", "Your card has insufficient funds.", network=Network.VISA
+            ),
         ),
-        ("tok_card_declined", Failure("generic_decline", "Your card was declined.")),
+        (
+            "tok_card_declined",
+            Failure("generic_decline", "Your card was declined.", network=Network.VISA),
+        ),
     ],
 )
 def test_the_sandbox_decline_tokens_are_declined(

@@ -19,6 +19,7 @@ from payment_action_center.domain.billing import (
     ScheduledPaymentChange,
 )
 from payment_action_center.domain.cards import CardPosition, ExpiringCard, ExpiringPage
+from payment_action_center.domain.declines import RecommendedAction
 from payment_action_center.domain.entries import (
     AuditEvent,
     BusEvent,
@@ -331,6 +332,10 @@ class DigestLine:
     type: EntryType
     payment_id: str
     failed_at: str  # canonical instant
+    # What to do about it (domain/declines.py). None, not a guess, when neither the row nor its
+    # type says which payment method failed (an installment or subscription logged before rows
+    # kept the method).
+    recommended_action: RecommendedAction | None = None
 
 
 class FailureLog(Protocol):

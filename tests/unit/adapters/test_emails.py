@@ -16,9 +16,12 @@ from babel.numbers import format_currency
 
 from payment_action_center.adapters.aws.mime import mime_message
 from payment_action_center.adapters.emails.digest import render_digest
+from payment_action_center.adapters.emails.translations import DIGEST
 from payment_action_center.domain.billing import Organization
+from payment_action_center.domain.declines import RecommendedAction
 from payment_action_center.domain.entries import EntryType
 from payment_action_center.ports import DigestLine, Email
+from tests.unit.infra.test_console_recommendations import messages as console_messages
 
 CONSOLE = "https://console.example.com/finance/payment-action-center?tab=failed"
 PREFERENCES = "https://console.example.com/account/email-preferences"
@@ -50,6 +53,17 @@ TYPE_WORDS = {
         EntryType.ECHECK_PAYMENT: "E-check payment",
         EntryType.INSTALLMENT: "Installment",
         EntryType.SUBSCRIPTION: "Subscription payment",
+    },
+}
+RECOMMENDED = {"fr-CA": "Action recommandée", "en-CA": "Recommended action"}
+ACTION_WORDS = {
+    "fr-CA": {
+        RecommendedAction.RETRY_LATER: "Réessayer plus tard",
+        RecommendedAction.WAIT_FOR_PAYDAY: "Attendre le jour de paie, puis réessayer",
+    },
+    "en-CA": {
+        RecommendedAction.RETRY_LATER: "Retry later",
+        RecommendedAction.WAIT_FOR_PAYDAY: "Wait for payday, then retry",
     },
 }
 LOCALES = ["fr-CA", "en-CA"]
@@ -177,6 +191,70 @@ def test_type_is_written_in_words(locale: str, entry_type: EntryType) -> None:
     assert words in email_.text
     assert words in email_.html
     assert str(entry_type) not in email_.text
+
+
+def text_fields(text: str, payment_id: str) -> dict[str, str]:
+    """The text part's fields of the line with `payment_id`, by label."""
+    (block,) = [b for b in text.split("\n\n") if payment_id in b]
+    fields = {}
+    for field_line in block.splitlines()[1:]:
+        label, _, value = field_line.strip().partition(": ")
+        fields[label.rstrip("\u00a0")] = value
+    return fields
+
+
+def action_cells(html: str) -> list[str]:
+    """The last cell of each body row: the recommended action."""
+    body = html.partition("<tbody>")[2].partition("</tbody>")[0]
+    return [
+        row.rpartition("<td ")[2].partition(">")[2].partition("</td>")[0]
+        for row in body.split("</tr>")[:-1]
+    ]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(
+    "action", [RecommendedAction.RETRY_LATER, RecommendedAction.WAIT_FOR_PAYDAY]
+)
+def test_each_line_says_what_to_do_in_the_recipients_language(
+    locale: str, action: RecommendedAction
+) -> None:
+    email_ = digest([line(recommended_action=action)], locale=locale)
+
+    words = ACTION_WORDS[locale][action]
+    assert text_fields(email_.text, "pay_00001")[RECOMMENDED[locale]] == words
+    assert action_cells(email_.html) == [words]
+    assert f">{RECOMMENDED[locale]}</th>" in email_.html
+    assert str(action) not in email_.text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_line_without_a_recommendation_shows_none(locale: str) -> None:
+    email_ = digest(
+        [
+            line(payment_id="pay_known", recommended_action=RecommendedAction.RETRY_LATER),
+            line(payment_id="pay_unknown", recommended_action=None),
+        ],
+        locale=locale,
+    )
+
+    assert RECOMMENDED[locale] not in text_fields(email_.text, "pay_unknown")
+    assert RECOMMENDED[locale] in text_fields(email_.text, "pay_known")
+    assert sorted(action_cells(email_.html)) == [
+        "",
+        ACTION_WORDS[locale][RecommendedAction.RETRY_LATER],
+    ]
+
+
+def test_the_email_says_each_action_as_the_console_does() -> None:
+    """The console's `recommended.<action>` message less its "Recommended:" prefix, which the
+    email's column header says; the email writes the typographic apostrophe."""
+    console = console_messages()
+    for locale, prefix in (("fr-CA", "Recommandé : "), ("en-CA", "Recommended: ")):
+        for action in RecommendedAction:
+            said = console[locale][action].removeprefix(prefix)
+            emailed = DIGEST[locale].actions[action].replace("\u2019", "'")
+            assert emailed == said[:1].upper() + said[1:], (locale, action)
 
 
 # --------------------------------------------------------------------------- Babel formatting
@@ -406,7 +484,7 @@ def test_html_is_accessible(locale: str) -> None:
 
     assert ("html", {"lang": locale}) in reading.tags
     column_headers = [attrs for tag, attrs in reading.tags if tag == "th" and attrs.get("scope")]
-    assert sum(1 for attrs in column_headers if attrs["scope"] == "col") == 5
+    assert sum(1 for attrs in column_headers if attrs["scope"] == "col") == 6
     assert sum(1 for attrs in column_headers if attrs["scope"] == "row") == 1
     assert all(
         attrs.get("role") == "presentation"

@@ -4,7 +4,8 @@ Runs the DynamoDB adapters on moto with a recording mailer."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from payment_action_center.app import digest, preferences, sending
 from payment_action_center.app.work import DigestWork
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.declines import RecommendedAction
 from payment_action_center.domain.entries import Caller
 from tests.shared import factories
 from tests.shared.fakes import RecordingMailer, RecordingPublisher
@@ -252,3 +254,113 @@ def test_a_send_with_no_answer_is_never_sent_again(world: World) -> None:
     assert first.unknown == ["facturation@centre-demo.example"] and first.failed == []
     world.mailer.no_answer = set()
     assert world.send("org_unknown", "2026-11-25T11:00:00Z").sent == []
+
+
+# --------------------------------------------------------------------------- recommended actions
+
+
+def text_fields(raw: bytes, payment_id: str) -> dict[str, str]:
+    """The text part's fields of the digest line with `payment_id`, by label."""
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    text = body.get_content().replace("\r\n", "\n")
+    (block,) = [b for b in text.split("\n\n") if payment_id in b]
+    fields = {}
+    for field_line in block.splitlines()[1:]:
+        label, _, value = field_line.strip().partition(": ")
+        fields[label.rstrip("\u00a0")] = value
+    return fields
+
+
+def test_each_line_says_what_to_do_in_each_recipients_language(world: World) -> None:
+    world.organization("org_act", "America/Halifax")  # its billing contact reads fr-CA
+    world.subscribe("org_act", "user_en", "admin.en@example.com", "en-CA")
+    world.failure(
+        "org_act",
+        "2026-11-25T08:00:00Z",
+        data__payment_id="pay_card",
+        data__failure={"code": "insufficient_funds", "message": "Insufficient funds."},
+    )
+    world.failure(
+        "org_act",
+        "2026-11-25T09:00:00Z",
+        data__payment_id="pay_bank",
+        data__method="echeck",
+        data__failure={"code": "nsf", "message": "Returned: NSF.", "return_code": "R01"},
+    )
+    world.send("org_act", "2026-11-25T11:00:00Z")
+    sent = dict(world.mailer.sent)
+    french = sent["facturation@centre-demo.example"]
+    english = sent["admin.en@example.com"]
+    assert text_fields(french, "pay_card")["Action recommandée"] == "Réessayer plus tard"
+    assert text_fields(english, "pay_card")["Recommended action"] == "Retry later"
+    assert (
+        text_fields(french, "pay_bank")["Action recommandée"]
+        == "Attendre le jour de paie, puis réessayer"
+    )
+    assert text_fields(english, "pay_bank")["Recommended action"] == "Wait for payday, then retry"
+
+
+def remove_method(org: str, payment_id: str) -> None:
+    """Make a failure-log row as it was written before rows kept the payment method."""
+    client = boto3.client("dynamodb")
+    rows = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        FilterExpression="payment_id = :p",
+        ExpressionAttributeValues={":pk": {"S": keys.failure_log(org)}, ":p": {"S": payment_id}},
+    )["Items"]
+    assert [row["method"]["S"] for row in rows] == ["credit_card"]
+    client.update_item(
+        TableName=TABLE,
+        Key={"pk": rows[0]["pk"], "sk": rows[0]["sk"]},
+        UpdateExpression="REMOVE #m",
+        ExpressionAttributeNames={"#m": "method"},
+    )
+
+
+def test_a_row_without_its_method_gets_no_recommendation_unless_its_type_says(
+    world: World,
+) -> None:
+    world.organization("org_old_rows", "America/Halifax")
+    world.subscribe("org_old_rows", "user_en", "admin.en@example.com", "en-CA")
+    world.failure(
+        "org_old_rows",
+        "2026-11-25T08:00:00Z",
+        data__payment_id="pay_old",
+        data__failure={"code": "insufficient_funds", "message": "Insufficient funds."},
+    )
+    world.failure("org_old_rows", "2026-11-25T08:30:00Z", data__payment_id="pay_new")
+    refund = factories.refund_failed(
+        data__organization_id="org_old_rows",
+        occurred_at="2026-11-25T09:00:00Z",
+        data__payment_id="pay_refund",
+    )
+    payment_webhook.handle_payment_event(
+        world.entries, RecordingPublisher(), factories.delivery(of=refund), refund
+    )
+    remove_method("org_old_rows", "pay_old")  # an installment: by card or by e-check?
+    remove_method("org_old_rows", "pay_refund")  # a refund is by card
+
+    lines = world.digests.failures(
+        "org_old_rows",
+        after=timestamps.canonical("2026-11-24T11:00:00Z"),
+        until=timestamps.canonical("2026-11-25T11:00:00Z"),
+    )
+    assert {line.payment_id: line.recommended_action for line in lines} == {
+        "pay_old": None,
+        "pay_new": RecommendedAction.RETRY_LATER,  # card_declined
+        "pay_refund": RecommendedAction.FUND_MERCHANT_ACCOUNT,
+    }
+    report = world.send("org_old_rows", "2026-11-25T11:00:00Z")
+    assert sorted(report.sent) == ["admin.en@example.com", "facturation@centre-demo.example"]
+    sent = dict(world.mailer.sent)
+    for to, label in [
+        ("admin.en@example.com", "Recommended action"),
+        ("facturation@centre-demo.example", "Action recommandée"),
+    ]:
+        assert label not in text_fields(sent[to], "pay_old")
+        assert label in text_fields(sent[to], "pay_new")
+        assert label in text_fields(sent[to], "pay_refund")

@@ -89,6 +89,9 @@ def test_the_table_lists_open_entries_newest_failure_first(api: ModuleType) -> N
         "actions",
         "needs_attention",
         "recommended_action",
+        "decline_class",
+        "decline_reason",
+        "retry_not_allowed",
     }
     assert item["failed_at"] == "2026-11-21T10:00:00Z"
     assert item["actions"] == ["retry", "dismiss", "change_payment_method"]

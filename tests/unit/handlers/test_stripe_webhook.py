@@ -18,6 +18,7 @@ from payment_action_center.domain.entries import (
     Failure,
     InvoiceItem,
     Method,
+    Network,
     PaymentKind,
     PaymentMethod,
     Status,
@@ -94,6 +95,38 @@ def rfc3339(created: int) -> str:
 # ------------------------------------------------------------------ a failure becomes an entry
 
 
+def test_the_networks_codes_stripe_passes_on_are_kept_for_the_decline_rules(
+    webhooks: ModuleType,
+) -> None:
+    """Stripe's network_decline_code and network_advice_code (Mastercard's Merchant Advice
+    Code) become the failure's; a value of another shape is dropped, never refused."""
+    card = {"brand": "mastercard", "network": "mastercard", "last4": "4444"}
+    declined = {
+        "code": "card_declined",
+        "decline_code": "do_not_honor",
+        "message": "Declined.",
+        "network_decline_code": "05",
+        "network_advice_code": "03",
+        "payment_method": {"id": "pm_1UnitMc", "type": "card", "card": card},
+    }
+    intent = payment_intent(last_payment_error=declined)
+    assert deliver(webhooks, as_json(event("payment_intent.payment_failed", intent)))[0] == 200
+    failure = stored(intent["id"]).failure
+    assert (failure.network, failure.network_decline_code, failure.advice_code) == (
+        Network.MASTERCARD,
+        "05",
+        "03",
+    )
+
+    odd = payment_intent(
+        last_payment_error=declined
+        | {"network_advice_code": "advice", "payment_method": {"id": "pm_1", "type": "card"}}
+    )
+    assert deliver(webhooks, as_json(event("payment_intent.payment_failed", odd)))[0] == 200
+    failure = stored(odd["id"]).failure
+    assert (failure.network, failure.advice_code) == (None, None)
+
+
 def test_a_declined_payment_intent_with_the_documented_metadata_becomes_an_entry(
     webhooks: ModuleType,
 ) -> None:
@@ -117,7 +150,10 @@ def test_a_declined_payment_intent_with_the_documented_metadata_becomes_an_entry
         last4="0341",
         customer_id="cus_UnitEloise",
     )
-    assert entry.failure == Failure("insufficient_funds", "Your card has insufficient funds.")
+    # The card's network, as Stripe names it (the brand when it gives no network).
+    assert entry.failure == Failure(
+        "insufficient_funds", "Your card has insufficient funds.", network=Network.VISA
+    )
     assert entry.failed_at == rfc3339(sent["created"])
     assert entry.scheduled_payment_id == f"sp_{n}"
     assert entry.invoice_items == (

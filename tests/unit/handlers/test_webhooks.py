@@ -251,3 +251,70 @@ def test_cold_start_fails_clearly_without_its_settings(
     monkeypatch.delenv("PAYMENTS_WEBHOOK_SECRET_ARN")
     with pytest.raises(RuntimeError, match="PAYMENTS_WEBHOOK_SECRET_ARN"):
         cold_start("webhooks")
+
+
+# ----------------------------------------------------------------------------- network codes
+
+
+def test_the_network_s_and_the_bank_s_codes_are_kept_with_the_entry(webhooks: ModuleType) -> None:
+    """failure.network, network_decline_code and advice_code on a card; return_code on a debit;
+    attributes of the entry item, written only when sent."""
+    card = factories.payment_failed(
+        data__failure={
+            "code": "card_declined",
+            "message": "Declined.",
+            "network": "mastercard",
+            "network_decline_code": "05",
+            "advice_code": "03",
+        }
+    )
+    debit = factories.payment_failed(
+        data__payment_id="pay_debit",
+        data__method="echeck",
+        data__failure={"code": "debit_returned", "message": "Returned.", "return_code": "R10"},
+    )
+    assert deliver(webhooks, as_json(card))[0] == 200
+    assert deliver(webhooks, as_json(debit), webhook_id="msg_2")[0] == 200
+    entries = {
+        i["payment_id"]["S"]: {k: v.get("S") for k, v in i.items()}
+        for i in table_items()
+        if i.get("entity") == {"S": "entry"}
+    }
+    stored = entries[card["data"]["payment_id"]]
+    assert (stored["failure_network"], stored["failure_advice_code"]) == ("mastercard", "03")
+    assert stored["failure_network_decline_code"] == "05"
+    assert "failure_return_code" not in stored
+    assert entries["pay_debit"]["failure_return_code"] == "R10"
+    assert "failure_network" not in entries["pay_debit"]
+
+
+@pytest.mark.parametrize(
+    ("method", "failure", "field"),
+    [
+        ("credit_card", {"network": "cash"}, "data.failure.network"),
+        (
+            "credit_card",
+            {"network_decline_code": "05 and more"},
+            "data.failure.network_decline_code",
+        ),
+        ("credit_card", {"advice_code": "3"}, "data.failure.advice_code"),
+        ("credit_card", {"advice_code": "ab"}, "data.failure.advice_code"),
+        ("echeck", {"return_code": "R1"}, "data.failure.return_code"),
+        ("echeck", {"return_code": "801"}, "data.failure.return_code"),
+        ("echeck", {"return_code": "r01"}, "data.failure.return_code"),
+        # A network's codes on a debit, or a bank's on a card, would be read by the wrong rules.
+        ("echeck", {"advice_code": "03"}, "data"),
+        ("echeck", {"network": "visa"}, "data"),
+        ("credit_card", {"return_code": "R01"}, "data"),
+    ],
+)
+def test_a_network_or_bank_code_of_the_wrong_shape_or_method_is_400(
+    webhooks: ModuleType, method: str, failure: dict[str, str], field: str
+) -> None:
+    body = factories.payment_failed(
+        data__method=method, data__failure={"code": "declined", "message": ""} | failure
+    )
+    status, answer_body = deliver(webhooks, as_json(body))
+    assert (status, answer_body["code"]) == (400, "invalid_payload"), answer_body
+    assert field in [e["loc"] for e in answer_body["errors"]], answer_body
+    assert table_items() == []

@@ -13,7 +13,8 @@ from payment_action_center.domain.entries import (
     Entry,
     Role,
 )
-from payment_action_center.domain.errors import Conflict
+from payment_action_center.domain.errors import Conflict, RetryNotAllowed
+from payment_action_center.domain.retry_rules import RetryCaps, retry_refusal
 from payment_action_center.ports import (
     BillingStore,
     EntryStore,
@@ -32,15 +33,22 @@ def request_retry(
     entry_id: str,
     *,
     accounts: BillingStore | None = None,
+    billing: BillingStore | None = None,
+    caps: RetryCaps | None = None,
 ) -> Entry:
     """`accounts`: given when the processor charges on each organization's own account, whose
     id the organization's settings must then hold (a 409 at once rather than a retry that can
-    only fail later)."""
+    only fail later). `caps`: given, the networks' and banks' rules are applied first
+    (domain/retry_rules.py): a 409 `retry_not_allowed` with the rule in words, nothing changed;
+    `billing` tells whether a scheduled payment's method changed since the failure, which lifts
+    the failure's rules (read only when they refuse)."""
     entry = store.get(caller.org_id, entry_id)
     caller.require(Role.BILLING_ADMIN)
     if accounts is not None:
         require_processor_account(accounts, entry.organization_id)
     now = timestamps.now()
+    if caps is not None:
+        require_retry_allowed(entry, now, caps, billing)
     pending = entry.start_retry(by=caller.actor, at=now)
     assert pending.retry is not None
     requested = AuditEvent(now, "retry_requested", caller.actor, {"attempt": pending.retry.attempt})
@@ -54,6 +62,32 @@ def request_retry(
             "retry queued late: the queue refused the message", extra={"entry_id": entry_id}
         )
     return pending
+
+
+def require_retry_allowed(
+    entry: Entry, now: str, caps: RetryCaps, billing: BillingStore | None
+) -> None:
+    refusal = retry_refusal(entry, now, caps)
+    if refusal is not None and billing is not None and method_changed(billing, entry):
+        refusal = retry_refusal(entry, now, caps, method_changed=True)
+    if refusal is not None:
+        raise RetryNotAllowed(
+            f"this transaction may not be retried now: {refusal.reason}", refusal.allowed_at
+        )
+
+
+def method_changed(billing: BillingStore, entry: Entry) -> bool:
+    """Whether the scheduled payment names another payment method than the failed one, set
+    after the failure: the one a retry would charge (retry_worker.py `charge_request`)."""
+    if entry.scheduled_payment_id is None:
+        return False
+    scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
+    return (
+        scheduled is not None
+        and scheduled.payment_method is not None
+        and scheduled.state_at > entry.payment_method_at
+        and scheduled.payment_method.token != entry.payment_method.token
+    )
 
 
 def require_processor_account(billing: BillingStore, organization_id: str) -> None:

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -128,10 +129,59 @@ class InvoiceItem:
     amount: int
 
 
+class Network(StrEnum):
+    """The card network (or debit scheme) that carried the declined payment."""
+
+    VISA = "visa"
+    MASTERCARD = "mastercard"
+    AMEX = "amex"
+    DISCOVER = "discover"
+    INTERAC = "interac"
+    JCB = "jcb"
+    DINERS = "diners"
+    UNIONPAY = "unionpay"
+
+
+# The shapes of what a network or a bank says of a failure: the issuer's response code (Visa
+# `05`, `N7`), Mastercard's Merchant Advice Code (`03`), a debit's return code (ACH `R01`, PAD
+# `901`). The payments webhook refuses other shapes; the processor's own fields are dropped.
+NETWORK_DECLINE_CODE = r"^[A-Za-z0-9]{1,4}$"
+ADVICE_CODE = r"^[0-9]{2}$"
+RETURN_CODE = r"^(R[0-9]{2}|9[0-9]{2})$"
+
+
 @dataclass(frozen=True)
 class Failure:
+    """Why a payment or refund failed: the processor's code and message, and what the network or
+    the bank said, when the processor passes it on (domain/declines.py reads them all)."""
+
     code: str
     message: str
+    network: Network | None = None
+    # The issuer's response code as the network carries it (Visa `05`, `N7`; Mastercard `51`).
+    network_decline_code: str | None = None
+    # Mastercard's Merchant Advice Code (`03` do not try again, `24`-`30` retry after…).
+    advice_code: str | None = None
+    # The bank's return code of a debit: ACH `R01`…, Canadian PAD `901`….
+    return_code: str | None = None
+
+
+def card_decline(
+    code: str, message: str, *, network: str | None, decline: str | None, advice: str | None
+) -> Failure:
+    """A card decline with what the network said, as a processor passes it on: a network this
+    module does not name, or a code of another shape, is left out rather than misread."""
+    return Failure(
+        code,
+        message,
+        network=Network(network) if network in set(Network) else None,
+        network_decline_code=decline if _shaped(NETWORK_DECLINE_CODE, decline) else None,
+        advice_code=advice if _shaped(ADVICE_CODE, advice) else None,
+    )
+
+
+def _shaped(pattern: str, value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,17 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RetryNotAllowed(Conflict):
+    """The networks' or the banks' rules forbid charging the entry again now
+    (domain/retry_rules.py); `allowed_at`: from when they allow it, when waiting is the answer."""
+
+    code = "retry_not_allowed"
+
+    def __init__(self, message: str, allowed_at: str | None = None) -> None:
+        super().__init__(message)
+        self.allowed_at = allowed_at
+
+
 class InvalidCursor(DomainError):
     code = "invalid_cursor"
 

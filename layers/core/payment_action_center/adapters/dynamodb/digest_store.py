@@ -5,6 +5,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payment_action_center.adapters.dynamodb import keys
+from payment_action_center.adapters.dynamodb.items import failure_from
 from payment_action_center.adapters.dynamodb.store import (
     from_attributes,
     organizations_on,
@@ -12,7 +13,8 @@ from payment_action_center.adapters.dynamodb.store import (
     to_attributes,
 )
 from payment_action_center.domain import timestamps
-from payment_action_center.domain.entries import EntryType
+from payment_action_center.domain.declines import RecommendedAction, guidance
+from payment_action_center.domain.entries import EntryType, Method
 from payment_action_center.ports import DigestLine, Preferences
 
 LEDGER_DAYS = 40
@@ -58,6 +60,7 @@ class DynamoDigestStore:
                 type=EntryType(item["type"]),
                 payment_id=item["payment_id"],
                 failed_at=item["failed_at"],
+                recommended_action=_recommended_action(item),
             )
             for item in items
         ]
@@ -123,6 +126,30 @@ class DynamoDigestStore:
 
     def _query(self, **request: Any) -> list[dict[str, Any]]:
         return query_all(self._client, self._table, **request)
+
+
+# The method a row's type implies, for rows logged before they kept the method: a refund is
+# tracked by card only, a one-time e-check payment is by e-check; an installment or a
+# subscription may be either (domain/entries.py, tracked_type).
+_IMPLIED_METHOD = {
+    EntryType.CREDIT_CARD_REFUND: Method.CREDIT_CARD,
+    EntryType.ECHECK_PAYMENT: Method.ECHECK,
+}
+
+
+def _recommended_action(item: dict[str, Any]) -> RecommendedAction | None:
+    """What to do about a logged failure (domain/declines.py), from its type, method and codes.
+
+    None when the method is neither on the row nor implied by its type: the same code can call
+    for a different action on a card and on an e-check, so the digest does not guess.
+    """
+    entry_type = EntryType(item["type"])
+    method = Method(item["method"]) if "method" in item else _IMPLIED_METHOD.get(entry_type)
+    if method is None:
+        return None
+    # The log keeps the failure's codes, not its message, which the guidance does not read.
+    failure = failure_from({"failure_message": "", **item})
+    return guidance(entry_type, method, failure).recommended_action
 
 
 def _preferences(item: dict[str, Any]) -> Preferences:

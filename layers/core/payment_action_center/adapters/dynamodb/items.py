@@ -14,6 +14,7 @@ from payment_action_center.domain.entries import (
     Failure,
     InvoiceItem,
     Method,
+    Network,
     PaymentKind,
     PaymentMethod,
     RetryState,
@@ -58,6 +59,7 @@ def entry_item(entry: Entry) -> dict[str, Any]:
     }
     if entry.scheduled_payment_id is not None:
         item["scheduled_payment_id"] = entry.scheduled_payment_id
+    item |= failure_details_item(entry.failure)
     if entry.recovered_payment_id is not None:
         item["recovered_payment_id"] = entry.recovered_payment_id
     if entry.retry is not None:
@@ -89,7 +91,7 @@ def entry_from(item: dict[str, Any]) -> Entry:
         account_holder=AccountHolder(item["holder_id"], item["holder_name"], item["holder_email"]),
         payment_id=item["payment_id"],
         payment_method=payment_method_from(method),
-        failure=Failure(item["failure_code"], item["failure_message"]),
+        failure=failure_from(item),
         failed_at=item["failed_at"],
         attempts=int(item["attempts"]),
         invoice_items=tuple(
@@ -167,6 +169,30 @@ def audit_from(item: dict[str, Any]) -> AuditEvent:
     )
 
 
+def failure_details_item(failure: Failure) -> dict[str, str]:
+    """What the network or the bank said of a failure, when the processor passed it on: written
+    only when present (an entry written before these existed has none)."""
+    values = {
+        "network": failure.network.value if failure.network else None,
+        "network_decline_code": failure.network_decline_code,
+        "advice_code": failure.advice_code,
+        "return_code": failure.return_code,
+    }
+    return {f"failure_{name}": value for name, value in values.items() if value is not None}
+
+
+def failure_from(item: dict[str, Any]) -> Failure:
+    network = item.get("failure_network")
+    return Failure(
+        item["failure_code"],
+        item["failure_message"],
+        network=Network(network) if network else None,
+        network_decline_code=item.get("failure_network_decline_code"),
+        advice_code=item.get("failure_advice_code"),
+        return_code=item.get("failure_return_code"),
+    )
+
+
 def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
     """One row per failure (first or after a retry): what the daily digest lists."""
     return {
@@ -182,7 +208,9 @@ def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
         "holder_id": entry.account_holder.id,
         "holder_name": entry.account_holder.name,
         "payment_id": entry.payment_id,
+        "method": entry.method.value,
         "failure_code": entry.failure.code,
+        **failure_details_item(entry.failure),
         keys.FAILDAY_PK: keys.failure_day(
             entry.failed_at[:10], keys.shard(entry.organization_id, keys.FAILDAY_SHARDS)
         ),

@@ -110,6 +110,7 @@ class _Row:
     type: str
     payment_id: str
     failed_at: str
+    recommended_action: str | None  # None: the line does not say
 
 
 def _row(
@@ -126,6 +127,9 @@ def _row(
         type=wording.types[line.type],
         payment_id=line.payment_id,
         failed_at=local_time(line.failed_at, zone, locale),
+        recommended_action=(
+            wording.actions[line.recommended_action] if line.recommended_action else None
+        ),
     )
 
 

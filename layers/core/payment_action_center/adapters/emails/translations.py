@@ -11,6 +11,7 @@ keyed by CLDR plural category (Babel's `Locale.plural_form`); "other" is the fal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from payment_action_center.domain.declines import RecommendedAction
 from payment_action_center.domain.entries import EntryType, PaymentKind
 
 
@@ -26,8 +27,12 @@ class DigestWording:
     type: str
     payment_id: str
     failed_at: str
+    recommended_action: str
     holder_link: str
     types: Mapping[EntryType, str]
+    # The console's `recommended.<action>` messages (console/messages.js), without their
+    # "Recommended:" prefix, which the column's header says: the email and the console agree.
+    actions: Mapping[RecommendedAction, str]
     manage: str
     more: Mapping[str, str]
     more_link: str
@@ -56,12 +61,22 @@ DIGEST: Mapping[str, DigestWording] = {
         type="Type de transaction",
         payment_id="Numéro d’identification du paiement",
         failed_at="Date de l’échec",
+        recommended_action="Action recommandée",
         holder_link="Transactions de ce responsable",
         types={
             EntryType.CREDIT_CARD_REFUND: "Remboursement par carte de crédit",
             EntryType.ECHECK_PAYMENT: "Paiement par chèque électronique",
             EntryType.INSTALLMENT: "Versement",
             EntryType.SUBSCRIPTION: "Paiement d’abonnement",
+        },
+        actions={
+            RecommendedAction.CHANGE_PAYMENT_METHOD: "Changer le mode de paiement",
+            RecommendedAction.RETRY_LATER: "Réessayer plus tard",
+            RecommendedAction.WAIT_FOR_PAYDAY: "Attendre le jour de paie, puis réessayer",
+            RecommendedAction.FUND_MERCHANT_ACCOUNT: (
+                "Approvisionner le compte marchand, puis réessayer"
+            ),
+            RecommendedAction.REVIEW: "Lire le motif avant d’agir",
         },
         manage="Gérer mes transactions échouées",
         more={"one": "et {count} autre", "other": "et {count} autres"},
@@ -92,12 +107,20 @@ DIGEST: Mapping[str, DigestWording] = {
         type="Transaction type",
         payment_id="Payment ID",
         failed_at="Failed on",
+        recommended_action="Recommended action",
         holder_link="This account holder’s transactions",
         types={
             EntryType.CREDIT_CARD_REFUND: "Credit card refund",
             EntryType.ECHECK_PAYMENT: "E-check payment",
             EntryType.INSTALLMENT: "Installment",
             EntryType.SUBSCRIPTION: "Subscription payment",
+        },
+        actions={
+            RecommendedAction.CHANGE_PAYMENT_METHOD: "Change the payment method",
+            RecommendedAction.RETRY_LATER: "Retry later",
+            RecommendedAction.WAIT_FOR_PAYDAY: "Wait for payday, then retry",
+            RecommendedAction.FUND_MERCHANT_ACCOUNT: "Fund the merchant account, then retry",
+            RecommendedAction.REVIEW: "Read the reason before acting",
         },
         manage="Manage my failed transactions",
         more={"one": "and {count} more", "other": "and {count} more"},

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from payment_action_center.domain import errors
+from payment_action_center.domain import errors, timestamps
 from payment_action_center.domain.errors import DomainError
 
 
@@ -71,6 +71,8 @@ def domain_error_response(error: errors.DomainError) -> Response[Any]:
         extra["errors"] = [{"loc": p.loc, "msg": p.msg} for p in error.problems]
     if isinstance(error, errors.InvalidQuery):
         extra["errors"] = [{"loc": ["query", error.field_name], "msg": error.message}]
+    if isinstance(error, errors.RetryNotAllowed) and error.allowed_at is not None:
+        extra["retry_allowed_at"] = timestamps.display(error.allowed_at)
     # A refused signature says no more than that: the reason stays in the log.
     message = "invalid webhook signature" if isinstance(error, WebhookRejected) else error.message
     return error_response(status, error.code, message, **extra)

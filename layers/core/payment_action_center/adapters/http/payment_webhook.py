@@ -22,11 +22,15 @@ from payment_action_center.app import payment_events
 from payment_action_center.app.results import Result, unknown_type
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import (
+    ADVICE_CODE,
+    NETWORK_DECLINE_CODE,
+    RETURN_CODE,
     SCHEDULED_KINDS,
     AccountHolder,
     Failure,
     InvoiceItem,
     Method,
+    Network,
     PaymentKind,
     PaymentMethod,
     PaymentReport,
@@ -34,6 +38,10 @@ from payment_action_center.domain.entries import (
 from payment_action_center.domain.errors import InvalidPayload, Problem
 from payment_action_center.ports import Delivery, EntryStore, EventPublisher
 
+# What a network or a bank says of a failure (domain/declines.py reads them).
+NetworkCode = Annotated[str, StringConstraints(pattern=NETWORK_DECLINE_CODE)]
+AdviceCode = Annotated[str, StringConstraints(pattern=ADVICE_CODE)]
+ReturnCode = Annotated[str, StringConstraints(pattern=RETURN_CODE)]
 # Ids go into keys and URLs: URL-safe, no separators of our own ('#').
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:~-]{1,128}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -83,9 +91,31 @@ class InvoiceItemIn(WireModel):
 class FailureIn(WireModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     message: Annotated[str, StringConstraints(max_length=2000)] = ""
+    network: Network | None = Field(
+        default=None, description="the card network that carried the declined payment"
+    )
+    network_decline_code: NetworkCode | None = Field(
+        default=None,
+        description="the issuer's response code as the network carries it (Visa 05, N7…)",
+    )
+    advice_code: AdviceCode | None = Field(
+        default=None,
+        description="Mastercard's Merchant Advice Code (03 do not try again, 24-30 retry after…)",
+    )
+    return_code: ReturnCode | None = Field(
+        default=None,
+        description="the bank's return code of a debit: ACH R01…R99, Canadian PAD 900…999",
+    )
 
     def domain(self) -> Failure:
-        return Failure(self.code, self.message)
+        return Failure(
+            self.code,
+            self.message,
+            network=self.network,
+            network_decline_code=self.network_decline_code,
+            advice_code=self.advice_code,
+            return_code=self.return_code,
+        )
 
 
 class PaymentData(WireModel):
@@ -111,7 +141,22 @@ class PaymentData(WireModel):
             raise ValueError(f"invoice_items add up to {total}, not to amount {self.amount}")
         if self.kind in SCHEDULED_KINDS and self.scheduled_payment_id is None:
             raise ValueError(f"scheduled_payment_id is required for a {self.kind.value} payment")
+        if self.failure is not None:
+            self.failure_fits_method(self.failure)
         return self
+
+    def failure_fits_method(self, failure: FailureIn) -> None:
+        """A card network's codes on an e-check, or a bank's return code on a card, would be
+        read by the wrong rules (domain/declines.py)."""
+        card_fields = [
+            name
+            for name in ("network", "network_decline_code", "advice_code")
+            if getattr(failure, name) is not None
+        ]
+        if self.method is Method.ECHECK and card_fields:
+            raise ValueError(f"failure.{card_fields[0]} is for a credit_card payment, not echeck")
+        if self.method is Method.CREDIT_CARD and failure.return_code is not None:
+            raise ValueError("failure.return_code is for an echeck payment, not credit_card")
 
 
 class Envelope(WireModel):

@@ -56,6 +56,7 @@ from payment_action_center.domain.entries import (
     PaymentKind,
     PaymentMethod,
     PaymentReport,
+    card_decline,
 )
 from payment_action_center.domain.errors import InvalidPayload, Problem
 from payment_action_center.ports import (
@@ -206,6 +207,9 @@ class StripeExpanded(WireModel):
 
 class StripeCard(WireModel):
     brand: Annotated[str, StringConstraints(max_length=40)] | None = None
+    # Stripe names the network as our Network does (visa, mastercard, amex, discover, jcb,
+    # diners, unionpay, interac), and others we have no rules for.
+    network: Annotated[str, StringConstraints(max_length=40)] | None = None
     last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
 
 
@@ -222,11 +226,22 @@ class StripePaymentError(WireModel):
     decline_code: str | None = None
     message: str | None = None
     payment_method: StripePaymentMethod | None = None
+    # What the network said, as Stripe passes it on: the issuer's response code and
+    # Mastercard's Merchant Advice Code. Kept only in the shape the rules read.
+    network_decline_code: str | None = None
+    network_advice_code: str | None = None
 
     def failure(self) -> Failure:
         code = self.decline_code or self.code or "payment_failed"
         message = self.message or PAYMENT_FAILED_MESSAGE
-        return Failure(code[:CODE_LENGTH], message[:MESSAGE_LENGTH])
+        card = self.payment_method.card if self.payment_method else None
+        return card_decline(
+            code[:CODE_LENGTH],
+            message[:MESSAGE_LENGTH],
+            network=(card.network or card.brand) if card else None,
+            decline=self.network_decline_code,
+            advice=self.network_advice_code,
+        )
 
 
 def _id(value: str | StripeExpanded | StripePaymentMethod | None) -> str | None:

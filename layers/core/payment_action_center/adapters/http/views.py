@@ -5,9 +5,10 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from payment_action_center.domain import timestamps
 from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.cards import ExpiringCard
-from payment_action_center.domain.declines import RecommendedAction, recommended_action
+from payment_action_center.domain.declines import DeclineClass, RecommendedAction, guidance
 from payment_action_center.domain.entries import (
     Action,
     AuditEvent,
@@ -15,8 +16,10 @@ from payment_action_center.domain.entries import (
     EntryType,
     Locale,
     Method,
+    Network,
     Status,
 )
+from payment_action_center.domain.retry_rules import RetryCaps, retry_refusal
 from payment_action_center.domain.timestamps import display
 from payment_action_center.ports import Preferences
 
@@ -30,12 +33,24 @@ class AccountHolderView(BaseModel):
 class FailureView(BaseModel):
     code: str
     message: str
+    network: Network | None = None
+    network_decline_code: str | None = None
+    advice_code: str | None = None
+    return_code: str | None = None
 
 
 class InvoiceItemView(BaseModel):
     invoice_id: str
     item_id: str
     amount: int = Field(description="minor units")
+
+
+class RetryRefusalView(BaseModel):
+    reason: str = Field(description="the network's or the bank's rule, in words")
+    allowed_at: str | None = Field(
+        description="RFC 3339, UTC: from when the rule allows a retry; null when waiting is no "
+        "answer"
+    )
 
 
 class TransactionView(BaseModel):
@@ -66,9 +81,38 @@ class TransactionView(BaseModel):
             "code with no rule"
         )
     )
+    decline_class: DeclineClass = Field(
+        description=(
+            "what the failure allows, by the network's or the bank's rules (docs/contract.md "
+            "§4.2): never_retry (a rule forbids another attempt with these details), "
+            "new_payment_method (the card or account will not pay again), fix_details (the "
+            "details were wrong or out of date), retry_later (the same method may pay later)"
+        )
+    )
+    decline_reason: str = Field(description="the rule that gave decline_class, in words")
+    retry_not_allowed: RetryRefusalView | None = Field(
+        default=None,
+        description=(
+            "why the rules forbid a retry now (docs/contract.md §4.2), or null. `actions` then "
+            "omits `retry`, but for an installment or a subscription, whose method the customer "
+            "may have changed at the billing platform (which lifts the rule): POST …/retry "
+            "decides, with a 409 `retry_not_allowed` if the rule still holds"
+        ),
+    )
 
     @classmethod
-    def of(cls, entry: Entry) -> Self:
+    def of(cls, entry: Entry, caps: RetryCaps | None = None) -> Self:
+        """`caps`: the retry rules' caps, to say whether the rules forbid a retry now."""
+        guided = guidance(entry.type, entry.method, entry.failure)
+        failure = entry.failure
+        refusal = None
+        if caps is not None and entry.status is Status.FAILED:
+            refusal = retry_refusal(entry, timestamps.now(), caps)
+        actions = [
+            action
+            for action in entry.actions
+            if not (action is Action.RETRY and refusal and not entry.changes_payment_method)
+        ]
         return cls(
             id=entry.id,
             type=entry.type,
@@ -82,7 +126,14 @@ class TransactionView(BaseModel):
                 email=entry.account_holder.email,
             ),
             payment_id=entry.payment_id,
-            failure=FailureView(code=entry.failure.code, message=entry.failure.message),
+            failure=FailureView(
+                code=failure.code,
+                message=failure.message,
+                network=failure.network,
+                network_decline_code=failure.network_decline_code,
+                advice_code=failure.advice_code,
+                return_code=failure.return_code,
+            ),
             failed_at=display(entry.failed_at),
             attempts=entry.attempts,
             scheduled_payment_id=entry.scheduled_payment_id,
@@ -90,9 +141,17 @@ class TransactionView(BaseModel):
                 InvoiceItemView(invoice_id=i.invoice_id, item_id=i.item_id, amount=i.amount)
                 for i in entry.invoice_items
             ],
-            actions=list(entry.actions),
+            actions=actions,
             needs_attention=entry.retry.needs_attention if entry.retry else None,
-            recommended_action=recommended_action(entry.type, entry.method, entry.failure.code),
+            recommended_action=guided.recommended_action,
+            decline_class=guided.decline_class,
+            decline_reason=guided.reason,
+            retry_not_allowed=RetryRefusalView(
+                reason=refusal.reason,
+                allowed_at=display(refusal.allowed_at) if refusal.allowed_at else None,
+            )
+            if refusal
+            else None,
         )
 
 

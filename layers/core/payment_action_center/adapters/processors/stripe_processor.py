@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
 
-from payment_action_center.domain.entries import Failure
+from payment_action_center.domain.entries import Failure, card_decline
 from payment_action_center.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -277,6 +277,20 @@ def _flatten(values: Mapping[str, Any], prefix: str, into: dict[str, str]) -> No
             into[name] = json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def _declined_failure(code: str, message: str, error: Any) -> Failure:
+    """A decline with what the network said, as Stripe passes it on (its payment error's
+    network_decline_code and network_advice_code, the card's network): what the decline rules
+    read (domain/declines.py)."""
+    card = _field(_field(error, "payment_method"), "card")
+    return card_decline(
+        code,
+        message,
+        network=_field(card, "network") or _field(card, "brand"),
+        decline=_field(error, "network_decline_code"),
+        advice=_field(error, "network_advice_code"),
+    )
+
+
 def _field(obj: Any, name: str) -> Any:
     """An optional field of a Stripe object: None when absent or null. Stripe leaves unset keys
     out of some objects (a bank debit's payment error has no `decline_code`), and the SDK's
@@ -321,7 +335,7 @@ def _declined(error: stripe.CardError) -> ChargeResult:
     return ChargeResult(
         ChargeOutcome.FAILED,
         payment_id=intent.id if intent is not None else None,
-        failure=Failure(code, error.user_message or "The payment was declined."),
+        failure=_declined_failure(code, error.user_message or "The payment was declined.", details),
     )
 
 
@@ -334,7 +348,7 @@ def _of_payment_intent(intent: stripe.PaymentIntent) -> ChargeResult:
         last = _field(intent, "last_payment_error")
         code = _field(last, "decline_code") or _field(last, "code") or "payment_failed"
         message = _field(last, "message") or "The payment was declined."
-        return ChargeResult(ChargeOutcome.FAILED, intent.id, Failure(code, message))
+        return ChargeResult(ChargeOutcome.FAILED, intent.id, _declined_failure(code, message, last))
     if intent.status == "canceled":
         reason = _field(intent, "cancellation_reason") or "canceled"
         return ChargeResult(

@@ -1,0 +1,167 @@
+"""The retry guard over HTTP (domain/retry_rules.py, docs/contract.md §4.2): POST …/retry answers
+409 `retry_not_allowed` with the rule in words when the networks' or the banks' rules forbid a
+retry now, and changes nothing; the entry's `actions` omit `retry` and `retry_not_allowed` says
+why."""
+
+from dataclasses import replace
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
+from payment_action_center.adapters.http import billing_webhook, payment_webhook
+from payment_action_center.domain import timestamps
+from payment_action_center.domain.entries import Actor, AuditEvent
+from tests.shared import factories
+from tests.shared.fakes import RecordingPublisher
+from tests.shared.moto_aws import TABLE
+from tests.unit.handlers.test_api import api, failure, get_entry, queued, retry
+
+__all__ = ["api"]  # the fixture, used by name
+
+
+def store() -> DynamoEntryStore:
+    return DynamoEntryStore(boto3.client("dynamodb"), TABLE)
+
+
+def recorded(**overrides: Any) -> str:
+    """An entry written as the webhook would, with fields no single webhook gives (attempts)."""
+    made = factories.entry(**{k: v for k, v in overrides.items() if "__" in k})
+    made = replace(made, **{k: v for k, v in overrides.items() if "__" not in k})
+    received = AuditEvent(made.received_at, "received", Actor("system"), {})
+    store().record_failure(made, received, factories.delivery())
+    return made.id
+
+
+def test_a_never_retry_failure_is_409_with_the_rule_and_nothing_changes(api: ModuleType) -> None:
+    entry_id = failure(
+        data__failure={
+            "code": "card_declined",
+            "message": "",
+            "network": "visa",
+            "network_decline_code": "43",
+        }
+    )
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "Visa category 1" in body["message"]
+    assert "retry_allowed_at" not in body
+    assert queued() == []
+    _, shown = get_entry(api, entry_id)
+    assert (shown["status"], shown["attempts"]) == ("failed", 1)
+    assert shown["decline_class"] == "never_retry"
+    # An installment: the customer may have changed the card at the billing platform, which
+    # lifts the rule, so retry stays listed; the reason is shown.
+    assert "retry" in shown["actions"]
+    assert "Visa category 1" in shown["retry_not_allowed"]["reason"]
+
+
+def test_a_one_time_debit_refused_by_the_rules_does_not_list_retry(api: ModuleType) -> None:
+    entry_id = failure(
+        data__kind="one_time",
+        data__method="echeck",
+        data__scheduled_payment_id=None,
+        data__failure={"code": "debit_returned", "message": "", "return_code": "R10"},
+    )
+    _, shown = get_entry(api, entry_id)
+    assert shown["actions"] == ["dismiss"]
+    assert "new authorization" in shown["retry_not_allowed"]["reason"]
+    assert retry(api, entry_id)[0] == 409
+
+
+def test_a_third_re_presentment_of_an_r01_debit_is_409(api: ModuleType) -> None:
+    entry_id = recorded(
+        data__kind="one_time",
+        data__method="echeck",
+        data__scheduled_payment_id=None,
+        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
+        attempts=3,
+    )
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "presented again 2 times" in body["message"]
+
+    allowed = recorded(
+        data__kind="one_time",
+        data__method="echeck",
+        data__scheduled_payment_id=None,
+        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
+        attempts=2,
+    )
+    assert retry(api, allowed)[0] == 202
+
+
+def test_a_debit_older_than_180_days_is_409(api: ModuleType) -> None:
+    entry_id = recorded(
+        data__kind="one_time",
+        data__method="echeck",
+        data__scheduled_payment_id=None,
+        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
+        received_at="2026-01-02T10:00:00.000000000Z",
+    )
+    status, body = retry(api, entry_id)
+    assert status == 409
+    assert "more than 180 days old" in body["message"]
+
+
+def recent_failure(**overrides: Any) -> str:
+    """A failure delivered as it happens (the webhook refuses an event dated after receipt)."""
+    body = factories.payment_failed(**overrides)
+    result = payment_webhook.handle_payment_event(
+        store(), RecordingPublisher(), factories.delivery(of=body), body
+    )
+    assert result.entry_id is not None
+    return result.entry_id
+
+
+def test_a_mastercard_retry_after_24_hours_is_409_until_then_saying_when(api: ModuleType) -> None:
+    failed_at = timestamps.plus(timestamps.now(), -timedelta(hours=2))
+    entry_id = recent_failure(
+        occurred_at=timestamps.display(failed_at),
+        data__failure={
+            "code": "card_declined",
+            "message": "",
+            "network": "mastercard",
+            "advice_code": "25",
+        },
+    )
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "retry after 24 hours" in body["message"]
+    _, shown = get_entry(api, entry_id)
+    recorded_at = timestamps.canonical(shown["failed_at"])
+    expected = timestamps.display(timestamps.plus(recorded_at, timedelta(hours=24)))
+    assert body["retry_allowed_at"] == expected
+    assert shown["retry_not_allowed"]["allowed_at"] == expected
+
+    # A day later the rule allows it.
+    later = recent_failure(
+        occurred_at=timestamps.display(timestamps.plus(timestamps.now(), -timedelta(hours=25))),
+        data__failure={"code": "card_declined", "message": "", "advice_code": "25"},
+    )
+    assert retry(api, later)[0] == 202
+
+
+def test_a_changed_payment_method_lifts_the_failure_s_rules(api: ModuleType) -> None:
+    """The scheduled payment names a new card after the failure: a new card, to which the old
+    card's "never" does not apply."""
+    entry_id = failure(
+        data__scheduled_payment_id="sp_guard",
+        data__failure={"code": "stolen_card", "message": ""},
+    )
+    assert retry(api, entry_id)[0] == 409
+    billing = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
+    change = factories.scheduled_payment_upserted(
+        occurred_at="2026-11-25T09:00:00Z",
+        data__scheduled_payment_id="sp_guard",
+        data__payment_method={"token": "tok_success", "card_id": "card_new"},
+    )
+    billing_webhook.handle_billing_event(
+        billing, factories.billing_delivery(received_at="2026-11-25T09:00:01.000000000Z"), change
+    )
+    status, body = retry(api, entry_id)
+    assert status == 202, body
+    assert body["status"] == "retry_pending"
