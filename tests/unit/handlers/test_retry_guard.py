@@ -36,6 +36,17 @@ def recorded(**overrides: Any) -> str:
     return made.id
 
 
+def one_time_debit(return_code: str, **changes: Any) -> str:
+    """A one-time e-check returned with `return_code`, recorded with `changes` (attempts…)."""
+    return recorded(
+        data__kind="one_time",
+        data__method="echeck",
+        data__scheduled_payment_id=None,
+        data__failure={"code": "debit_returned", "message": "", "return_code": return_code},
+        **changes,
+    )
+
+
 def test_a_never_retry_failure_is_409_with_the_rule_and_nothing_changes(api: ModuleType) -> None:
     entry_id = failure(
         data__failure={
@@ -73,35 +84,17 @@ def test_a_one_time_debit_refused_by_the_rules_does_not_list_retry(api: ModuleTy
 
 
 def test_a_third_re_presentment_of_an_r01_debit_is_409(api: ModuleType) -> None:
-    entry_id = recorded(
-        data__kind="one_time",
-        data__method="echeck",
-        data__scheduled_payment_id=None,
-        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
-        attempts=3,
-    )
+    entry_id = one_time_debit("R01", attempts=3)
     status, body = retry(api, entry_id)
     assert (status, body["code"]) == (409, "retry_not_allowed")
     assert "presented again 2 times" in body["message"]
 
-    allowed = recorded(
-        data__kind="one_time",
-        data__method="echeck",
-        data__scheduled_payment_id=None,
-        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
-        attempts=2,
-    )
+    allowed = one_time_debit("R01", attempts=2)
     assert retry(api, allowed)[0] == 202
 
 
 def test_a_debit_older_than_180_days_is_409(api: ModuleType) -> None:
-    entry_id = recorded(
-        data__kind="one_time",
-        data__method="echeck",
-        data__scheduled_payment_id=None,
-        data__failure={"code": "nsf", "message": "", "return_code": "R01"},
-        received_at="2026-01-02T10:00:00.000000000Z",
-    )
+    entry_id = one_time_debit("R01", received_at="2026-01-02T10:00:00.000000000Z")
     status, body = retry(api, entry_id)
     assert status == 409
     assert "more than 180 days old" in body["message"]

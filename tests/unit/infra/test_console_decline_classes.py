@@ -5,11 +5,11 @@ with Node, as the browser reads the module."""
 
 import json
 import re
-import subprocess
 
 from payment_action_center.domain.declines import DeclineClass
 from payment_action_center.domain.entries import Network
 from tests.shared.lambdas import ROOT
+from tests.shared.node import node_json
 
 SOURCE = ROOT / "console" / "payment-action-center.js"
 
@@ -38,15 +38,7 @@ def said(keys: list[str], values: dict[str, str] | None = None) -> dict[str, dic
         "console.log(JSON.stringify(Object.fromEntries(LOCALES.map((l) =>"
         " [l, Object.fromEntries(keys.map((k) => [k, t(l, k, values)]))]))));"
     )
-    ran = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, dict[str, str]] = json.loads(ran.stdout)
+    found: dict[str, dict[str, str]] = node_json(script)
     return found
 
 

@@ -1,11 +1,10 @@
 """The console's message catalogue (console/messages.js): both languages say everything, and every
 key the component asks for exists. Read with Node, as the browser reads the module."""
 
-import json
 import re
-import subprocess
 
 from tests.shared.lambdas import ROOT
+from tests.shared.node import node_json
 
 CONSOLE = ROOT / "console"
 
@@ -15,15 +14,7 @@ def catalogue() -> dict[str, list[str]]:
         "import { LOCALES, keys } from './console/messages.js';"
         "console.log(JSON.stringify(Object.fromEntries(LOCALES.map((l) => [l, keys(l)]))));"
     )
-    ran = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, list[str]] = json.loads(ran.stdout)
+    found: dict[str, list[str]] = node_json(script)
     return found
 
 

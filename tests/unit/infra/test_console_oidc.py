@@ -6,13 +6,12 @@ must not become a session. The whole flow against a real provider is tested in C
 import base64
 import hashlib
 import json
-import subprocess
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.shared.lambdas import ROOT
+from tests.shared.node import node_json
 
 ISSUER = "https://idp.example.com"
 CONFIG = {"api_base": "https://api.example.com", "issuer": ISSUER, "client_id": "console"}
@@ -52,16 +51,7 @@ const outcome = async (promise) => {
 def node(scenario: str, **values: Any) -> Any:
     """Run PRELUDE + `scenario` (which prints one JSON line) with `values` as JS constants."""
     constants = "".join(f"const {name} = {json.dumps(value)};\n" for name, value in values.items())
-    ran = subprocess.run(
-        ["node", "--input-type=module", "-e", PRELUDE + constants + scenario],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr
-    return json.loads(ran.stdout)
+    return node_json(PRELUDE + constants + scenario)
 
 
 def b64url(data: bytes) -> str:

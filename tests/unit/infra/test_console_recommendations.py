@@ -4,10 +4,10 @@ each. Read with Node, as the browser reads the module."""
 
 import json
 import re
-import subprocess
 
 from payment_action_center.domain.declines import RecommendedAction
 from tests.shared.lambdas import ROOT
+from tests.shared.node import node_json
 
 
 def messages() -> dict[str, dict[str, str]]:
@@ -19,15 +19,7 @@ def messages() -> dict[str, dict[str, str]]:
         "console.log(JSON.stringify(Object.fromEntries(LOCALES.map((l) =>"
         " [l, Object.fromEntries(values.map((v) => [v, t(l, `recommended.${v}`)]))]))));"
     )
-    ran = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, dict[str, str]] = json.loads(ran.stdout)
+    found: dict[str, dict[str, str]] = node_json(script)
     return found
 
 
