@@ -125,9 +125,11 @@ def request_retry(who: Caller, entry_id: str) -> Entry:
         403: {"description": "not a billing admin", "content": ERROR_CONTENT},
         404: {"description": "no such transaction", "content": ERROR_CONTENT},
         409: {
-            "description": "not failed, a retry is already in flight, or (with a processor "
+            "description": "not failed, a retry is already in flight, (with a processor "
             "that charges the organization's own account) the organization has no "
-            "processor_account_id",
+            "processor_account_id, or code `retry_not_allowed`: the card network's or the "
+            "bank's rules forbid a retry now (the message gives the rule; `retry_allowed_at`, "
+            "RFC 3339, from when one is allowed, when waiting is the answer)",
             "content": ERROR_CONTENT,
         },
     },

@@ -149,19 +149,19 @@ def test_an_ach_return_for_funds_may_be_presented_again(code: str) -> None:
     assert found.recommended_action is RecommendedAction.WAIT_FOR_PAYDAY
 
 
-@pytest.mark.parametrize("code", ["R02", "R03", "R04"])
+@pytest.mark.parametrize("code", ["R02", "R03", "R04", "R12", "R13"])
 def test_an_ach_return_for_the_account_needs_new_details(code: str) -> None:
     assert debit(code).decline_class is FIX
 
 
-@pytest.mark.parametrize("code", ["R05", "R07", "R08", "R10", "R29"])
+@pytest.mark.parametrize("code", ["R05", "R07", "R08", "R10", "R11", "R29", "R51"])
 def test_an_unauthorized_ach_debit_is_never_presented_again(code: str) -> None:
     found = debit(code)
     assert found.decline_class is NEVER
     assert "new authorization" in found.reason
 
 
-@pytest.mark.parametrize("code", ["R12", "R13", "R14", "R15", "R16", "R20"])
+@pytest.mark.parametrize("code", ["R14", "R15", "R16", "R20"])
 def test_an_ach_account_that_cannot_be_debited_needs_another_method(code: str) -> None:
     assert debit(code).decline_class is NEW
 
@@ -173,7 +173,7 @@ def test_a_pad_return_for_funds_may_be_retried_after_contacting_the_payer(code: 
     assert "after contacting the payer" in found.reason
 
 
-@pytest.mark.parametrize("code", ["902", "905", "907", "909", "910", "911", "912"])
+@pytest.mark.parametrize("code", ["902", "905", "907", "909", "910", "911"])
 def test_a_pad_account_that_is_gone_needs_another_method(code: str) -> None:
     assert debit(code).decline_class is NEW
 
@@ -183,7 +183,7 @@ def test_a_pad_agreement_refused_or_revoked_is_never_presented_again(code: str) 
     assert debit(code).decline_class is NEVER
 
 
-@pytest.mark.parametrize("code", ["914", "918", "921"])
+@pytest.mark.parametrize("code", ["912", "914", "918", "921"])
 def test_a_pad_return_for_the_name_or_the_notice_needs_fixing(code: str) -> None:
     assert debit(code).decline_class is FIX
 

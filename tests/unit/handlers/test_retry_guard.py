@@ -18,7 +18,7 @@ from payment_action_center.domain.entries import Actor, AuditEvent
 from tests.shared import factories
 from tests.shared.fakes import RecordingPublisher
 from tests.shared.moto_aws import TABLE
-from tests.unit.handlers.test_api import api, failure, get_entry, queued, retry
+from tests.unit.handlers.test_api import api, dismiss, failure, get_entry, queued, retry
 
 __all__ = ["api"]  # the fixture, used by name
 
@@ -158,3 +158,53 @@ def test_a_changed_payment_method_lifts_the_failure_s_rules(api: ModuleType) -> 
     status, body = retry(api, entry_id)
     assert status == 202, body
     assert body["status"] == "retry_pending"
+
+
+def test_a_debit_returned_for_its_account_is_not_presented_again_as_it_is(api: ModuleType) -> None:
+    """Nacha lets an R02-R04 return be presented again only with corrected details."""
+    entry_id = one_time_debit("R03")
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "new account details" in body["message"]
+
+
+def change_card(scheduled_payment_id: str, at: str, card_id: str) -> None:
+    billing = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
+    change = factories.scheduled_payment_upserted(
+        occurred_at=at,
+        data__scheduled_payment_id=scheduled_payment_id,
+        data__payment_method={"token": f"tok_{card_id}", "card_id": card_id},
+    )
+    received = timestamps.plus(timestamps.canonical(at), timedelta(seconds=1))
+    billing_webhook.handle_billing_event(
+        billing, factories.billing_delivery(received_at=received), change
+    )
+
+
+def test_the_same_card_saved_again_does_not_lift_the_rules(api: ModuleType) -> None:
+    """A new token for the card the network refused is still that card."""
+    entry_id = failure(
+        data__scheduled_payment_id="sp_same",
+        data__payment_method={"token": "tok_a", "card_id": "card_same"},
+        data__failure={"code": "stolen_card", "message": ""},
+    )
+    change_card("sp_same", "2026-11-25T09:00:00Z", "card_same")
+    assert retry(api, entry_id)[0] == 409
+
+
+def test_a_method_changed_before_the_latest_failure_lifts_nothing(api: ModuleType) -> None:
+    """The new card was charged and failed in its turn (the entry's failure is its own, dated
+    after the change): that failure's rules hold."""
+    change_card("sp_before", "2026-11-20T09:00:00Z", "card_new")
+    entry_id = failure(
+        data__scheduled_payment_id="sp_before",
+        data__failure={"code": "lost_card", "message": ""},
+    )
+    assert retry(api, entry_id)[0] == 409
+
+
+def test_a_closed_entry_answers_conflict_not_the_rules(api: ModuleType) -> None:
+    entry_id = failure(data__failure={"code": "fraudulent", "message": ""})
+    assert dismiss(api, entry_id)[0] == 200
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "conflict")

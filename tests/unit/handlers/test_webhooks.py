@@ -303,9 +303,9 @@ def test_the_network_s_and_the_bank_s_codes_are_kept_with_the_entry(webhooks: Mo
         ("echeck", {"return_code": "801"}, "data.failure.return_code"),
         ("echeck", {"return_code": "r01"}, "data.failure.return_code"),
         # A network's codes on a debit, or a bank's on a card, would be read by the wrong rules.
-        ("echeck", {"advice_code": "03"}, "data"),
-        ("echeck", {"network": "visa"}, "data"),
-        ("credit_card", {"return_code": "R01"}, "data"),
+        ("echeck", {"advice_code": "03"}, "(body)"),
+        ("echeck", {"network": "visa"}, "(body)"),
+        ("credit_card", {"return_code": "R01"}, "(body)"),
     ],
 )
 def test_a_network_or_bank_code_of_the_wrong_shape_or_method_is_400(
@@ -318,3 +318,17 @@ def test_a_network_or_bank_code_of_the_wrong_shape_or_method_is_400(
     assert (status, answer_body["code"]) == (400, "invalid_payload"), answer_body
     assert field in [e["loc"] for e in answer_body["errors"]], answer_body
     assert table_items() == []
+
+
+def test_a_success_is_not_refused_for_the_failure_fields_it_need_not_carry(
+    webhooks: ModuleType,
+) -> None:
+    """`failure` means nothing on a success: a sender that leaves a card's codes on an e-check
+    settlement must not have the settlement refused (it would leave a retry pending)."""
+    body = factories.payment_failed(
+        type="payment.succeeded",
+        data__method="echeck",
+        data__failure={"code": "x", "message": "", "network": "visa"},
+    )
+    status, answer_body = deliver(webhooks, as_json(body))
+    assert status == 200, answer_body

@@ -12,6 +12,7 @@ from payment_action_center.domain.entries import (
     Caller,
     Entry,
     Role,
+    Status,
 )
 from payment_action_center.domain.errors import Conflict, RetryNotAllowed
 from payment_action_center.domain.retry_rules import RetryCaps, retry_refusal
@@ -47,7 +48,7 @@ def request_retry(
     if accounts is not None:
         require_processor_account(accounts, entry.organization_id)
     now = timestamps.now()
-    if caps is not None:
+    if caps is not None and entry.status is Status.FAILED:
         require_retry_allowed(entry, now, caps, billing)
     pending = entry.start_retry(by=caller.actor, at=now)
     assert pending.retry is not None
@@ -77,16 +78,23 @@ def require_retry_allowed(
 
 
 def method_changed(billing: BillingStore, entry: Entry) -> bool:
-    """Whether the scheduled payment names another payment method than the failed one, set
-    after the failure: the one a retry would charge (retry_worker.py `charge_request`)."""
+    """Whether the scheduled payment names another card or account than the failed one, set
+    after the latest failure: the one a retry would charge (retry_worker.py `charge_request`).
+    After the latest failure: a retry that charged the new method and failed again is judged by
+    its own failure. Another card: the same card saved again (a new token, the same card id)
+    is the card the networks' rules are about."""
     if entry.scheduled_payment_id is None:
         return False
     scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
+    if scheduled is None or scheduled.payment_method is None:
+        return False
+    new, failed = scheduled.payment_method, entry.payment_method
+    same_card = new.card_id is not None and new.card_id == failed.card_id
     return (
-        scheduled is not None
-        and scheduled.payment_method is not None
+        scheduled.state_at > entry.failed_at
         and scheduled.state_at > entry.payment_method_at
-        and scheduled.payment_method.token != entry.payment_method.token
+        and new.token != failed.token
+        and not same_card
     )
 
 

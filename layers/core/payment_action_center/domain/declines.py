@@ -244,8 +244,9 @@ def _table(codes: str, rule: Rule) -> dict[str, Rule]:
 
 # ACH return codes (Nacha Operating Rules, Subsection 2.12.4 "Reinitiation of Returned Entries"
 # and Appendix Four): R01/R09 may be presented again, at most twice within 180 days of the
-# original entry; R02/R03/R04 only with corrected account details; R05/R07/R10/R29 (and R08, a
-# stop payment) never without a new authorization from the payer.
+# original entry; R02/R03/R04 (and R12 an account moved, R13 a routing number) only with corrected
+# account details; R05/R07/R10/R11/R29/R51 (and R08, a stop payment) never without a new
+# authorization from the payer.
 _ACH = (
     _table(
         "R01 R09",
@@ -256,15 +257,15 @@ _ACH = (
         ),
     )
     | _table(
-        "R02 R03 R04",
+        "R02 R03 R04 R12 R13",
         Rule(
             DeclineClass.FIX_DETAILS,
-            "ACH return for a closed, unknown or invalid account: it may be presented again "
-            "only with new account details",
+            "ACH return for a closed, unknown, invalid or moved account, or an invalid routing "
+            "number: it may be presented again only with new account details",
         ),
     )
     | _table(
-        "R05 R07 R08 R10 R29",
+        "R05 R07 R08 R10 R11 R29 R51",
         Rule(
             DeclineClass.NEVER_RETRY,
             "ACH return for an unauthorized, revoked or stopped debit: it may not be presented "
@@ -272,10 +273,10 @@ _ACH = (
         ),
     )
     | _table(
-        "R12 R13 R14 R15 R16 R20",
+        "R14 R15 R16 R20",
         Rule(
             DeclineClass.NEW_PAYMENT_METHOD,
-            "ACH return for an account that can no longer be debited (sold, frozen, not a "
+            "ACH return for an account that can no longer be debited (frozen, not a "
             "transaction account, or its holder deceased)",
         ),
     )
@@ -283,9 +284,9 @@ _ACH = (
 
 # Canadian pre-authorized debit return codes (Payments Canada Rule H1 and its return reason
 # codes): 901 (NSF) and 908 (funds not cleared) may be retried after contacting the payer; the
-# account is gone after 902, 905, 907, 909, 910, 911, 912; the agreement after 903, 915, 916,
-# 917, 919, 920; 914 (wrong payer name) and 918/921 (no pre-notification) need the details or
-# the notice fixed first.
+# account is gone after 902, 905, 907, 909, 910, 911; the agreement after 903, 915, 916, 917,
+# 919, 920; 912 (invalid account number), 914 (wrong payer name) and 918/921 (no
+# pre-notification) need the details or the notice fixed first.
 _PAD = (
     _table(
         "901 908",
@@ -296,7 +297,7 @@ _PAD = (
         ),
     )
     | _table(
-        "902 905 907 909 910 911 912",
+        "902 905 907 909 910 911",
         Rule(
             DeclineClass.NEW_PAYMENT_METHOD,
             "pre-authorized debit returned because the account is closed, unknown, frozen or "
@@ -312,10 +313,11 @@ _PAD = (
         ),
     )
     | _table(
-        "914 918 921",
+        "912 914 918 921",
         Rule(
             DeclineClass.FIX_DETAILS,
-            "pre-authorized debit returned for a wrong payer name or a missing pre-notification",
+            "pre-authorized debit returned for a wrong account number or payer name, or a "
+            "missing pre-notification",
         ),
     )
 )

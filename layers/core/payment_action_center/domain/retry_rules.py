@@ -81,6 +81,10 @@ def _failure_rules(entry: Entry, now: str, caps: RetryCaps) -> Refusal | None:
     guided = guidance(entry.type, entry.method, entry.failure)
     if guided.decline_class is DeclineClass.NEVER_RETRY:
         return Refusal(guided.reason)
+    # The bank rules let a debit returned for its account or its details be presented again
+    # only with other ones (Nacha 2.12.4): the same debit again is refused.
+    if entry.method is Method.ECHECK and guided.decline_class is not DeclineClass.RETRY_LATER:
+        return Refusal(guided.reason)
     if guided.retry_after is not None:
         allowed_at = timestamps.plus(entry.failed_at, guided.retry_after)
         if now < allowed_at:

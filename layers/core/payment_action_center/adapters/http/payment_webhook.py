@@ -141,8 +141,6 @@ class PaymentData(WireModel):
             raise ValueError(f"invoice_items add up to {total}, not to amount {self.amount}")
         if self.kind in SCHEDULED_KINDS and self.scheduled_payment_id is None:
             raise ValueError(f"scheduled_payment_id is required for a {self.kind.value} payment")
-        if self.failure is not None:
-            self.failure_fits_method(self.failure)
         return self
 
     def failure_fits_method(self, failure: FailureIn) -> None:
@@ -177,6 +175,8 @@ class PaymentEvent(WireModel):
             raise ValueError(f"a {self.type} event cannot carry kind {self.data.kind.value}")
         if self.type.endswith(".failed") and self.data.failure is None:
             raise ValueError(f"a {self.type} event needs failure {{code, message}}")
+        if self.type.endswith(".failed") and self.data.failure is not None:
+            self.data.failure_fits_method(self.data.failure)
         return self
 
     @property
