@@ -3,12 +3,14 @@
 
 export class ApiError extends Error {
   // status 0: the API could not be reached; otherwise the HTTP status, with the API's own
-  // `code` and `message` ({"code", "message"}) when it sent them.
-  constructor(status, code, message) {
+  // `code` and `message` ({"code", "message"}) when it sent them, and a refused retry's
+  // `retry_allowed_at` (409 `retry_not_allowed`).
+  constructor(status, code, message, retryAllowedAt = undefined) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
     this.apiMessage = message;
+    this.retryAllowedAt = retryAllowedAt;
   }
 }
 
@@ -43,7 +45,12 @@ export class Api {
       payload = null;
     }
     if (!response.ok) {
-      throw new ApiError(response.status, payload?.code, payload?.message);
+      throw new ApiError(
+        response.status,
+        payload?.code,
+        payload?.message,
+        payload?.retry_allowed_at,
+      );
     }
     return payload;
   }

@@ -69,6 +69,8 @@ td.amount, th.amount, td.attempts { text-align: right; font-variant-numeric: tab
 .message-area { margin: .5rem 0; }
 .empty, .loading { padding: 1rem 0; color: #515154; }
 .recommendation, .decline { display: block; margin-top: .2rem; font-size: .85rem; color: #515154; }
+.refusal { margin: .3rem 0 0; max-width: 24rem; font-size: .85rem; color: #515154; }
+.refusal > span { display: block; }
 nav.pages { display: flex; gap: .5rem; margin-top: .75rem; }
 section.detail { border: 1px solid #d2d2d7; border-radius: 6px; padding: .75rem 1rem;
   margin-top: 1rem; }
@@ -563,7 +565,7 @@ export class PaymentActionCenter extends HTMLElement {
               this.#pendingClock(),
               this.#gaveUp.has(entry.id) || this.#checking.has(entry.id) ? this.#checkAgainButton(entry) : null,
             )
-          : h("div", { className: "actions" }, this.#actions(entry)),
+          : [h("div", { className: "actions" }, this.#actions(entry)), this.#refusal(entry)],
       ),
     );
   }
@@ -600,6 +602,45 @@ export class PaymentActionCenter extends HTMLElement {
       label && codes.length ? " — " : null,
       codes.length ? h("span", { className: "decline-codes" }, codes.join(", ")) : null,
     );
+  }
+
+  // Why the networks' or the banks' rules forbid a retry now (the API's `retry_not_allowed`:
+  // {reason, allowed_at}), under the row's actions: the rule as the API says it (English, marked
+  // so), then from when a retry is allowed, when waiting is the answer, as `failed_at` is shown.
+  // The row may still offer Retry (an installment or a subscription: the API decides, a new
+  // payment method lifts the rule). Nothing when the field is missing (an older API) or null.
+  #refusal(entry) {
+    const refusal = entry.retry_not_allowed;
+    if (!refusal || typeof refusal !== "object") return null;
+    const reason = typeof refusal.reason === "string" ? refusal.reason.trim() : "";
+    const allowed = this.#allowedFrom(refusal.allowed_at);
+    if (!reason && !allowed) return null;
+    return h(
+      "p",
+      { className: "refusal", "data-retry-refused": "" },
+      reason
+        ? h(
+            "span",
+            { className: "refusal-reason" },
+            this.#filled(this.#t("retry.refused"), { reason: h("span", { lang: "en" }, reason) }),
+          )
+        : null,
+      allowed ? h("span", { className: "refusal-allowed-at" }, allowed) : null,
+    );
+  }
+
+  // "Retry allowed from {date}", its date a <time> formatted as `failed_at` is (#date, in the
+  // organization's time zone); null for no date or one that is not a date.
+  #allowedFrom(instant) {
+    if (typeof instant !== "string" || Number.isNaN(Date.parse(instant))) return null;
+    return this.#filled(this.#t("retry.allowed_from"), {
+      date: h("time", { dateTime: instant }, this.#date(instant, true)),
+    });
+  }
+
+  // A message's text with nodes for its placeholders (`{name}`): the parts, for h() to append.
+  #filled(text, nodes) {
+    return text.split(/\{(\w+)\}/).map((part, index) => (index % 2 ? (nodes[part] ?? `{${part}}`) : part));
   }
 
   // "Visa 05", "Mastercard advice 03", "ACH R01", "PAD 901": the codes a failure carries, as text.
@@ -733,9 +774,31 @@ export class PaymentActionCenter extends HTMLElement {
       this.#watch(pending);
     } catch (error) {
       button.removeAttribute("aria-disabled");
+      if (error instanceof ApiError && error.status === 409 && error.code === "retry_not_allowed") {
+        return this.#refused(entry, error);
+      }
       this.#fail(error);
       if (error instanceof ApiError && error.status === 409) this.#refreshEntry(entry.id);
     }
+  }
+
+  // A retry the rules refuse (409 `retry_not_allowed`): the API's message where action errors go
+  // (the alert), with from when a retry is allowed (the answer's `retry_allowed_at`, else the
+  // refreshed entry's `retry_not_allowed.allowed_at`: one rule gives both), formatted as the row
+  // says it. The row, refreshed, shows the refusal too (#refusal).
+  async #refused(entry, error) {
+    const message = error.apiMessage || this.#t("retry.not_allowed");
+    const alertText = (allowedAt) => {
+      const allowed = this.#allowedFrom(allowedAt);
+      return allowed ? `${message} — ${allowed.map((part) => part.textContent ?? part).join("")}` : message;
+    };
+    const shown = alertText(error.retryAllowedAt);
+    this.#say("", shown);
+    const current = await this.#refreshEntry(entry.id);
+    const later = current?.retry_not_allowed?.allowed_at;
+    if (error.retryAllowedAt || !later) return;
+    // Only if nothing else was said meanwhile.
+    if (this.shadowRoot.querySelector("#alert")?.textContent === shown) this.#say("", alertText(later));
   }
 
   // Ask again with backoff (1, 2, 4, 8, then every 10 s; `immediately`: now, then 1, 2, 4…) until
@@ -806,13 +869,16 @@ export class PaymentActionCenter extends HTMLElement {
     }
   }
 
+  // The entry as the API has it now, for its row (or its row out); null when it could not be read.
   async #refreshEntry(id) {
     try {
       const current = await this.#api.transaction(id);
       if (current.status === "failed" || current.status === "retry_pending") this.#replace(current);
       else this.#remove(id);
+      return current;
     } catch {
       // The message already shown says what went wrong; the row stays as it was.
+      return null;
     }
   }
 

@@ -6,8 +6,10 @@ with Node, as the browser reads the module."""
 import json
 import re
 
+from payment_action_center.adapters.http.views import RetryRefusalView, TransactionView
 from payment_action_center.domain.declines import DeclineClass
 from payment_action_center.domain.entries import Network
+from payment_action_center.domain.errors import RetryNotAllowed
 from tests.shared.lambdas import ROOT
 from tests.shared.node import node_json
 
@@ -82,3 +84,37 @@ def test_the_codes_read_as_the_network_or_the_bank_writes_them() -> None:
     assert one("decline.ach_code", code="R01") == {"en-CA": "ACH R01", "fr-CA": "ACH R01"}
     # The French name of a pre-authorized debit (PAD) is DPA, débit préautorisé.
     assert one("decline.pad_code", code="901") == {"en-CA": "PAD 901", "fr-CA": "DPA 901"}
+
+
+def test_a_refused_retry_reads_as_asked_in_each_language() -> None:
+    """Under a row's actions, the API's `retry_not_allowed`: its reason (English, as the API
+    gives it) and from when a retry is allowed; and what the alert says of a 409
+    `retry_not_allowed` that came without a message."""
+    reason = "Visa category 1: the issuer will never approve this card"
+    refused = said(["retry.refused"], {"reason": reason})
+    assert refused == {
+        "en-CA": {"retry.refused": f"Retry not allowed: {reason}"},
+        "fr-CA": {"retry.refused": f"Nouvel essai non permis : {reason}"},
+    }
+    allowed = said(["retry.allowed_from"], {"date": "2 déc. 2026"})
+    assert allowed == {
+        "en-CA": {"retry.allowed_from": "Retry allowed from 2 déc. 2026"},
+        "fr-CA": {"retry.allowed_from": "Nouvel essai permis à partir du 2 déc. 2026"},
+    }
+    fallback = said(["retry.not_allowed"])
+    for locale in ("fr-CA", "en-CA"):
+        assert fallback[locale]["retry.not_allowed"] != "retry.not_allowed", locale
+    assert fallback["fr-CA"] != fallback["en-CA"]
+
+
+def test_the_component_reads_the_refusal_and_its_409() -> None:
+    """The entry's field and the retry's 409 code, spelled as the API spells them
+    (adapters/http/views.py, domain/errors.py)."""
+    source = SOURCE.read_text(encoding="utf-8")
+    assert "retry_not_allowed" in TransactionView.model_fields
+    assert set(RetryRefusalView.model_fields) == {"reason", "allowed_at"}
+    assert "entry.retry_not_allowed" in source
+    assert "refusal.reason" in source and "refusal.allowed_at" in source
+    assert f'error.code === "{RetryNotAllowed.code}"' in source
+    for key in ("retry.refused", "retry.allowed_from", "retry.not_allowed"):
+        assert f'#t("{key}")' in source, key
