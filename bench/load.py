@@ -855,7 +855,8 @@ def answer_problems(outcomes: Iterable[Outcome]) -> list[str]:
 
 
 def burst_problems(world: World, entry_id: str) -> list[str]:
-    """Each click answered 202 / 200 or 409; at least one of them won; at most one dismiss."""
+    """Each click answered 202 / 200 or 409; at least one of them won, or the retry rules refused
+    them all; at most one dismiss."""
     answers = [a for a in world.answers if a.entry_id == entry_id]
     problems = [
         f"{entry_id}: {a.click.action} by admin {a.click.admin} answered {a.status}"
@@ -866,8 +867,21 @@ def burst_problems(world: World, entry_id: str) -> list[str]:
         problems.append(
             f"{entry_id}: {len(answers)} answers to {len(world.plan.bursts[entry_id])} clicks"
         )
-    if not any(a.status in (200, 202) for a in answers):
-        problems.append(f"{entry_id}: no click won")
+    # Unless the networks' or the banks' rules forbid the retry (domain/retry_rules.py: an
+    # e-check returned for its details, `expired_card`): then every click is refused, by the
+    # rules or, a click sent again under the same Idempotency-Key meanwhile, as in flight.
+    codes = [a.body.get("code") if isinstance(a.body, dict) else None for a in answers]
+    refused_by_rules = (
+        "retry_not_allowed" in codes
+        and all(a.status == 409 for a in answers)
+        and set(codes) <= {"retry_not_allowed", "conflict"}
+    )
+    if not any(a.status in (200, 202) for a in answers) and not refused_by_rules:
+        said = ", ".join(
+            f"{a.click.action} {a.status} {a.body.get('code') if isinstance(a.body, dict) else ''}"
+            for a in answers
+        )
+        problems.append(f"{entry_id}: no click won ({said})")
     if world.accepted_dismisses(entry_id) > 1:
         problems.append(f"{entry_id}: dismissed {world.accepted_dismisses(entry_id)} times")
     return problems
