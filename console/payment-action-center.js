@@ -783,22 +783,14 @@ export class PaymentActionCenter extends HTMLElement {
   }
 
   // A retry the rules refuse (409 `retry_not_allowed`): the API's message where action errors go
-  // (the alert), with from when a retry is allowed (the answer's `retry_allowed_at`, else the
-  // refreshed entry's `retry_not_allowed.allowed_at`: one rule gives both), formatted as the row
-  // says it. The row, refreshed, shows the refusal too (#refusal).
-  async #refused(entry, error) {
+  // (the alert), with from when a retry is allowed (the answer's `retry_allowed_at`), formatted
+  // as the row says it. The row, refreshed, shows the refusal too (#refusal).
+  #refused(entry, error) {
     const message = error.apiMessage || this.#t("retry.not_allowed");
-    const alertText = (allowedAt) => {
-      const allowed = this.#allowedFrom(allowedAt);
-      return allowed ? `${message} — ${allowed.map((part) => part.textContent ?? part).join("")}` : message;
-    };
-    const shown = alertText(error.retryAllowedAt);
-    this.#say("", shown);
-    const current = await this.#refreshEntry(entry.id);
-    const later = current?.retry_not_allowed?.allowed_at;
-    if (error.retryAllowedAt || !later) return;
-    // Only if nothing else was said meanwhile.
-    if (this.shadowRoot.querySelector("#alert")?.textContent === shown) this.#say("", alertText(later));
+    const allowed = this.#allowedFrom(error.retryAllowedAt);
+    const when = allowed ? allowed.map((part) => part.textContent ?? part).join("") : "";
+    this.#say("", when ? `${message} — ${when}` : message);
+    this.#refreshEntry(entry.id);
   }
 
   // Ask again with backoff (1, 2, 4, 8, then every 10 s; `immediately`: now, then 1, 2, 4…) until
