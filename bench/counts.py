@@ -31,17 +31,20 @@ from payment_action_center.adapters.dynamodb.digest_store import (
     DynamoCardNoticeLedger,
     DynamoDigestStore,
 )
+from payment_action_center.adapters.dynamodb.policy_store import DynamoRetryPolicyStore
+from payment_action_center.adapters.dynamodb.recovery_store import DynamoRecoveryCounters
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.emails.card_notice import render_card_notice
 from payment_action_center.adapters.emails.digest import render_digest
 from payment_action_center.adapters.http import billing_webhook, payment_webhook
 from payment_action_center.adapters.http.signatures import Delivery
-from payment_action_center.app import actions, card_notices, digest, retry_worker
+from payment_action_center.app import actions, auto_retry, card_notices, digest, retry_worker
 from payment_action_center.app.results import Outcome, Result
 from payment_action_center.app.work import CardNoticeWork, DigestWork, RetryWork
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import BusEvent, Caller, Failure, Role
 from payment_action_center.domain.listing import EntryFilter
+from payment_action_center.domain.retry_rules import RetryCaps
 from payment_action_center.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -326,9 +329,11 @@ def failures_and_pages(client: Any, table: str) -> tuple[dict[str, dict[str, Any
             accepted(result, "delivery already processed")
     duplicate = counted.figure(FAILURES, what="the same webhook-id and body again")
     pages, after = 0, None
+    policies = DynamoRetryPolicyStore(client, table)
     with counting(client) as counted:
         while True:
             page = store.list_open(ORG, EntryFilter(), PAGE, after)
+            auto_retry.schedule_of(policies, ORG, page.entries)  # the page's automatic retries
             pages += 1
             if page.next is None:
                 break
@@ -344,7 +349,8 @@ def failures_and_pages(client: Any, table: str) -> tuple[dict[str, dict[str, Any
 def retries(client: Any, table: str, entry_ids: list[str]) -> dict[str, dict[str, Any]]:
     """An admin retries two entries (the use case POST /transactions/{id}/retry calls, without
     an Idempotency-Key); the worker runs the first to a success, the second to a failure; then
-    the second is read with its audit trail (GET /transactions/{id})."""
+    the second is read as GET /transactions/{id} reads it: with its audit trail, its card's
+    reattempts and (an installment that may be retried automatically) the policy."""
     entries = DynamoEntryStore(client, table)
     billing = DynamoBillingStore(client, table)
     admin = Caller(ORG, "user_admin", "admin@example.com", frozenset({Role.BILLING_ADMIN}))
@@ -352,7 +358,9 @@ def retries(client: Any, table: str, entry_ids: list[str]) -> dict[str, dict[str
     chosen = entry_ids[-2:]
     with counting(client) as counted:
         for entry_id in chosen:
-            actions.request_retry(entries, queue, admin, entry_id)
+            actions.request_retry(
+                entries, queue, admin, entry_id, billing=billing, caps=RetryCaps()
+            )
     figures = {"retry_request": counted.figure(len(chosen))}
     work = [RetryWork.parse(body) for body in queue.sent]
     assert [w.entry_id for w in work] == chosen
@@ -366,7 +374,9 @@ def retries(client: Any, table: str, entry_ids: list[str]) -> dict[str, dict[str
         assert done == expected, done
         figures[name] = counted.figure(1, outcome=expected)
     with counting(client) as counted:
-        _, audit = entries.get_with_audit(ORG, chosen[1])
+        failed_again, audit = entries.get_with_audit(ORG, chosen[1])
+        actions.card_reattempts(entries, failed_again)  # its page's retry rules
+        auto_retry.schedule_of(DynamoRetryPolicyStore(client, table), ORG, [failed_again])
     figures["entry_with_history"] = counted.figure(
         1, audit_events=len(audit), items_scanned=counted.scanned
     )
@@ -418,6 +428,7 @@ def digest_one_org(client: Any, table: str) -> dict[str, Any]:
             sender="digest@example.com",
             links=digest.Links("https://api.example.com", b"bench-unsubscribe-key"),
             render=render_digest,
+            recovery=DynamoRecoveryCounters(client, table),
         )
     assert len(report.sent) == 2 and len(mailer.sent) == 2, report
     return counted.figure(

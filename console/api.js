@@ -81,6 +81,11 @@ export class Api {
     return this.request("GET", "/organization");
   }
 
+  // The organization's recovery figures (GET /metrics/recovery); without dates, the last 30 days.
+  recovery(from, to) {
+    return this.request("GET", "/metrics/recovery", { query: { from, to } });
+  }
+
   expiringCards(cursor) {
     return this.request("GET", "/expiring-cards", { query: { cursor } });
   }
@@ -91,5 +96,13 @@ export class Api {
 
   savePreferences(preferences) {
     return this.request("PUT", "/me/notification-preferences", { body: preferences });
+  }
+
+  retryPolicy() {
+    return this.request("GET", "/retry-policy");
+  }
+
+  saveRetryPolicy(policy) {
+    return this.request("PUT", "/retry-policy", { body: policy });
   }
 }

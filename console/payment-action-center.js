@@ -71,6 +71,16 @@ td.amount, th.amount, td.attempts { text-align: right; font-variant-numeric: tab
 .recommendation, .decline { display: block; margin-top: .2rem; font-size: .85rem; color: #515154; }
 .refusal { margin: .3rem 0 0; max-width: 24rem; font-size: .85rem; color: #515154; }
 .refusal > span { display: block; }
+.auto-retry { margin: .3rem 0 0; font-size: .85rem; color: #515154; }
+.recovery dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; margin: .5rem 0; }
+.recovery dt { font-weight: 600; }
+.recovery dd { margin: 0; font-variant-numeric: tabular-nums; }
+.recovery table.figures { width: auto; min-width: 20rem; margin: .75rem 0; }
+.recovery .chart svg { display: block; width: 100%; max-width: 24rem; height: 6rem; }
+.recovery .legend { font-size: .85rem; color: #515154; margin: .25rem 0; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 .6rem; vertical-align: -.1rem; }
+.swatch.failed { background: #8a8a8e; }
+.swatch.recovered { background: #1e6b2e; }
 nav.pages { display: flex; gap: .5rem; margin-top: .75rem; }
 section.detail { border: 1px solid #d2d2d7; border-radius: 6px; padding: .75rem 1rem;
   margin-top: 1rem; }
@@ -209,8 +219,10 @@ export class PaymentActionCenter extends HTMLElement {
     if (name === "lang") {
       this.#render();
       this.#showTable();
+      this.#loadRecovery();
       this.#loadCards();
       this.#loadPreferences();
+      this.#loadRetryPolicy();
     } else if (this.#token) {
       this.#load();
     }
@@ -272,8 +284,10 @@ export class PaymentActionCenter extends HTMLElement {
         ),
         h("div", { id: "table", "aria-busy": "true" }, h("p", { className: "loading" }, this.#t("loading"))),
         h("div", { id: "detail" }),
+        h("section", { id: "recovery", "aria-labelledby": "recovery-title" }),
         h("section", { id: "cards", "aria-labelledby": "cards-title" }),
         h("section", { id: "preferences", "aria-labelledby": "preferences-title" }),
+        h("section", { id: "retry-policy", "aria-labelledby": "retry-policy-title" }),
       ),
     );
     if (focused) root.querySelector(`[data-focus="${focused}"]`)?.focus();
@@ -413,7 +427,13 @@ export class PaymentActionCenter extends HTMLElement {
     if (generation !== this.#generation) return;
     this.#organization = organization;
     this.#cursors = [];
-    await Promise.all([this.#loadTable(), this.#loadCards(), this.#loadPreferences()]);
+    await Promise.all([
+      this.#loadTable(),
+      this.#loadRecovery(),
+      this.#loadCards(),
+      this.#loadPreferences(),
+      this.#loadRetryPolicy(),
+    ]);
     if (generation !== this.#generation) return;
     root?.setAttribute("aria-busy", "false");
     if (new URL(window.location.href).searchParams.get("view") === "notification-preferences") {
@@ -565,7 +585,7 @@ export class PaymentActionCenter extends HTMLElement {
               this.#pendingClock(),
               this.#gaveUp.has(entry.id) || this.#checking.has(entry.id) ? this.#checkAgainButton(entry) : null,
             )
-          : [h("div", { className: "actions" }, this.#actions(entry)), this.#refusal(entry)],
+          : [h("div", { className: "actions" }, this.#actions(entry)), this.#refusal(entry), this.#automaticRetry(entry)],
       ),
     );
   }
@@ -627,6 +647,40 @@ export class PaymentActionCenter extends HTMLElement {
         : null,
       allowed ? h("span", { className: "refusal-allowed-at" }, allowed) : null,
     );
+  }
+
+  // When the organization's automatic retry policy next retries the entry (the API's
+  // `next_automatic_retry_at`), under the row's actions: "today", "tomorrow", "the day after" or
+  // on a date, by the calendar of the organization's time zone; the exact time as the <time>'s
+  // title. An instant already past is today's (the next watchdog run makes it). Nothing when the
+  // field is missing (an older API), null, or not a date.
+  #automaticRetry(entry) {
+    const instant = entry.next_automatic_retry_at;
+    if (typeof instant !== "string" || Number.isNaN(Date.parse(instant))) return null;
+    const days = Math.max(0, this.#calendarDays(new Date(), new Date(instant)));
+    const text =
+      days <= 2
+        ? this.#t(`auto_retry.${["today", "tomorrow", "day_after"][days]}`)
+        : this.#t("auto_retry.on", { date: this.#date(instant, false) });
+    return h(
+      "p",
+      { className: "auto-retry", "data-auto-retry": ["today", "tomorrow", "day_after"][days] ?? "later" },
+      h("time", { dateTime: instant, title: this.#date(instant, true) }, text),
+    );
+  }
+
+  // How many calendar days from `from` to `to` in the organization's time zone (negative: before).
+  #calendarDays(from, to) {
+    const zone = this.#organization?.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const day = (moment) => {
+      const parts = Object.fromEntries(
+        new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
+          .formatToParts(moment)
+          .map((part) => [part.type, part.value]),
+      );
+      return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day));
+    };
+    return Math.round((day(to) - day(from)) / 86400000);
   }
 
   // "Retry allowed from {date}", its date a <time> formatted as `failed_at` is (#date, in the
@@ -1027,6 +1081,166 @@ export class PaymentActionCenter extends HTMLElement {
     if (hadFocus) this.#restoreFocus(this.#detailOpener ?? { entry: null, index: -1, key: null });
   }
 
+  // ------------------------------------------------------------------------- recovery
+
+  // The organization's recovery figures of the last 30 days (GET /metrics/recovery), per
+  // currency: the figures in words, how the recoveries came (a table), and a small chart of what
+  // failed and what was recovered by week of first failure. The chart is an inline SVG hidden
+  // from assistive technology: the table under it says the same.
+  async #loadRecovery() {
+    const place = this.shadowRoot.querySelector("#recovery");
+    if (!place || !this.#token) return;
+    const title = h("h2", { id: "recovery-title" }, this.#t("recovery"));
+    const generation = this.#generation;
+    try {
+      const figures = await this.#api.recovery();
+      if (generation !== this.#generation) return;
+      const period = h(
+        "p",
+        { className: "period" },
+        this.#t("recovery.period", { from: this.#day(figures.from), to: this.#day(figures.to) }),
+      );
+      if (figures.currencies.length === 0) {
+        place.replaceChildren(title, period, h("p", { className: "empty" }, this.#t("recovery.empty")));
+        return;
+      }
+      const several = figures.currencies.length > 1;
+      place.replaceChildren(
+        title,
+        period,
+        ...figures.currencies.map((currency) => this.#recoveryOf(currency, figures, several)),
+      );
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      place.replaceChildren(title);
+      this.#fail(error);
+    }
+  }
+
+  #recoveryOf(figures, period, named) {
+    const money = (tally) => this.#money(tally.amount, figures.currency);
+    const tally = (it) => this.#t("recovery.tally", { amount: money(it), count: this.#count(it.count) });
+    const rate =
+      figures.recovery_rate === null
+        ? this.#t("recovery.rate.none")
+        : new Intl.NumberFormat(this.locale, { style: "percent", maximumFractionDigits: 1 }).format(figures.recovery_rate);
+    const median =
+      figures.median_hours_to_recovery === null
+        ? this.#t("recovery.median.none")
+        : new Intl.NumberFormat(this.locale, { style: "unit", unit: "hour", unitDisplay: "long", maximumFractionDigits: 1 }).format(
+            figures.median_hours_to_recovery,
+          );
+    const shown = [
+      ["failed", tally(figures.failed)],
+      ["recovered", tally(figures.recovered)],
+      ["rate", rate],
+      ["at_risk", tally(figures.at_risk)],
+      ["dismissed", tally(figures.dismissed)],
+      ["median", median],
+    ];
+    const ways = ["manual_retry", "automatic_retry", "payment_method_changed"];
+    const weeks = this.#weeks(figures.days, period.from, period.to);
+    // Rows straight under <table> (no <tbody>): the table of transactions is the page's tbody.
+    const table = (caption, columns, rows) =>
+      h(
+        "table",
+        { className: "figures" },
+        h("caption", {}, caption),
+        h("thead", {}, h("tr", {}, columns.map((column, n) => h("th", { scope: "col", className: n ? "amount" : "" }, column)))),
+        rows.map((cells) => h("tr", {}, h("th", { scope: "row" }, cells[0]), cells.slice(1).map((cell) => h("td", { className: "amount" }, cell)))),
+      );
+    return h(
+      "div",
+      { className: "recovery", "data-currency": figures.currency },
+      named ? h("h3", {}, this.#t("recovery.currency", { currency: figures.currency })) : null,
+      h("dl", {}, shown.flatMap(([key, value]) => [h("dt", {}, this.#t(`recovery.${key}`)), h("dd", { "data-figure": key }, value)])),
+      table(
+        this.#t("recovery.by"),
+        [this.#t("recovery.how"), this.#t("recovery.amount"), this.#t("recovery.transactions")],
+        ways.map((way) => [this.#t(`recovery.by.${way}`), money(figures.recovered_by[way]), this.#count(figures.recovered_by[way].count)]),
+      ),
+      h(
+        "div",
+        { className: "chart" },
+        this.#chart(weeks),
+        h(
+          "p",
+          { className: "legend", "aria-hidden": "true" },
+          h("span", { className: "swatch failed" }),
+          this.#t("recovery.failed"),
+          " ",
+          h("span", { className: "swatch recovered" }),
+          this.#t("recovery.recovered"),
+        ),
+      ),
+      table(
+        this.#t("recovery.weeks"),
+        [this.#t("recovery.week"), this.#t("recovery.failed"), this.#t("recovery.recovered")],
+        weeks.map((week) => [this.#day(week.from), money(week.failed), money(week.recovered)]),
+      ),
+    );
+  }
+
+  // The days of the period by week (7 days from `from`; the last may be shorter), with what
+  // failed and what of it was recovered.
+  #weeks(days, from, to) {
+    const dayNumber = (date) => Date.parse(`${date}T00:00:00Z`) / 86_400_000;
+    const first = dayNumber(from);
+    const weeks = [];
+    for (let day = first; day <= dayNumber(to); day += 7) {
+      weeks.push({
+        from: new Date(day * 86_400_000).toISOString().slice(0, 10),
+        failed: { amount: 0, count: 0 },
+        recovered: { amount: 0, count: 0 },
+      });
+    }
+    for (const day of days) {
+      const week = weeks[Math.floor((dayNumber(day.date) - first) / 7)];
+      if (!week) continue;
+      for (const key of ["failed", "recovered"]) {
+        week[key].amount += day[key].amount;
+        week[key].count += day[key].count;
+      }
+    }
+    return weeks;
+  }
+
+  // Two bars a week, failed then recovered, to the scale of the largest failed amount.
+  #chart(weeks) {
+    const svg = (tag, attributes) => {
+      const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+      for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+      return element;
+    };
+    const step = 40;
+    const height = 100;
+    const largest = Math.max(1, ...weeks.map((week) => week.failed.amount));
+    const chart = svg("svg", {
+      viewBox: `0 0 ${weeks.length * step} ${height + 2}`,
+      "aria-hidden": "true",
+      focusable: "false",
+      preserveAspectRatio: "none",
+    });
+    weeks.forEach((week, n) => {
+      for (const [key, offset, colour] of [["failed", 6, "#8a8a8e"], ["recovered", 21, "#1e6b2e"]]) {
+        const tall = Math.round((week[key].amount / largest) * height * 10) / 10;
+        chart.append(svg("rect", { x: n * step + offset, y: height - tall, width: 13, height: tall, fill: colour, "data-bar": key }));
+      }
+    });
+    chart.append(svg("line", { x1: 0, y1: height + 1, x2: weeks.length * step, y2: height + 1, stroke: "#515154", "stroke-width": 1 }));
+    return chart;
+  }
+
+  #count(count) {
+    const form = new Intl.PluralRules(this.locale).select(count) === "one" ? "one" : "other";
+    return this.#t(`recovery.count.${form}`, { count: new Intl.NumberFormat(this.locale).format(count) });
+  }
+
+  // A UTC calendar date (the figures' days), as the page's language writes it.
+  #day(date) {
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${date}T00:00:00Z`));
+  }
+
   // ------------------------------------------------------------------- expiring cards
 
   async #loadCards() {
@@ -1123,6 +1337,56 @@ export class PaymentActionCenter extends HTMLElement {
           h("label", { className: "inline" }, digest, this.#t("preferences.digest")),
           h("label", {}, this.#t("preferences.locale"), language),
           h("p", {}, h("button", { type: "submit", className: "primary" }, this.#t("preferences.save"))),
+        ),
+      );
+    } catch (error) {
+      if (generation !== this.#generation) return;
+      place.replaceChildren();
+      this.#fail(error);
+    }
+  }
+
+  // ------------------------------------------------------------ the automatic retry policy
+
+  // The organization's automatic retry policy (GET /retry-policy): on or off, the days after the
+  // failure, the local time. Anyone may read it; saving needs billing_admin (the API's 403, or its
+  // 400 naming a rule the days or the time break, goes to the alert). Saved, the table is loaded
+  // again: its "Automatic retry scheduled …" lines follow the policy.
+  async #loadRetryPolicy() {
+    const place = this.shadowRoot.querySelector("#retry-policy");
+    if (!place || !this.#token) return;
+    const generation = this.#generation;
+    try {
+      const policy = await this.#api.retryPolicy();
+      if (generation !== this.#generation) return;
+      const enabled = h("input", { type: "checkbox", name: "auto-retry-enabled", checked: policy.enabled });
+      const days = h("input", { type: "text", name: "auto-retry-days", value: policy.days.join(", "), inputMode: "numeric" });
+      // Text, HH:MM as the API takes it: a time field would show 12-hour clocks in en-CA.
+      const time = h("input", { type: "text", name: "auto-retry-time", value: policy.local_time, inputMode: "numeric", placeholder: "09:00" });
+      place.replaceChildren(
+        h("h2", { id: "retry-policy-title" }, this.#t("retry_policy")),
+        h(
+          "form",
+          {
+            onsubmit: async (event) => {
+              event.preventDefault();
+              const wanted = days.value
+                .split(/[\s,;]+/)
+                .filter(Boolean)
+                .map((day) => (/^[0-9]+$/.test(day) ? Number(day) : day));
+              try {
+                await this.#api.saveRetryPolicy({ enabled: enabled.checked, days: wanted, local_time: time.value });
+                this.#say(this.#t("retry_policy.saved"));
+                await this.#loadTable();
+              } catch (error) {
+                this.#fail(error);
+              }
+            },
+          },
+          h("label", { className: "inline" }, enabled, this.#t("retry_policy.enabled")),
+          h("label", {}, this.#t("retry_policy.days"), days),
+          h("label", {}, this.#t("retry_policy.local_time"), time),
+          h("p", {}, h("button", { type: "submit", className: "primary" }, this.#t("retry_policy.save"))),
         ),
       );
     } catch (error) {

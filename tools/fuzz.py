@@ -62,7 +62,7 @@ TIMEOUT = 60
 
 # docs/contract.md §4.2: the `code` of each error status the API function answers.
 API_ERROR_CODES = {
-    400: {"invalid_json", "invalid_cursor"},
+    400: {"invalid_json", "invalid_cursor", "invalid_period"},
     401: {"unauthorized"},
     403: {"forbidden"},
     404: {"not_found"},

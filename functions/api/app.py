@@ -4,9 +4,11 @@ Gateway. One module per resource; this one puts them behind one resolver."""
 from typing import Any
 
 import expiring_cards
+import figures
 import openapi
 import organization
 import preferences
+import retry_policy
 import transactions
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -28,8 +30,10 @@ metrics = Metrics()
 app = JsonApiResolver()
 app.include_router(transactions.router)
 app.include_router(expiring_cards.router)
+app.include_router(figures.router)
 app.include_router(preferences.router)
 app.include_router(organization.router)
+app.include_router(retry_policy.router)
 app.include_router(openapi.router)
 
 

@@ -22,7 +22,7 @@ from payment_action_center.adapters.http.views import (
     TransactionPage,
     TransactionView,
 )
-from payment_action_center.app import actions, transactions
+from payment_action_center.app import actions, auto_retry, transactions
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.entries import Caller, Entry, EntryType, Method, Status
 from payment_action_center.domain.errors import Conflict
@@ -72,11 +72,14 @@ def list_transactions(
         min_amount=min_amount,
         max_amount=max_amount,
     )
-    listing = transactions.list_open(adapters.entries, caller(router), where, limit, cursor)
-    return TransactionPage(
-        items=[TransactionView.of(entry, retry_caps) for entry in listing.entries],
-        next_cursor=listing.next_cursor,
-    )
+    who = caller(router)
+    listing = transactions.list_open(adapters.entries, who, where, limit, cursor)
+    items = [TransactionView.of(entry, retry_caps) for entry in listing.entries]
+    schedule = auto_retry.schedule_of(adapters.policies, who.org_id, listing.entries)
+    if schedule is not None:  # the next automatic retries: one read for the page
+        pairs = zip(items, listing.entries, strict=True)
+        items = [view.scheduled(entry, schedule) for view, entry in pairs]
+    return TransactionPage(items=items, next_cursor=listing.next_cursor)
 
 
 @router.get(
@@ -88,9 +91,14 @@ def list_transactions(
 )
 def get_transaction(id: EntryId) -> TransactionDetail:
     """One entry (another organization's is 404) and its audit trail, oldest first."""
-    entry, audit = adapters.entries.get_with_audit(caller(router).org_id, id)
+    entries = adapters.entries
+    entry, audit = entries.get_with_audit(caller(router).org_id, id)
+    view = TransactionView.of(entry, retry_caps, actions.card_reattempts(entries, entry))
+    schedule = auto_retry.schedule_of(adapters.policies, entry.organization_id, [entry])
+    if schedule is not None:
+        view = view.scheduled(entry, schedule)
     return TransactionDetail(
-        **TransactionView.of(entry, retry_caps).model_dump(),
+        **view.model_dump(),
         audit=[AuditEventView.of(event) for event in audit],
     )
 

@@ -2,8 +2,6 @@
 the idempotency records. A module of its own because the route modules cannot import app.py,
 which imports them."""
 
-from datetime import timedelta
-
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -14,28 +12,20 @@ from payment_action_center.adapters.aws.messaging import EventBridgePublisher, S
 from payment_action_center.adapters.clients import built, client, queue_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
+from payment_action_center.adapters.dynamodb.policy_store import DynamoRetryPolicyStore
+from payment_action_center.adapters.dynamodb.recovery_store import DynamoRecoveryCounters
 from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.processors.choice import NEEDS_ACCOUNT, ProcessorName
-from payment_action_center.adapters.settings import Settings
-from payment_action_center.domain.retry_rules import RetryCaps
+from payment_action_center.adapters.retry_settings import RetryRulesSettings
 
 
-class ApiSettings(Settings):
+class ApiSettings(RetryRulesSettings):
     retry_queue_url: str = Field(alias="RETRY_QUEUE_URL", min_length=1)
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     idempotency_hours: int = Field(alias="IDEMPOTENCY_HOURS", default=24, ge=1)
     unsubscribe_secret_arn: str = Field(alias="UNSUBSCRIBE_SECRET_ARN", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     processor: ProcessorName = Field(alias="PROCESSOR")
-    # The bank rules' caps of the retry guard (domain/retry_rules.py), Nacha's by default.
-    debit_representments: int = Field(alias="RETRY_DEBIT_REPRESENTMENTS", default=2, ge=0)
-    debit_window_days: int = Field(alias="RETRY_DEBIT_WINDOW_DAYS", default=180, ge=1)
-
-    def retry_caps(self) -> RetryCaps:
-        return RetryCaps(
-            debit_representments=self.debit_representments,
-            debit_window=timedelta(days=self.debit_window_days),
-        )
 
 
 settings = ApiSettings.from_env()
@@ -50,6 +40,8 @@ class Wiring:
     entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
     billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
+    policies = built(lambda: DynamoRetryPolicyStore(client("dynamodb"), settings.table_name))
+    recovery = built(lambda: DynamoRecoveryCounters(client("dynamodb"), settings.table_name))
     retry_queue = built(lambda: SqsQueue(queue_client(), settings.retry_queue_url))
     publisher = built(lambda: EventBridgePublisher(client("events"), settings.event_bus_name))
 

@@ -17,6 +17,9 @@ from payment_action_center.adapters.aws.sqs_batch import partial_response
 from payment_action_center.adapters.clients import built, client, mail_client
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
 from payment_action_center.adapters.dynamodb.digest_store import DynamoDigestStore
+from payment_action_center.adapters.dynamodb.policy_store import DynamoRetryPolicyStore
+from payment_action_center.adapters.dynamodb.recovery_store import DynamoRecoveryCounters
+from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
 from payment_action_center.adapters.emails.digest import render_digest
 from payment_action_center.adapters.settings import Settings
 from payment_action_center.app import digest
@@ -41,6 +44,9 @@ class Wiring:
     billing = built(lambda: DynamoBillingStore(client("dynamodb"), settings.table_name))
     digests = built(lambda: DynamoDigestStore(client("dynamodb"), settings.table_name))
     mailer = built(lambda: SesMailer(mail_client(), settings.configuration_set))
+    policies = built(lambda: DynamoRetryPolicyStore(client("dynamodb"), settings.table_name))
+    entries = built(lambda: DynamoEntryStore(client("dynamodb"), settings.table_name))
+    recovery = built(lambda: DynamoRecoveryCounters(client("dynamodb"), settings.table_name))
 
 
 adapters = Wiring()
@@ -67,6 +73,9 @@ def send(body: str) -> dict[str, Any]:
         sender=settings.sender,
         links=links(),
         render=render_digest,
+        policies=adapters.policies,
+        entries=adapters.entries,
+        recovery=adapters.recovery,
     )
     return conclude(report, METRICS, what="digest", logger=logger, metrics=metrics)
 

@@ -58,7 +58,7 @@ OPERATIONS = sorted(
 TIME_ZONE = "America/Toronto"
 SHARED_SUB = "user_shared"  # A's admin and B's admin have the same `sub`: only org_id tells them
 ERROR_CODES = {
-    400: {"invalid_json", "invalid_cursor", "bad_request"},
+    400: {"invalid_json", "invalid_cursor", "bad_request", "invalid_period"},
     401: {"unauthorized"},
     403: {"forbidden"},
     404: {"not_found"},
@@ -107,6 +107,7 @@ class Snapshot:
     preferences: Any
     organization: Any
     cards: Any
+    retry_policy: Any
     charges: list[dict[str, Any]]
     events: list[dict[str, Any]]
 
@@ -324,6 +325,7 @@ def snapshot(world: World) -> Snapshot:
         preferences=call(world, "GET", "/me/notification-preferences", a),
         organization=call(world, "GET", "/organization", a),
         cards=all_pages(world, "/expiring-cards", a),
+        retry_policy=call(world, "GET", "/retry-policy", a),
         charges=[
             c for c in world.api.sandbox_charges() if c["idempotency_key"].split(":")[0] in ids
         ],
@@ -450,6 +452,9 @@ def seed_a(api: Api, a: Tenant, key: str) -> requests.Response:
     seed(api, a, A_FAILURES, "A")
     wanted = {"failed_transactions_digest": True, "locale": "en-CA"}
     assert api.request("PUT", "/me/notification-preferences", a.admin, json=wanted).ok
+    # A policy of A's own (left off: no watchdog run of the suite retries A's entries).
+    policy = {"enabled": False, "days": [2, 5], "local_time": "07:45"}
+    assert api.request("PUT", "/retry-policy", a.admin, json=policy).ok
     first = api.post(
         f"/transactions/{a.entries['retried']}/retry", a.admin, headers={"idempotency-key": key}
     )
@@ -680,6 +685,32 @@ def attack_put_preferences(world: World) -> set[str]:
     return set()
 
 
+def attack_recovery(world: World) -> set[str]:
+    """B's figures count B's failures alone: A's, of the same amounts and days, never (a
+    failed refund is in no figures)."""
+    counted = [kind for _, kind, _, _ in B_FAILURES.values() if kind != "refund"]
+    for token in (world.b.admin, world.b.reader):
+        status, body = call(world, "GET", "/metrics/recovery", bearer(token))
+        assert status == 200, body
+        assert sum(c["failed"]["count"] for c in body["currencies"]) == len(counted), body
+    return set()
+
+
+def attack_get_retry_policy(world: World) -> set[str]:
+    for token in (world.b.admin, world.b.reader):
+        status, body = call(world, "GET", "/retry-policy", bearer(token))
+        assert status == 200 and (body["days"], body["local_time"]) != ([2, 5], "07:45"), body
+    return set()
+
+
+def attack_put_retry_policy(world: World) -> set[str]:
+    # B's admin, with A's admin's sub, changes only B's own policy.
+    wanted = {"enabled": False, "days": [4, 9], "local_time": "10:15"}
+    status, body = call(world, "PUT", "/retry-policy", bearer(world.b.admin), json=wanted)
+    assert status == 200 and (body["days"], body["local_time"]) == ([4, 9], "10:15"), body
+    return set()
+
+
 def attack_unsubscribe(world: World) -> set[str]:
     path = "/me/notification-preferences/unsubscribe"
     key, a, b = world.unsubscribe_key, world.a.org, world.b.org
@@ -764,6 +795,12 @@ ROUTES: dict[tuple[str, str], RouteUse] = {
         attack=attack_organization,
         probe=probe_plain("GET", "/organization"),
     ),
+    ("GET", "/metrics/recovery"): RouteUse(
+        ids={},
+        plain=frozenset({"from", "to"}),
+        attack=attack_recovery,
+        probe=probe_plain("GET", "/metrics/recovery"),
+    ),
     ("GET", "/me/notification-preferences"): RouteUse(
         ids={},
         plain=frozenset(),
@@ -779,6 +816,21 @@ ROUTES: dict[tuple[str, str], RouteUse] = {
             "/me/notification-preferences",
             json={"failed_transactions_digest": False, "locale": "fr-CA"},
         ),
+    ),
+    ("GET", "/retry-policy"): RouteUse(
+        ids={},
+        plain=frozenset(),
+        attack=attack_get_retry_policy,
+        probe=probe_plain("GET", "/retry-policy"),
+    ),
+    ("PUT", "/retry-policy"): RouteUse(
+        ids={},
+        plain=frozenset({"enabled", "days", "local_time"}),
+        attack=attack_put_retry_policy,
+        probe=probe_plain(
+            "PUT", "/retry-policy", json={"enabled": False, "days": [3], "local_time": "06:00"}
+        ),
+        admin=True,
     ),
     ("POST", "/me/notification-preferences/unsubscribe"): RouteUse(
         ids={"o": ORGANIZATION, "u": USER},

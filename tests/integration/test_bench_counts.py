@@ -19,20 +19,24 @@ EXPECTED: dict[str, dict[str, int]] = {
     "new_failure": {"TransactWriteItems": 1},
     # The same transaction, cancelled by the delivery marker's condition.
     "duplicate_failure": {"TransactWriteItems": 1},
-    # One Query on OpenEntries per page.
-    "list_page": {"Query": 1},
-    # The entry and its audit events share a partition and a key prefix: one Query.
-    "entry_with_history": {"Query": 1},
-    # Read the entry, then one conditional transaction (the queue is not DynamoDB).
-    "retry_request": {"GetItem": 1, "TransactWriteItems": 1},
+    # One Query on OpenEntries per page, and the organization's retry policy and time zone in
+    # one BatchGetItem (a page of installments may be retried automatically).
+    "list_page": {"Query": 1, "BatchGetItem": 1},
+    # The entry and its audit events share a partition and a key prefix: one Query; the card's
+    # reattempts, another; the policy and time zone, one BatchGetItem.
+    "entry_with_history": {"Query": 2, "BatchGetItem": 1},
+    # Read the entry and its scheduled payment (what the retry charges), the card's
+    # reattempts (one Query), then one conditional transaction (the queue is not DynamoDB).
+    "retry_request": {"GetItem": 2, "Query": 1, "TransactWriteItems": 1},
     # Read the entry, the organization (the processor account to charge on: recorded with
     # charge_sent) and its scheduled payment; charge_sent, then the outcome, each a
     # transaction; a success also clears its published outbox event.
     "worker_success": {"GetItem": 3, "TransactWriteItems": 2, "DeleteItem": 1},
     "worker_failure": {"GetItem": 3, "TransactWriteItems": 2},
     # The organization, its window of the failure log, its subscribers; then per recipient
-    # (2: the billing contact and one admin) a claim and a "sent".
-    "digest_one_org": {"GetItem": 1, "Query": 2, "PutItem": 2, "UpdateItem": 2},
+    # (2: the billing contact and one admin) a claim and a "sent". The third Query: the last 30
+    # days' recovery counters (domain/recovery.py), once per organization.
+    "digest_one_org": {"GetItem": 1, "Query": 3, "PutItem": 2, "UpdateItem": 2},
     # The organization, its month on CardsByExpiry, the cards and their scheduled payments
     # read again; then per card (3) a claim and a "sent".
     "expiry_scan_one_org": {
@@ -68,7 +72,9 @@ def test_each_operation_sends_exactly_the_requests_it_sends_today(
     for name, by_api in EXPECTED_RUNS.items():
         assert figures[name]["run_by_api"] == dict(sorted(by_api.items())), name
     assert figures["entry_with_history"]["audit_events"] == 4
-    assert figures["entry_with_history"]["items_scanned"] == 5  # the entry and its 4 events
+    # The entry and its 4 events, and the card's 2 reattempts (the bench's failures are the
+    # sample's, one card, and both retried entries are reattempts of it).
+    assert figures["entry_with_history"]["items_scanned"] == 7
 
 
 def test_the_digest_reads_its_window_and_nothing_else(dynamodb: tuple[Any, str]) -> None:

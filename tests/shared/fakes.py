@@ -44,6 +44,8 @@ class InMemoryEntryStore:
     failure_log: list[tuple[str, str, int]] = field(default_factory=list)
     deliveries: set[tuple[str, str]] = field(default_factory=set)
     outbox_events: list[BusEvent] = field(default_factory=list)
+    # (organization, card) → the instants of its reattempts
+    card_attempts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def record_failure(self, entry: Entry, received: AuditEvent, delivery: Delivery) -> None:
         key = (entry.organization_id, entry.id)
@@ -67,6 +69,7 @@ class InMemoryEntryStore:
         outbox: Sequence[BusEvent] = (),
         delivery: Delivery | None = None,
         log_failure: bool = False,
+        card_attempt: str | None = None,
     ) -> None:
         key = (entry.organization_id, entry.id)
         failed = set()
@@ -83,6 +86,14 @@ class InMemoryEntryStore:
         self.outbox_events += outbox
         if delivery is not None:
             self.deliveries.add((delivery.endpoint, delivery.webhook_id))
+        if card_attempt is not None:
+            attempts = self.card_attempts.setdefault((entry.organization_id, card_attempt), [])
+            attempts.append(entry.updated_at)
+
+    def card_reattempts(self, organization_id: str, card: str, since: str) -> list[str]:
+        return sorted(
+            at for at in self.card_attempts.get((organization_id, card), []) if at >= since
+        )
 
     def pending_retries(self, requested_before: str) -> list[Entry]:
         return sorted(

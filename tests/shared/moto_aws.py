@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -32,6 +34,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+# One loader of botocore's service models for every test of the process: a fresh session per test
+# (moto resets boto3's default session) would otherwise parse the JSON models again each time,
+# most of a test's setup. The models are read-only; credentials and clients stay per session.
+_MODELS = botocore.loaders.create_loader()
+
+
+def _fresh_session() -> boto3.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _MODELS)
+    return boto3.Session(botocore_session=session)
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto with the tables (from template.yaml), the secrets, queues and bus; env set as
@@ -50,6 +64,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
+        boto3.DEFAULT_SESSION = _fresh_session()  # restored to None when the mock stops
         create_table(boto3.client("dynamodb"), TABLE)
         create_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE, logical_id="IdempotencyTable")
         secrets = boto3.client("secretsmanager")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Never, Protocol
 
+from payment_action_center.domain.auto_retry import RetryPolicy, ScheduledRetries
 from payment_action_center.domain.billing import (
     CardChange,
     CardRecord,
@@ -30,6 +31,7 @@ from payment_action_center.domain.entries import (
     Method,
 )
 from payment_action_center.domain.listing import EntryFilter, Page, Position
+from payment_action_center.domain.recovery import DayCounters, RecoveryFigures
 
 # --- webhook deliveries --------------------------------------------------------------------------
 
@@ -72,10 +74,17 @@ class EntryStore(Protocol):
         outbox: Sequence[BusEvent] = (),
         delivery: Delivery | None = None,
         log_failure: bool = False,
+        card_attempt: str | None = None,
     ) -> None:
         """Write the entry's next version (`entry.version`) over the previous one, atomically
-        with its audit event, outbox events, delivery and (log_failure) a failure-log row.
+        with its audit event, outbox events, delivery, (log_failure) a failure-log row and
+        (card_attempt: a card, domain/retry_rules.py `card_of`) a reattempt of that card.
         StoreConflict("entry") if the stored version moved on; ("delivery") if seen before."""
+        ...
+
+    def card_reattempts(self, organization_id: str, card: str, since: str) -> list[str]:
+        """The instants of the card's reattempts (`card_attempt` of `transition`) written since
+        `since`, across the organization's entries, oldest first."""
         ...
 
     def get(self, organization_id: str, entry_id: str) -> Entry:
@@ -102,6 +111,34 @@ class EntryStore(Protocol):
 
     def published(self, events: Sequence[BusEvent]) -> None:
         """Forget outbox events once the bus has them."""
+        ...
+
+
+# --- the automatic retry policy ------------------------------------------------------------------
+
+
+class RetryPolicyStore(Protocol):
+    """Each organization's automatic retry policy (domain/auto_retry.py) and which organizations
+    the retry watchdog visits for it (app/auto_retry.py)."""
+
+    def retry_policy(self, organization_id: str) -> RetryPolicy:
+        """The saved policy, or the default (off)."""
+        ...
+
+    def policy_and_time_zone(self, organization_id: str) -> tuple[RetryPolicy, str | None]:
+        """The policy and the organization's time zone (None before its settings arrive)."""
+        ...
+
+    def save_retry_policy(self, organization_id: str, policy: RetryPolicy) -> None:
+        """Save the policy; while it is enabled the organization is visited from the next run."""
+        ...
+
+    def policies_due(self, now: str) -> list[tuple[str, RetryPolicy]]:
+        """The organizations whose policy is on and whose next visit is at or before `now`."""
+        ...
+
+    def visited(self, organization_id: str, policy: RetryPolicy, visit_at: str) -> None:
+        """Set the organization's next visit, unless its policy was saved again since read."""
         ...
 
 
@@ -346,6 +383,16 @@ class FailureLog(Protocol):
         ...
 
 
+class RecoveryCounters(Protocol):
+    """The daily recovery counters (domain/recovery.py), written with the entries' changes."""
+
+    def recovery_days(
+        self, organization_id: str, first_day: str, last_day: str
+    ) -> list[DayCounters]:
+        """Every stored counter row of the days first_day..last_day (inclusive, YYYY-MM-DD)."""
+        ...
+
+
 class DigestQueue(Protocol):
     def send_all(self, work: Sequence[WorkMessage]) -> None: ...
 
@@ -391,6 +438,8 @@ class DigestRenderer(Protocol):
         preferences_url: str,
         unsubscribe_url: str,
         window_end: str,
+        scheduled: ScheduledRetries | None = None,
+        recovery: RecoveryFigures | None = None,
     ) -> Email: ...
 
 

@@ -230,9 +230,9 @@ def test_tab_reaches_every_control_in_order_and_shows_the_focus(
     page: Page, token: MintToken, post_webhook: PostWebhook
 ) -> None:
     """From the language select (switched with the arrow keys: the focus stays on it) to the
-    preferences' Save, Tab visits every control of the component once, in document order (each
-    row's actions in turn), each showing a focus ring, and one more Tab leaves the component;
-    Shift+Tab walks back."""
+    automatic retry policy's Save (the last section), Tab visits every control of the component
+    once, in document order (each row's actions in turn), each showing a focus ring, and one more
+    Tab leaves the component; Shift+Tab walks back."""
     org = new_org()
     organization(post_webhook, org)
     failure(post_webhook, org)
@@ -245,8 +245,11 @@ def test_tab_reaches_every_control_in_order_and_shows_the_focus(
     expect(page.locator(f"{CONSOLE} h1")).to_have_text("Failed transactions")
     assert "lang=en-CA" in page.url
     expect(language).to_be_focused()
-    save = page.locator(f"{CONSOLE} #preferences").get_by_role("button", name="Save")
+    save = page.locator(f"{CONSOLE} #retry-policy").get_by_role("button", name="Save")
     expect(save).to_be_visible()
+    # Every section drawn (each loads on its own): the count of controls is then final.
+    for section in ("preferences", "retry-policy"):
+        expect(page.locator(f"{CONSOLE} #{section} button")).to_have_count(1)
     start = focused(page)
     assert start["index"] == 0, start
     stops = [start]

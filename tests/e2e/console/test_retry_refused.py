@@ -17,6 +17,7 @@ from typing import Any
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import Api, MintToken, PostWebhook
+from tests.e2e.console.conftest import screenshot
 from tests.e2e.console.test_console import (
     CONSOLE,
     failure,
@@ -101,6 +102,7 @@ def test_a_refused_retry_says_why_and_a_one_time_echeck_offers_no_retry(
     expect(echeck_row.get_by_role("button", name="Retry transaction")).to_have_count(0)
     expect(echeck_row.get_by_role("button", name="Dismiss this transaction")).to_be_visible()
     no_serious_violations(page)
+    screenshot(page, "retry-refused-en-CA")  # the README's image of the rules
     # In French, the reason as the API gives it (English).
     switch_language(page, "fr-CA", "Transactions échouées")
     expect(echeck_row.locator(".refusal-reason")).to_have_text(

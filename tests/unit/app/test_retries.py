@@ -219,6 +219,30 @@ def test_a_scheduled_payment_method_changed_after_the_failure_is_charged(world: 
     actions.request_retry(world.store, world.queue, ADMIN, entry_id)
     world.work()
     assert world.processor.calls[0].token == "tok_new_card"
+    # A recovery by the changed method (domain/recovery.py, "payment_method_changed").
+    retry = world.entry(entry_id).retry
+    assert retry is not None and retry.method_changed
+
+
+def test_the_same_card_saved_again_is_charged_but_is_no_method_change(world: World) -> None:
+    """A new token for the card that failed (the same card id) is charged, and its recovery is
+    not "payment_method_changed" (the retry rules hold it for the same card, too)."""
+    entry_id = world.failure(
+        occurred_at="2026-11-20T10:00:00Z",
+        data__scheduled_payment_id="sp_7",
+        data__payment_method={"token": "tok_first", "card_id": "card_same"},
+    )
+    saved_again = factories.scheduled_payment_upserted(
+        occurred_at="2026-11-21T10:00:00Z",
+        data__scheduled_payment_id="sp_7",
+        data__payment_method={"token": "tok_saved_again", "card_id": "card_same"},
+    )
+    billing_webhook.handle_billing_event(world.billing, factories.billing_delivery(), saved_again)
+    actions.request_retry(world.store, world.queue, ADMIN, entry_id)
+    world.work()
+    assert world.processor.calls[0].token == "tok_saved_again"
+    retry = world.entry(entry_id).retry
+    assert retry is not None and not retry.method_changed
 
 
 def test_a_method_known_before_the_failure_is_not_newer(world: World) -> None:
@@ -232,6 +256,8 @@ def test_a_method_known_before_the_failure_is_not_newer(world: World) -> None:
     actions.request_retry(world.store, world.queue, ADMIN, entry_id)
     world.work()
     assert world.processor.calls[0].token == world.entry(entry_id).payment_method.token
+    retry = world.entry(entry_id).retry
+    assert retry is not None and not retry.method_changed
 
 
 def test_a_refund_retry_refunds(world: World) -> None:

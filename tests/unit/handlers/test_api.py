@@ -88,6 +88,7 @@ def test_the_table_lists_open_entries_newest_failure_first(api: ModuleType) -> N
         "invoice_items",
         "actions",
         "needs_attention",
+        "next_automatic_retry_at",
         "recommended_action",
         "decline_class",
         "decline_reason",
@@ -97,7 +98,7 @@ def test_the_table_lists_open_entries_newest_failure_first(api: ModuleType) -> N
     assert item["actions"] == ["retry", "dismiss", "change_payment_method"]
 
 
-def test_a_page_of_open_entries_costs_one_query(api: ModuleType) -> None:
+def test_a_page_of_open_entries_costs_one_query_and_one_batch_get(api: ModuleType) -> None:
     for day in range(1, 6):
         failure(occurred_at=f"2026-11-{day:02d}T10:00:00Z")
     calls: list[str] = []
@@ -106,7 +107,9 @@ def test_a_page_of_open_entries_costs_one_query(api: ModuleType) -> None:
     )
     status, body = get(api, "/transactions", query={"limit": "2"})
     assert status == 200 and len(body["items"]) == 2
-    assert calls == ["Query"]
+    # The BatchGetItem: the automatic retry policy and the time zone, read once for a page
+    # that holds a soft decline (`next_automatic_retry_at`; test_retry_policy_api.py).
+    assert calls == ["Query", "BatchGetItem"]
 
 
 def test_the_cursor_walks_every_page_once(api: ModuleType) -> None:

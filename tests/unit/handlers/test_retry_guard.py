@@ -168,12 +168,12 @@ def test_a_debit_returned_for_its_account_is_not_presented_again_as_it_is(api: M
     assert "new account details" in body["message"]
 
 
-def change_card(scheduled_payment_id: str, at: str, card_id: str) -> None:
+def change_card(scheduled_payment_id: str, at: str, card_id: str, brand: str = "visa") -> None:
     billing = DynamoBillingStore(boto3.client("dynamodb"), TABLE)
     change = factories.scheduled_payment_upserted(
         occurred_at=at,
         data__scheduled_payment_id=scheduled_payment_id,
-        data__payment_method={"token": f"tok_{card_id}", "card_id": card_id},
+        data__payment_method={"token": f"tok_{card_id}", "card_id": card_id, "brand": brand},
     )
     received = timestamps.plus(timestamps.canonical(at), timedelta(seconds=1))
     billing_webhook.handle_billing_event(
@@ -208,3 +208,126 @@ def test_a_closed_entry_answers_conflict_not_the_rules(api: ModuleType) -> None:
     assert dismiss(api, entry_id)[0] == 200
     status, body = retry(api, entry_id)
     assert (status, body["code"]) == (409, "conflict")
+
+
+def visa_failure(card_id: str, **overrides: Any) -> str:
+    return failure(
+        data__payment_method={"token": f"tok_{card_id}", "card_id": card_id, "brand": "visa"},
+        data__failure={"code": "card_declined", "message": "", "network": "visa"},
+        **overrides,
+    )
+
+
+def test_the_16th_reattempt_of_a_visa_card_within_30_days_is_409(api: ModuleType) -> None:
+    """Visa's cap counts the card's reattempts across entries (one family's installments on one
+    card): 15 retries pass, the 16th is refused, and another card is not affected."""
+    for _ in range(15):
+        assert retry(api, visa_failure("card_family"))[0] == 202
+    sixteenth = visa_failure("card_family")
+    status, body = retry(api, sixteenth)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "already retried 15 times in the last 30 days" in body["message"]
+    assert "(15)" in body["message"]
+    _, shown = get_entry(api, sixteenth)
+    assert (shown["status"], shown["attempts"]) == ("failed", 1)
+    # Its page counts the card's reattempts and says why; a list does not count them.
+    assert "already retried 15 times" in shown["retry_not_allowed"]["reason"]
+    assert "retry" in shown["actions"]  # an installment: a new card would lift the cap
+    assert retry(api, visa_failure("card_other"))[0] == 202
+
+
+def reattempted(card: str, at: str, count: int) -> None:
+    """`count` reattempts of the card written as a retry request writes them, at `at`."""
+    entries = store()
+    for _ in range(count):
+        entry = entries.get("org_demo", visa_failure(f"card_filler_{card}"))
+        pending = entry.start_retry(by=Actor("system"), at=at)
+        event = AuditEvent(at, "retry_requested", Actor("system"), {})
+        entries.transition(pending, event, card_attempt=card)
+
+
+def test_reattempts_older_than_30_days_do_not_count(api: ModuleType) -> None:
+    old = timestamps.plus(timestamps.now(), -timedelta(days=30, minutes=1))
+    reattempted("card_old", old, 15)
+    assert retry(api, visa_failure("card_old"))[0] == 202
+    recent = timestamps.plus(timestamps.now(), -timedelta(days=29, hours=23))
+    reattempted("card_recent", recent, 15)
+    assert retry(api, visa_failure("card_recent"))[0] == 409
+
+
+def test_mastercard_allows_35_reattempts(api: ModuleType) -> None:
+    now = timestamps.now()
+
+    def mastercard(card_id: str) -> str:
+        return failure(
+            data__payment_method={"token": f"tok_{card_id}", "card_id": card_id},
+            data__failure={"code": "card_declined", "message": "", "network": "mastercard"},
+        )
+
+    reattempted("card_mc", now, 34)
+    assert retry(api, mastercard("card_mc"))[0] == 202
+    status, body = retry(api, mastercard("card_mc"))
+    assert status == 409
+    assert "already retried 35 times" in body["message"]
+
+
+def test_a_changed_method_is_judged_by_the_new_card_s_reattempts(api: ModuleType) -> None:
+    """The old card's rule is lifted by a new card; the new card's own cap still holds."""
+    entry_id = failure(
+        data__scheduled_payment_id="sp_capped",
+        data__failure={"code": "stolen_card", "message": "", "network": "visa"},
+    )
+    reattempted("card_capped", timestamps.now(), 15)
+    change_card("sp_capped", "2026-11-25T09:00:00Z", "card_capped")
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "already retried 15 times" in body["message"]
+    change_card("sp_capped", "2026-11-25T10:00:00Z", "card_fresh")
+    assert retry(api, entry_id)[0] == 202
+
+
+def test_a_capped_new_card_is_refused_even_when_the_old_card_s_rules_allow(
+    api: ModuleType,
+) -> None:
+    """The retry charges the scheduled payment's new card: its cap holds, whatever the failed
+    card's own rules say, and the reattempt is the new card's."""
+    entry_id = visa_failure("card_old_ok", data__scheduled_payment_id="sp_to_capped")
+    reattempted("card_new_capped", timestamps.now(), 15)
+    change_card("sp_to_capped", "2026-11-25T09:00:00Z", "card_new_capped")
+    status, body = retry(api, entry_id)
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    assert "already retried 15 times" in body["message"]
+
+    other = visa_failure("card_old_ok2", data__scheduled_payment_id="sp_to_fresh")
+    change_card("sp_to_fresh", "2026-11-25T09:00:00Z", "card_new_fresh")
+    assert retry(api, other)[0] == 202
+    entries = store()
+    since = timestamps.plus(timestamps.now(), -timedelta(days=30))
+    assert len(entries.card_reattempts("org_demo", "card_new_fresh", since)) == 1
+    assert entries.card_reattempts("org_demo", "card_old_ok2", since) == []
+
+
+def test_a_new_card_is_capped_by_its_own_network(api: ModuleType) -> None:
+    """A Mastercard decline, then a Visa card: Visa's 15, not Mastercard's 35."""
+    entry_id = failure(
+        data__scheduled_payment_id="sp_mc_to_visa",
+        data__payment_method={"token": "tok_mc", "card_id": "card_mc_old"},
+        data__failure={"code": "card_declined", "message": "", "network": "mastercard"},
+    )
+    reattempted("card_visa_new", timestamps.now(), 20)
+    change_card("sp_mc_to_visa", "2026-11-25T09:00:00Z", "card_visa_new", brand="visa")
+    status, body = retry(api, entry_id)
+    assert status == 409
+    assert "allows (15)" in body["message"]
+
+
+def test_a_capped_card_is_allowed_again_when_its_oldest_reattempt_leaves_the_window(
+    api: ModuleType,
+) -> None:
+    oldest = timestamps.plus(timestamps.now(), -timedelta(days=20))
+    reattempted("card_waits", oldest, 1)
+    reattempted("card_waits", timestamps.plus(timestamps.now(), -timedelta(days=2)), 14)
+    status, body = retry(api, visa_failure("card_waits"))
+    assert (status, body["code"]) == (409, "retry_not_allowed")
+    expected = timestamps.display(timestamps.plus(oldest, timedelta(days=30)))
+    assert body["retry_allowed_at"] == expected

@@ -40,7 +40,8 @@ def test_a_signed_failure_is_accepted_and_stored(webhooks: ModuleType) -> None:
     status, body = deliver(webhooks, as_json(factories.payment_failed()))
     assert (status, body) == (200, {"status": "accepted"})
     entities = sorted(i["entity"]["S"] for i in table_items())
-    assert entities == ["audit", "delivery", "entry", "failure"]
+    # recovery_day: the day's recovery counters, added to in the same transaction.
+    assert entities == ["audit", "delivery", "entry", "failure", "recovery_day"]
 
 
 def test_a_new_failure_costs_one_write_request(webhooks: ModuleType) -> None:

@@ -7,7 +7,9 @@ import logging
 from payment_action_center.app.outbox import bus_event, publish, transition
 from payment_action_center.app.work import RetryWork
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.billing import ScheduledPayment, another_method, retry_charges
 from payment_action_center.domain.entries import (
+    Actor,
     AuditEvent,
     Caller,
     Entry,
@@ -15,7 +17,14 @@ from payment_action_center.domain.entries import (
     Status,
 )
 from payment_action_center.domain.errors import Conflict, RetryNotAllowed
-from payment_action_center.domain.retry_rules import RetryCaps, retry_refusal
+from payment_action_center.domain.retry_rules import (
+    CARD_WINDOW,
+    CardReattempts,
+    RetryCaps,
+    card_network,
+    reattempted_card,
+    retry_refusal,
+)
 from payment_action_center.ports import (
     BillingStore,
     EntryStore,
@@ -41,60 +50,102 @@ def request_retry(
     id the organization's settings must then hold (a 409 at once rather than a retry that can
     only fail later). `caps`: given, the networks' and banks' rules are applied first
     (domain/retry_rules.py): a 409 `retry_not_allowed` with the rule in words, nothing changed;
-    `billing` tells whether a scheduled payment's method changed since the failure, which lifts
-    the failure's rules (read only when they refuse)."""
+    `billing` says what the retry would charge (a scheduled payment's method changed since the
+    failure is a new card, which lifts the failure's rules)."""
     entry = store.get(caller.org_id, entry_id)
     caller.require(Role.BILLING_ADMIN)
     if accounts is not None:
         require_processor_account(accounts, entry.organization_id)
-    now = timestamps.now()
+    return request_retry_as(
+        store, queue, caller.actor, entry, timestamps.now(), billing=billing, caps=caps
+    )
+
+
+def request_retry_as(
+    store: EntryStore,
+    queue: RetryQueue,
+    actor: Actor,
+    entry: Entry,
+    now: str,
+    *,
+    billing: BillingStore | None = None,
+    caps: RetryCaps | None = None,
+    automatic: int | None = None,
+) -> Entry:
+    """The retry request itself, whoever asks: an admin (`request_retry`) or the organization's
+    automatic policy (app/auto_retry.py, `actor` AUTO_RETRY). The same guard, the same single
+    conditional write (on `entry`'s version: an entry changed since it was read is a Conflict),
+    the same work on the queue. `automatic`: the automatic attempt's number (1 on the policy's
+    first day), counted on the entry (`auto_attempts`) in that write and audited."""
+    card = None
     if caps is not None and entry.status is Status.FAILED:
-        require_retry_allowed(entry, now, caps, billing)
-    pending = entry.start_retry(by=caller.actor, at=now)
+        card = require_retry_allowed(store, entry, now, caps, billing)
+    pending = entry.start_retry(by=actor, at=now, automatic=automatic is not None)
     assert pending.retry is not None
-    requested = AuditEvent(now, "retry_requested", caller.actor, {"attempt": pending.retry.attempt})
-    transition(store, pending, requested)
+    detail: dict[str, int] = {"attempt": pending.retry.attempt}
+    if automatic is not None:
+        detail["automatic"] = automatic
+    transition(store, pending, AuditEvent(now, "retry_requested", actor, detail), card_attempt=card)
     try:
         queue.send(RetryWork.of(pending))
     except QueueUnavailable:
         # The retry is recorded: the watchdog sends the work of any retry whose charge was
         # never sent once its deadline passes. Nothing is lost; it is only later.
         log.exception(
-            "retry queued late: the queue refused the message", extra={"entry_id": entry_id}
+            "retry queued late: the queue refused the message", extra={"entry_id": entry.id}
         )
     return pending
 
 
 def require_retry_allowed(
-    entry: Entry, now: str, caps: RetryCaps, billing: BillingStore | None
-) -> None:
-    refusal = retry_refusal(entry, now, caps)
-    if refusal is not None and billing is not None and method_changed(billing, entry):
-        refusal = retry_refusal(entry, now, caps, method_changed=True)
+    store: EntryStore, entry: Entry, now: str, caps: RetryCaps, billing: BillingStore | None
+) -> str | None:
+    """RetryNotAllowed unless the rules let the entry be retried now. Returns the card whose
+    reattempt the retry is (None for a refund or a debit). The retry is judged on what it would
+    charge, as the worker decides it (domain/billing.py `retry_charges`: the scheduled payment,
+    one read, names the method), and the card's reattempts are one Query."""
+    scheduled = None
+    if billing is not None and entry.scheduled_payment_id is not None:
+        scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
+    charged, method = retry_charges(entry, scheduled)
+    card = reattempted_card(entry, charged, method)
+    history = None
+    if card is not None:
+        since = timestamps.plus(now, -CARD_WINDOW)
+        instants = store.card_reattempts(entry.organization_id, card, since)
+        history = CardReattempts(card_network(entry, charged), tuple(instants))
+    lifted = scheduled is not None and rules_lifted(entry, scheduled)
+    refusal = retry_refusal(entry, now, caps, method_changed=lifted, card=history)
     if refusal is not None:
         raise RetryNotAllowed(
             f"this transaction may not be retried now: {refusal.reason}", refusal.allowed_at
         )
+    return card
 
 
-def method_changed(billing: BillingStore, entry: Entry) -> bool:
+def card_reattempts(store: EntryStore, entry: Entry) -> CardReattempts | None:
+    """The reattempts of a failed entry's own card in the last 30 days (None when its retry
+    would reattempt no card): what its page shows the cap with, without reading the scheduled
+    payment (a click on Retry does)."""
+    card = reattempted_card(entry, entry.payment_method, entry.method)
+    if entry.status is not Status.FAILED or card is None:
+        return None
+    since = timestamps.plus(timestamps.now(), -CARD_WINDOW)
+    instants = store.card_reattempts(entry.organization_id, card, since)
+    return CardReattempts(card_network(entry, entry.payment_method), tuple(instants))
+
+
+def rules_lifted(entry: Entry, scheduled: ScheduledPayment) -> bool:
     """Whether the scheduled payment names another card or account than the failed one, set
-    after the latest failure: the one a retry would charge (retry_worker.py `charge_request`).
-    After the latest failure: a retry that charged the new method and failed again is judged by
-    its own failure. Another card: the same card saved again (a new token, the same card id)
-    is the card the networks' rules are about."""
-    if entry.scheduled_payment_id is None:
-        return False
-    scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
-    if scheduled is None or scheduled.payment_method is None:
-        return False
-    new, failed = scheduled.payment_method, entry.payment_method
-    same_card = new.card_id is not None and new.card_id == failed.card_id
+    after the latest failure: then the failure's own rules no longer hold. After the latest
+    failure: a retry that charged the new method and failed again is judged by its own failure.
+    Another card: the same card saved again is the card the networks' rules are about."""
+    new = scheduled.payment_method
     return (
-        scheduled.state_at > entry.failed_at
+        new is not None
+        and scheduled.state_at > entry.failed_at
         and scheduled.state_at > entry.payment_method_at
-        and new.token != failed.token
-        and not same_card
+        and another_method(new, entry.payment_method)
     )
 
 

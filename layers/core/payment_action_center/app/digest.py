@@ -17,22 +17,28 @@ from functools import partial
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from payment_action_center.app import sending
+from payment_action_center.app import auto_retry, sending
 from payment_action_center.app.preferences import unsubscribe_signature
 from payment_action_center.app.sending import Message, Report
 from payment_action_center.app.work import DigestWork
+from payment_action_center.domain import auto_retry as auto_retry_schedule
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.auto_retry import ScheduledRetries
 from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.entries import Locale
+from payment_action_center.domain.recovery import RecoveryFigures, figures, period
 from payment_action_center.ports import (
     BillingStore,
     DigestLine,
     DigestRenderer,
     Email,
+    EntryStore,
     FailureLog,
     Mailer,
     Preferences,
     PreferencesStore,
+    RecoveryCounters,
+    RetryPolicyStore,
     SendLedger,
 )
 
@@ -110,8 +116,14 @@ def send_digest(
     sender: str,
     links: Links,
     render: DigestRenderer,
+    policies: RetryPolicyStore | None = None,
+    entries: EntryStore | None = None,
+    recovery: RecoveryCounters | None = None,
 ) -> Report:
-    """Once per organization, local date and recipient; the report names recipients by address."""
+    """Once per organization, local date and recipient; the report names recipients by address.
+    `policies` and `entries`: given, an organization whose automatic retry policy is on is told
+    how many retries are scheduled today, tomorrow and the day after. `recovery`: given, the
+    digest opens with the recovery figures of the last 30 days (one Query per organization)."""
     report = Report(work.organization_id, work.local_date)
     organization = billing.organization(work.organization_id)
     if organization is None:
@@ -121,8 +133,17 @@ def send_digest(
     )
     if not lines:
         return report
+    scheduled = None
+    if policies is not None and entries is not None:
+        scheduled = scheduled_retries(policies, entries, organization, work.window_end)
+    recovered = (
+        recovery_figures(recovery, organization.id, work.window_end)
+        if recovery is not None
+        else None
+    )
+    email = partial(_email, organization, lines=lines, work=work, links=links, render=render)
     messages = [
-        Message(r.address, r.address, partial(_email, organization, r, lines, work, links, render))
+        Message(r.address, r.address, partial(email, r, scheduled=scheduled, recovery=recovered))
         for r in recipients(organization, preferences.digest_subscribers(organization.id), report)
     ]
     return sending.send_once(messages, report, ledger=ledger, mailer=mailer, sender=sender)
@@ -148,13 +169,34 @@ def recipients(
     return list(found.values())
 
 
+def scheduled_retries(
+    policies: RetryPolicyStore, entries: EntryStore, organization: Organization, now: str
+) -> ScheduledRetries | None:
+    """The automatic retries to come (None while the policy is off): the policy, then the
+    organization's failed entries (app/auto_retry.py `failed_entries`)."""
+    policy = policies.retry_policy(organization.id)
+    if not policy.enabled:
+        return None
+    failed = auto_retry.failed_entries(entries, organization.id)
+    return auto_retry_schedule.scheduled_retries(failed, policy, organization.time_zone, now)
+
+
+def recovery_figures(counters: RecoveryCounters, organization_id: str, now: str) -> RecoveryFigures:
+    """The last 30 days' figures, UTC days ending with now's (domain/recovery.py)."""
+    first, last = period(None, None, timestamps.to_datetime(now).date())
+    return figures(first, last, counters.recovery_days(organization_id, first, last))
+
+
 def _email(
     organization: Organization,
     recipient: Recipient,
+    *,
     lines: list[DigestLine],
     work: DigestWork,
     links: Links,
     render: DigestRenderer,
+    scheduled: ScheduledRetries | None = None,
+    recovery: RecoveryFigures | None = None,
 ) -> Email:
     preferences_url = links.preferences(organization)
     unsubscribe = (
@@ -169,6 +211,8 @@ def _email(
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe,
         window_end=work.window_end,
+        scheduled=scheduled,
+        recovery=recovery,
     )
     if recipient.user_id is None:
         # The billing contact always receives the digest: no one-click unsubscribe, only the link.

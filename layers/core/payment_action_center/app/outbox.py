@@ -41,10 +41,16 @@ def bus_event(at: str, detail_type: str, detail: dict[str, Any]) -> BusEvent:
 
 
 def transition(
-    store: EntryStore, entry: Entry, event: AuditEvent, outbox: list[BusEvent] | None = None
+    store: EntryStore,
+    entry: Entry,
+    event: AuditEvent,
+    outbox: list[BusEvent] | None = None,
+    *,
+    card_attempt: str | None = None,
 ) -> None:
-    """Write an entry's change with its audit event and outbox, if nobody changed it meanwhile."""
+    """Write an entry's change with its audit event and outbox (and a card's reattempt), if
+    nobody changed it meanwhile."""
     try:
-        store.transition(entry, event, outbox=outbox or [])
+        store.transition(entry, event, outbox=outbox or [], card_attempt=card_attempt)
     except StoreConflict:
         raise Conflict("the transaction changed meanwhile: reload it and try again") from None

@@ -7,6 +7,7 @@ from payment_action_center.domain.entries import (
     PAYMENT_PROCESSOR,
     AuditEvent,
     Entry,
+    EntryType,
     PaymentReport,
     Status,
     entry_id_for,
@@ -63,6 +64,7 @@ def new_entry(report: PaymentReport, received_at: str) -> Entry | None:
         updated_at=received_at,
         state_at=report.occurred_at,
         payment_method_at=report.occurred_at,
+        in_figures=entry_type is not EntryType.CREDIT_CARD_REFUND,
     )
 
 

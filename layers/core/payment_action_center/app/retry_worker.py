@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from payment_action_center.app.outbox import bus_event, publish
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.billing import another_method, retry_charges
 from payment_action_center.domain.entries import (
     PAYMENT_PROCESSOR,
     RETRY_WORKER,
@@ -57,8 +58,10 @@ def run(
         return "awaiting settlement"
     now = timestamps.now()
     if retry.charge_sent_at is None:
-        request = charge_request(entry, billing)
-        sent = entry.charge_sent(at=now, method=request.method, account=request.processor_account)
+        request, changed = planned_charge(entry, billing)
+        sent = entry.charge_sent(
+            at=now, method=request.method, account=request.processor_account, method_changed=changed
+        )
         detail = {
             "operation": request.operation.value,
             "method": request.method.value,
@@ -83,24 +86,26 @@ def run(
 
 def charge_request(entry: Entry, billing: BillingStore) -> ChargeRequest:
     """What to charge: for a scheduled payment whose method changed after the failure, the new
-    method; otherwise the failed payment's own. Where: once sent, the account it was sent on;
-    before, the organization's account now."""
-    token, method = entry.payment_method.token, entry.method
+    method; otherwise the failed payment's own (domain/billing.py `retry_charges`). Where: once
+    sent, the account it was sent on; before, the organization's account now."""
+    return planned_charge(entry, billing)[0]
+
+
+def planned_charge(entry: Entry, billing: BillingStore) -> tuple[ChargeRequest, bool]:
+    """The charge request, and whether it charges another card or account than the failed one
+    (the recovery figures' `payment_method_changed`; the same card saved again is not)."""
     assert entry.retry is not None
     if entry.retry.charge_sent_at is not None:
         account = entry.retry.processor_account
     else:
         organization = billing.organization(entry.organization_id)
         account = organization.processor_account_id if organization is not None else None
+    scheduled = None
     if entry.scheduled_payment_id is not None:
         scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
-        if (
-            scheduled is not None
-            and scheduled.payment_method is not None
-            and scheduled.state_at > entry.payment_method_at
-        ):
-            token, method = scheduled.payment_method.token, scheduled.method or method
-    return _request(entry, token, Method(method), account)
+    charged, method = retry_charges(entry, scheduled)
+    changed = method is not entry.method or another_method(charged, entry.payment_method)
+    return _request(entry, charged.token, Method(method), account), changed
 
 
 def status_request(entry: Entry) -> ChargeRequest:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from payment_action_center.domain.entries import (
     AccountHolder,
+    Entry,
     Locale,
     Method,
     PaymentKind,
@@ -68,6 +69,27 @@ class ScheduledPayment:
     currency: str | None
     active: bool
     state_at: str
+
+
+def retry_charges(entry: Entry, scheduled: ScheduledPayment | None) -> tuple[PaymentMethod, Method]:
+    """What a retry of the entry charges, and by which method: the scheduled payment's method
+    when the billing platform set it after the one the failure names (`payment_method_at`),
+    else the failed payment's own. The retry worker charges it; the retry guard judges it."""
+    if (
+        scheduled is not None
+        and scheduled.payment_method is not None
+        and scheduled.state_at > entry.payment_method_at
+    ):
+        return scheduled.payment_method, scheduled.method or entry.method
+    return entry.payment_method, entry.method
+
+
+def another_method(new: PaymentMethod, failed: PaymentMethod) -> bool:
+    """Whether `new` is another card or account than `failed`: another token, and not the same
+    card saved again (a new token, the same card id), which is the card the networks' rules
+    are about."""
+    same_card = new.card_id is not None and new.card_id == failed.card_id
+    return new.token != failed.token and not same_card
 
 
 @dataclass(frozen=True)

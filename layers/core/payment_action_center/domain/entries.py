@@ -215,6 +215,8 @@ class Actor:
 PAYMENT_PROCESSOR = Actor(type="system", id="payment-processor")
 RETRY_WORKER = Actor(type="system", id="retry-worker")
 RETRY_WATCHDOG = Actor(type="system", id="retry-watchdog")
+# The organization's automatic retry policy (app/auto_retry.py) requesting a retry.
+AUTO_RETRY = Actor(type="system", id="auto-retry")
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,10 @@ class RetryState:
     charge_sent_at: str | None = None
     # The method charged: a scheduled payment may have moved from card to e-check.
     charged_method: Method | None = None
+    # Whether the charge went to the scheduled payment's method, changed after the failure
+    # (app/retry_worker.py, charge_request), rather than the failed payment's own: a recovery
+    # then counts as "payment method changed" (domain/recovery.py).
+    method_changed: bool = False
     # The organization's account at the processor the charge was sent on: its status is looked
     # up, and the request sent again, there, even if the organization's account changed since
     # (a processor keeps idempotency keys per account: elsewhere the same key would charge again).
@@ -310,6 +316,26 @@ class Entry:
     # occurred_at of the event that named payment_method: a scheduled payment's method
     # changed later than this is the newer one, and a retry charges it.
     payment_method_at: str = ""
+    # Retries requested by the organization's automatic policy (domain/auto_retry.py): the next
+    # one is automatic attempt `auto_attempts`, due on its day after the first failure.
+    auto_attempts: int = 0
+    # Whether the entry is in the recovery figures (domain/recovery.py): set when it is recorded,
+    # so that an entry recorded before the figures existed, or a refund (money owed, not
+    # revenue), never adds a recovery or a dismissal to a day that never counted its failure.
+    in_figures: bool = False
+    # failed_at of the first failure, kept once a retry failed again (failed_at moves): "" while
+    # failed_at is still the first (`first_failure_at`).
+    first_failed_at: str = ""
+    # Why the automatic policy stopped retrying the entry (the rules refused for good), if it did.
+    auto_stopped: str | None = None
+
+    @property
+    def first_failure_at(self) -> str:
+        """When the payment first failed: failed_at until a retry failed again. An entry failed
+        again before first_failed_at was kept has only received_at, its first failure's arrival."""
+        if self.first_failed_at:
+            return self.first_failed_at
+        return self.failed_at if self.attempts == 1 else self.received_at
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -338,23 +364,36 @@ class Entry:
 
     # --- the lifecycle of docs/contract.md §2 -----------------------------------------------------
 
-    def start_retry(self, by: Actor, at: str) -> "Entry":
+    def start_retry(self, by: Actor, at: str, *, automatic: bool = False) -> "Entry":
+        """`automatic`: asked by the organization's policy, which counts it (auto_attempts)."""
         if self.status is not Status.FAILED:
             raise Conflict(f"only a failed transaction can be retried; this one is {self.status}")
         retry = RetryState(attempt=self.attempts, requested_at=at, requested_by=by)
-        return self.changed(at, status=Status.RETRY_PENDING, retry=retry)
+        auto_attempts = self.auto_attempts + 1 if automatic else self.auto_attempts
+        return self.changed(
+            at, status=Status.RETRY_PENDING, retry=retry, auto_attempts=auto_attempts
+        )
+
+    def automatic_retries_stopped(self, reason: str, at: str) -> "Entry":
+        """No more automatic attempts: the rules refuse them for good (domain/auto_retry.py)."""
+        if self.status is not Status.FAILED:
+            raise Conflict(f"only a failed transaction is retried automatically: {self.status}")
+        return self.changed(at, auto_stopped=reason)
 
     def dismiss(self, at: str) -> "Entry":
         if self.status is not Status.FAILED:
             raise Conflict(f"only a failed transaction can be dismissed; this one is {self.status}")
         return self.changed(at, status=Status.DISMISSED)
 
-    def charge_sent(self, at: str, method: Method, account: str | None = None) -> "Entry":
+    def charge_sent(
+        self, at: str, method: Method, account: str | None = None, method_changed: bool = False
+    ) -> "Entry":
         retry = replace(
             self._pending_retry(),
             charge_sent_at=at,
             charged_method=method,
             processor_account=account,
+            method_changed=method_changed,
         )
         return self.changed(at, retry=retry)
 
@@ -390,6 +429,7 @@ class Entry:
             status=Status.FAILED,
             attempts=self.attempts + 1,
             failed_at=failed_at,
+            first_failed_at=self.first_failure_at,
             failure=failure,
             retry=None,
             state_at=max(self.state_at, failed_at),

@@ -6,13 +6,13 @@ A retry is refused when the failure's class is `never_retry` (domain/declines.py
 Mastercard "retry after" delay has passed since the failure, when a debit was already presented
 again as often as the bank rules allow or its original is too old, or when the card was already
 reattempted as often as its network allows in a rolling 30 days (counted by the caller across
-every entry of the same payment method). A payment method changed since the failure is a new
-card or account: the failure's own rules no longer hold (its network cap still counts, for the
-new card).
+every entry of the organization; then allowed again once the oldest of them leaves the window).
+A payment method changed since the failure is a new card or account: the failure's own rules no
+longer hold, and the cap counted is the new card's, with its network's limit.
 
-The caps are configuration (RetryCaps, the API's settings) whose defaults are the networks' and
-Nacha's: Visa 15 reattempts in 30 days, Mastercard 35, a debit presented again twice within 180
-days of the original.
+The caps are configuration (RetryCaps; adapters/retry_settings.py) whose defaults are the
+networks' and Nacha's: Visa 15 reattempts in 30 days, Mastercard 35, a debit presented again
+twice within 180 days of the original.
 """
 
 from dataclasses import dataclass
@@ -20,7 +20,13 @@ from datetime import timedelta
 
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.declines import DeclineClass, guidance
-from payment_action_center.domain.entries import Entry, EntryType, Method, Network
+from payment_action_center.domain.entries import (
+    Entry,
+    EntryType,
+    Method,
+    Network,
+    PaymentMethod,
+)
 
 CARD_WINDOW = timedelta(days=30)
 
@@ -49,30 +55,79 @@ class Refusal:
     allowed_at: str | None = None
 
 
+@dataclass(frozen=True)
+class CardReattempts:
+    """A card's reattempts in the last 30 days, across the organization's entries: the instants
+    they were requested, oldest first, and the card's network (whose cap applies)."""
+
+    network: Network | None
+    at: tuple[str, ...]
+
+
+def network_of(method: PaymentMethod) -> Network | None:
+    """The card's network from its brand as the billing platform names it ("visa", "Visa",
+    "MasterCard"…), or None."""
+    brand = (method.brand or "").lower().replace(" ", "")
+    try:
+        return Network(brand)
+    except ValueError:
+        return None
+
+
+def card_of(method: PaymentMethod) -> str:
+    """The card as the networks count its reattempts: the billing platform's card id, which
+    stays the same when the card is saved again under a new token, else the token."""
+    return method.card_id or method.token
+
+
+def reattempted_card(entry: Entry, charged: PaymentMethod, method: Method) -> str | None:
+    """The card a retry of the entry reattempts, charging `charged` by `method` (what
+    domain/billing.py `retry_charges` says): None for a refund, which is no reattempt of a
+    declined charge, and for a debit, whose presentments are counted on the entry itself."""
+    if method is not Method.CREDIT_CARD or entry.type is EntryType.CREDIT_CARD_REFUND:
+        return None
+    return card_of(charged)
+
+
+def card_network(entry: Entry, charged: PaymentMethod) -> Network | None:
+    """The network whose cap holds for a retry charging `charged`: the one that declined the
+    failed card (else its brand's) when it is that card, the new card's brand's otherwise."""
+    failed = entry.payment_method
+    same = charged.token == failed.token or (
+        charged.card_id is not None and charged.card_id == failed.card_id
+    )
+    if same:
+        return entry.failure.network or network_of(failed)
+    return network_of(charged)
+
+
 def retry_refusal(
     entry: Entry,
     now: str,
     caps: RetryCaps,
     *,
     method_changed: bool = False,
-    card_reattempts: int = 0,
+    card: CardReattempts | None = None,
 ) -> Refusal | None:
     """None when the rules let the entry be retried now. `method_changed`: the scheduled
     payment's method was replaced after the failure (the billing platform's, which the caller
-    reads); `card_reattempts`: the retries of the same card in the last 30 days, across entries
-    (0 when the caller does not count them)."""
+    reads); `card`: the reattempts of the card the retry would charge (None when the caller
+    did not count them, or the retry reattempts no card)."""
     if entry.type is EntryType.CREDIT_CARD_REFUND:
         return None  # a refund is no reattempt of a declined charge
     if not method_changed:
         refused = _failure_rules(entry, now, caps)
         if refused is not None:
             return refused
-    if entry.method is Method.CREDIT_CARD:
-        cap = caps.card_reattempts(entry.failure.network)
-        if card_reattempts >= cap:
+    if card is not None:
+        cap = caps.card_reattempts(card.network)
+        if len(card.at) >= cap:
+            # Allowed again once the window holds one fewer than the cap.
+            allowed_at = timestamps.plus(card.at[len(card.at) - cap], CARD_WINDOW)
             return Refusal(
-                f"this card was already retried {card_reattempts} times in the last 30 days, "
-                f"the most its network allows ({cap}) without a fee for each reattempt"
+                f"this card was already retried {len(card.at)} times in the last 30 days, the "
+                f"most its network allows ({cap}) without a fee for each reattempt",
+                allowed_at,
             )
     return None
 

@@ -56,7 +56,13 @@ def entry_item(entry: Entry) -> dict[str, Any]:
         "state_at": entry.state_at,
         "payment_method_at": entry.payment_method_at,
         "version": entry.version,
+        "auto_attempts": entry.auto_attempts,
+        "in_figures": True if entry.in_figures else None,
     }
+    if entry.first_failed_at:
+        item["first_failed_at"] = entry.first_failed_at
+    if entry.auto_stopped is not None:
+        item["auto_stopped"] = entry.auto_stopped
     if entry.scheduled_payment_id is not None:
         item["scheduled_payment_id"] = entry.scheduled_payment_id
     item |= failure_details_item(entry.failure)
@@ -106,6 +112,10 @@ def entry_from(item: dict[str, Any]) -> Entry:
         retry=_retry_from(item["retry"]) if "retry" in item else None,
         recovered_payment_id=item.get("recovered_payment_id"),
         payment_method_at=item.get("payment_method_at", ""),
+        auto_attempts=int(item.get("auto_attempts", 0)),
+        in_figures=bool(item.get("in_figures", False)),
+        first_failed_at=item.get("first_failed_at", ""),
+        auto_stopped=item.get("auto_stopped"),
     )
 
 
@@ -120,6 +130,7 @@ def _retry_item(retry: RetryState) -> dict[str, Any]:
         "processor_payment_id": retry.processor_payment_id,
         "awaiting": retry.awaiting,
         "needs_attention": retry.needs_attention,
+        "method_changed": True if retry.method_changed else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -135,6 +146,7 @@ def _retry_from(item: dict[str, Any]) -> RetryState:
         processor_payment_id=item.get("processor_payment_id"),
         awaiting=item.get("awaiting"),
         needs_attention=item.get("needs_attention"),
+        method_changed=bool(item.get("method_changed", False)),
     )
 
 
@@ -215,6 +227,19 @@ def failure_log_item(entry: Entry, expires_at: int) -> dict[str, Any]:
             entry.failed_at[:10], keys.shard(entry.organization_id, keys.FAILDAY_SHARDS)
         ),
         keys.FAILDAY_SK: f"{entry.organization_id}#{entry.failed_at}#{entry.id}",
+        keys.TTL: expires_at,
+    }
+
+
+def card_reattempt_item(entry: Entry, card: str, expires_at: int) -> dict[str, Any]:
+    """A retry of the card (domain/retry_rules.py `card_of`), requested at `entry.updated_at`:
+    what the networks' caps per card and 30 days count."""
+    return {
+        keys.PK: keys.card_reattempts(entry.organization_id, card),
+        keys.SK: f"{entry.updated_at}#{entry.id}#{entry.attempts:04d}",
+        "entity": "card_reattempt",
+        "entry_id": entry.id,
+        "requested_at": entry.updated_at,
         keys.TTL: expires_at,
     }
 

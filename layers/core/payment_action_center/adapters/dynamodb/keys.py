@@ -11,10 +11,23 @@ tests/unit/infra/test_template.py checks the two agree.
   account        pk ACCOUNT#<processor account> sk ACCOUNT   (organization_id: which organization
                  claimed the account last; POST /webhooks/stripe routes by it)
   sandbox charge pk SANDBOX#CHARGES            sk <idempotency key>        (expires_at: TTL)
+  card reattempt pk ORG#<org>#CARD#<card>       sk <requested_at>#<id>#<attempt, 4 digits>
+                 (expires_at: TTL; one per retry of a card: the networks' 30-day caps count
+                 them with one Query, domain/retry_rules.py)
+  recovery day   pk ORG#<org>#RECOVERY          sk <UTC date>#<currency>#<entry shard>
+                 (daily counters of GET /metrics/recovery, numeric attributes added to with ADD
+                 in the transaction of the entry's change, domain/recovery.py; the date is the
+                 entry's first failure's, so a range of days is one Query; see below for the
+                 shard)
   failures/day   FailuresByDay: failday_pk FAILDAY#<UTC date>#<shard>,
                  failday_sk <org>#<failed_at>#<id>
                  (on the failure-log rows: which organizations the digest looks at)
   preferences    pk ORG#<org>                  sk PREFS#<user sub>
+  retry policy   pk ORG#<org>                  sk RETRY_POLICY  (the automatic retry policy,
+                 domain/auto_retry.py; absent: off)
+  auto-retry org pk AUTORETRY                  sk <org>   (only while the organization's policy is
+                 on, written or deleted with it: a copy of the policy and visit_at, when the retry
+                 watchdog next visits it; adapters/dynamodb/policy_store.py)
   digest sent    pk DIGEST#<org>#<local date>  sk RCPT#<address>     (once per day and recipient)
   outbox event   pk OUTBOX                     sk <at>#<event id>    (written with its change,
                                                                         deleted once published)
@@ -32,6 +45,17 @@ This spreads many organizations' writes, not one organization's: a single organi
 writes to one partition. The shard is part of the stored index attributes: changing a shard
 count means re-keying (rewriting) failday_pk or expiry_pk on every item that carries it, or the
 readers miss what was written under the old count.
+
+The recovery counters are sharded too, for another reason: two transactions that touch the same
+item at the same time conflict (TransactionConflict: DeliveryInFlight, the webhook is delivered
+again), and every failure, recovery and dismissal of an organization adds to its day's counters.
+One item per organization and day would make an organization's concurrent failure webhooks
+conflict with one another. So the counters of a day are spread over RECOVERY_SHARDS items by a
+hash of the entry id (`entry_shard`): two concurrent changes of one organization collide on one
+in RECOVERY_SHARDS, and an entry's own changes, which its version check serializes anyway, land
+on one item. The reader adds the shards up: a year is still one Query (its pages) of at most
+366 x RECOVERY_SHARDS items per currency, only days with activity existing. Changing the count
+needs no re-keying: the reader reads whatever shards a day has.
 """
 
 import zlib
@@ -51,11 +75,15 @@ SETTINGS = "SETTINGS"
 ACCOUNT = "ACCOUNT"
 SANDBOX_CHARGES = "SANDBOX#CHARGES"
 OUTBOX = "OUTBOX"
+RETRY_POLICY = "RETRY_POLICY"
+AUTORETRY = "AUTORETRY"
 # A burst of 1,500 writes a second over 16 shards is under 100 a shard: room for an uneven
 # spread (tests/unit/adapters/test_dynamodb_keys.py allows up to twice the mean) and for growth,
 # for 16 Queries per read of every organization. Two digits: up to 100 shards.
 FAILDAY_SHARDS = 16
 EXPIRY_SHARDS = 16
+# The recovery counters' shards per organization, day and currency (see the module's docstring).
+RECOVERY_SHARDS = 8
 
 
 def shard(organization_id: str, shards: int) -> str:
@@ -92,6 +120,23 @@ def failure_log(organization_id: str) -> str:
 
 def failure_log_sort(failed_at: str, entry_id: str, attempt: int) -> str:
     return f"{failed_at}#{entry_id}#{attempt:04d}"
+
+
+def card_reattempts(organization_id: str, card: str) -> str:
+    return f"ORG#{organization_id}#CARD#{card}"
+
+
+def recovery_days(organization_id: str) -> str:
+    return f"ORG#{organization_id}#RECOVERY"
+
+
+def recovery_day(day: str, currency: str, day_shard: str) -> str:
+    return f"{day}#{currency}#{day_shard}"
+
+
+def entry_shard(entry_id: str) -> str:
+    """The recovery counters' shard of an entry: CRC-32 of its id, "00" up to RECOVERY_SHARDS."""
+    return f"{zlib.crc32(entry_id.encode()) % RECOVERY_SHARDS:02d}"
 
 
 def delivery(endpoint: str, webhook_id: str) -> str:

@@ -1,6 +1,8 @@
 """The EntryStore on DynamoDB."""
 
+import random
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ from payment_action_center.adapters.dynamodb import keys
 from payment_action_center.adapters.dynamodb.items import (
     audit_from,
     audit_item,
+    card_reattempt_item,
     entry_from,
     entry_item,
     failure_log_item,
@@ -18,7 +21,8 @@ from payment_action_center.adapters.dynamodb.items import (
     outbox_item,
     recovered_payment_item,
 )
-from payment_action_center.domain import timestamps
+from payment_action_center.adapters.dynamodb.recovery_items import counter_update
+from payment_action_center.domain import recovery, timestamps
 from payment_action_center.domain.entries import AuditEvent, BusEvent, Entry, Status, fold
 from payment_action_center.domain.errors import DeliveryInFlight, NotFound
 from payment_action_center.domain.listing import EntryFilter, Page, Position
@@ -28,8 +32,13 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 FAILURE_LOG_DAYS = 40
+# A card's reattempts are counted over 30 days (domain/retry_rules.py CARD_WINDOW); kept a day
+# longer, since TTL deletion is not instant and the count reads by date anyway.
+CARD_REATTEMPT_DAYS = 31
 ENTRY_ID = re.compile(r"^txn_[a-z2-7]{26}$")
 DELIVERY_DAYS = 14
+# A transaction that met a concurrent one on an item is sent again, up to this many times in all.
+CONFLICT_ATTEMPTS = 3
 # A filtered page reads this many index items per request at most (a Query's Limit counts
 # items before the filter).
 FILTERED_READ = 500
@@ -49,7 +58,8 @@ class DynamoEntryStore:
         self._table = table_name
 
     def record_failure(self, entry: Entry, received: AuditEvent, delivery: Delivery) -> None:
-        """One TransactWriteItems: entry, audit event, failure-log row, delivery marker."""
+        """One TransactWriteItems: entry, audit event, failure-log row, delivery marker, and the
+        failure added to the day's recovery counters."""
         expires = timestamps.epoch_seconds(entry.failed_at) + FAILURE_LOG_DAYS * 86400
         writes = [
             ("entry", self._put_new(entry_item(entry))),
@@ -57,6 +67,7 @@ class DynamoEntryStore:
             ("failure_log", self._put_new(failure_log_item(entry, expires))),
             ("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))),
         ]
+        writes += self._recovery_counters(entry, received)
         transact(self._client, [role for role, _ in writes], [write for _, write in writes])
 
     def transition(
@@ -67,10 +78,12 @@ class DynamoEntryStore:
         outbox: Sequence[BusEvent] = (),
         delivery: Delivery | None = None,
         log_failure: bool = False,
+        card_attempt: str | None = None,
     ) -> None:
         """Write the entry's next version if nobody changed it meanwhile, in one transaction with
         its audit event, what the change implies (a failure-log row after a failed retry, the
-        recovered payment), the events to publish (outbox) and the delivery that caused it.
+        recovered payment, a reattempt of a card, the recovery counters a recovery or a dismissal
+        moves), the events to publish (outbox) and the delivery that caused it.
 
         StoreConflict("entry") when the stored version is not the one this change started from.
         """
@@ -84,7 +97,12 @@ class DynamoEntryStore:
             writes.append(
                 ("payment", self._put_new(recovered_payment_item(entry, entry.updated_at)))
             )
+        if card_attempt is not None:
+            expires = timestamps.epoch_seconds(entry.updated_at) + CARD_REATTEMPT_DAYS * 86400
+            item = card_reattempt_item(entry, card_attempt, expires)
+            writes.append(("card_reattempt", self._put_new(item)))
         writes += [("outbox", self._put_new(outbox_item(message))) for message in outbox]
+        writes += self._recovery_counters(entry, event)
         if delivery is not None:
             writes.append(("delivery", self._put_new(delivery_item(delivery, entry_id=entry.id))))
         versioned = {
@@ -101,6 +119,20 @@ class DynamoEntryStore:
             ["entry"] + [role for role, _ in writes],
             [versioned] + [w for _, w in writes],
         )
+
+    def card_reattempts(self, organization_id: str, card: str, since: str) -> list[str]:
+        """One Query of the card's reattempts, their sort keys alone (<requested_at>#…), every
+        page: a few dozen at most, since the caps stop them."""
+        items = self._query_all(
+            KeyConditionExpression="#pk = :pk AND #sk >= :since",
+            ProjectionExpression="#sk",
+            ExpressionAttributeNames={"#pk": keys.PK, "#sk": keys.SK},
+            ExpressionAttributeValues=to_attributes(
+                {":pk": keys.card_reattempts(organization_id, card), ":since": since}
+            ),
+            ConsistentRead=True,
+        )
+        return [str(item[keys.SK]).split("#", 1)[0] for item in items]
 
     def outbox(self, older_than: str) -> list[BusEvent]:
         """Events written but not yet published (a publish that failed after its write)."""
@@ -195,6 +227,32 @@ class DynamoEntryStore:
     def _query_all(self, **request: Any) -> list[dict[str, Any]]:
         return query_all(self._client, self._table, **request)
 
+    def _recovery_counters(
+        self, entry: Entry, event: AuditEvent
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The day's recovery counters the change moves (domain/recovery.py), added to in the
+        change's own transaction: an unconditional Update with ADD."""
+        change = recovery.counted(entry, event.action)
+        if change is None:
+            return []
+        update = counter_update(change)
+        return [
+            (
+                "recovery",
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_attributes(update["Key"]),
+                        "UpdateExpression": update["UpdateExpression"],
+                        "ExpressionAttributeNames": update["ExpressionAttributeNames"],
+                        "ExpressionAttributeValues": to_attributes(
+                            update["ExpressionAttributeValues"]
+                        ),
+                    }
+                },
+            )
+        ]
+
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return put_new(self._table, item)
 
@@ -260,23 +318,36 @@ def delivery_item(delivery: Delivery, **extra: Any) -> dict[str, Any]:
 def transact(client: Any, roles: list[str], writes: list[dict[str, Any]]) -> None:
     """TransactWriteItems, with DynamoDB's cancellation reasons turned into domain errors:
     DeliveryInFlight for a race with a concurrent transaction, StoreConflict naming the roles
-    whose condition failed."""
-    try:
-        client.transact_write_items(TransactItems=writes)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-        if "TransactionConflict" in reasons:
-            raise DeliveryInFlight("a concurrent write of the same items is in flight") from None
-        failed = {
-            role
-            for role, code in zip(roles, reasons, strict=False)
-            if code == "ConditionalCheckFailed"
-        }
-        if not failed:
-            raise
-        raise StoreConflict(frozenset(failed)) from None
+    whose condition failed.
+
+    A transaction cancelled because another one held one of its items (TransactionConflict:
+    concurrent changes of one organization meet on its recovery counters, adapters/dynamodb/
+    keys.py) applied nothing, so it is sent again, at most CONFLICT_ATTEMPTS times in all,
+    after a short random pause; its conditions are checked anew each time."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            client.transact_write_items(TransactItems=writes)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if "TransactionConflict" in reasons:
+                if attempt < CONFLICT_ATTEMPTS:
+                    # Jitter, so that the transactions that met do not meet again.
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
+                    continue
+                raise DeliveryInFlight(
+                    "a concurrent write of the same items is in flight"
+                ) from None
+            failed = {
+                role
+                for role, code in zip(roles, reasons, strict=False)
+                if code == "ConditionalCheckFailed"
+            }
+            if not failed:
+                raise
+            raise StoreConflict(frozenset(failed)) from None
 
 
 def _open_query(table: str, organization_id: str, where: EntryFilter) -> dict[str, Any]:

@@ -6,13 +6,14 @@ The HTML is autoescaped and every value stripped of control characters (emails/c
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from payment_action_center.adapters.emails.common import (
     amount_in_words,
@@ -20,7 +21,9 @@ from payment_action_center.adapters.emails.common import (
     require_http_url,
 )
 from payment_action_center.adapters.emails.translations import DIGEST, DigestWording
+from payment_action_center.domain.auto_retry import ScheduledRetries
 from payment_action_center.domain.billing import Organization
+from payment_action_center.domain.recovery import RecoveryFigures
 from payment_action_center.domain.timestamps import canonical, to_datetime
 from payment_action_center.ports import DigestLine, Email
 
@@ -37,6 +40,8 @@ def render_digest(
     unsubscribe_url: str,
     window_end: str,
     max_rows: int = 200,
+    scheduled: ScheduledRetries | None = None,
+    recovery: RecoveryFigures | None = None,
 ) -> Email:
     """The digest for one recipient: newest failure first, at most `max_rows` rows.
 
@@ -65,6 +70,8 @@ def render_digest(
         "more": _counted(wording.more, hidden, babel_locale) if hidden else None,
         "console_url": organization.console_url,
         "preferences_url": preferences_url,
+        "scheduled": _scheduled(wording, scheduled, babel_locale),
+        "recovery": _recovery(wording, recovery, babel_locale),
     }
     templates = environment()
     return Email(
@@ -131,6 +138,41 @@ def _row(
             wording.actions[line.recommended_action] if line.recommended_action else None
         ),
     )
+
+
+def _scheduled(
+    wording: DigestWording, scheduled: ScheduledRetries | None, locale: Locale
+) -> str | None:
+    """The line "Retries scheduled today: N · tomorrow: N · the day after: N", while the
+    automatic retry policy is on (`scheduled` given); None otherwise."""
+    if scheduled is None:
+        return None
+    return wording.scheduled.format(
+        today=format_decimal(scheduled.today, locale=locale),
+        tomorrow=format_decimal(scheduled.tomorrow, locale=locale),
+        day_after=format_decimal(scheduled.day_after, locale=locale),
+    )
+
+
+def _recovery(
+    wording: DigestWording, recovery: RecoveryFigures | None, locale: Locale
+) -> str | None:
+    """The line "Last 30 days: $4,210.00 recovered of $6,000.00 failed (70%)", each currency
+    that had failures; None without figures."""
+    if recovery is None:
+        return None
+    days = (date.fromisoformat(recovery.last_day) - date.fromisoformat(recovery.first_day)).days
+    parts = [
+        wording.recovery.format(
+            days=format_decimal(days + 1, locale=locale),
+            recovered=amount_in_words(figures.recovered.amount, figures.currency, locale),
+            failed=amount_in_words(figures.failed.amount, figures.currency, locale),
+            rate=format_percent(figures.recovery_rate, locale=locale),
+        )
+        for figures in recovery.currencies
+        if figures.recovery_rate is not None
+    ]
+    return wording.recovery_separator.join(parts) or None
 
 
 def _counted(phrases: Mapping[str, str], count: int, locale: Locale) -> str:

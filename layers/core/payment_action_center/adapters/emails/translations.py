@@ -40,6 +40,14 @@ class DigestWording:
     preferences: str
     # French puts a no-break space before a colon.
     colon: str
+    # The automatic retries to come (domain/auto_retry.py), while the policy is on: the
+    # contract's words (docs/contract.md §4.3), {today}, {tomorrow} and {day_after} filled in.
+    scheduled: str = ""
+    # The recovery figures of the last {days} days (domain/recovery.py), one line at the top:
+    # {recovered} and {failed} amounts, {rate} a percentage.
+    recovery: str = ""
+    # Between the figures of two currencies, when the organization has more than one.
+    recovery_separator: str = " · "
 
 
 DIGEST: Mapping[str, DigestWording] = {
@@ -88,6 +96,13 @@ DIGEST: Mapping[str, DigestWording] = {
         ),
         preferences="Gérer mes préférences de courriel",
         colon="\u00a0:",
+        recovery=(
+            "{days} derniers jours\u00a0: {recovered} récupérés sur {failed} en échec ({rate})"
+        ),
+        scheduled=(
+            "Nouveaux essais prévus aujourd'hui : {today} · demain : {tomorrow} · "
+            "après-demain : {day_after}"
+        ),
     ),
     "en-CA": DigestWording(
         subject="Important notification — Transaction failure",
@@ -132,6 +147,10 @@ DIGEST: Mapping[str, DigestWording] = {
         ),
         preferences="Manage email preferences",
         colon=":",
+        recovery="Last {days} days: {recovered} recovered of {failed} failed ({rate})",
+        scheduled=(
+            "Retries scheduled today: {today} · tomorrow: {tomorrow} · the day after: {day_after}"
+        ),
     ),
 }
 

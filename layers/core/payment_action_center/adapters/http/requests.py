@@ -3,8 +3,9 @@ request, as pydantic models, so the OpenAPI document follows and a misspelled ke
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
+from payment_action_center.domain.auto_retry import DEFAULT_DAYS, DEFAULT_LOCAL_TIME
 from payment_action_center.domain.entries import Locale
 
 
@@ -22,6 +23,17 @@ class PreferencesChange(BaseModel):
 
     failed_transactions_digest: StrictBool
     locale: Locale
+
+
+class RetryPolicyChange(BaseModel):
+    """Body of PUT /retry-policy. The rules on the values (days strictly increasing from 1 to
+    60, at most 6; local_time HH:MM) are the domain's (domain/auto_retry.py `checked`): 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool
+    days: list[StrictInt] = Field(default_factory=lambda: list(DEFAULT_DAYS))
+    local_time: Annotated[str, StringConstraints(max_length=64)] = DEFAULT_LOCAL_TIME
 
 
 class RetryRequest(BaseModel):

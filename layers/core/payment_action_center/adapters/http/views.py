@@ -6,6 +6,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field
 
 from payment_action_center.domain import timestamps
+from payment_action_center.domain.auto_retry import RetryPolicy, next_attempt_at
 from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.cards import ExpiringCard
 from payment_action_center.domain.declines import DeclineClass, RecommendedAction, guidance
@@ -19,7 +20,13 @@ from payment_action_center.domain.entries import (
     Network,
     Status,
 )
-from payment_action_center.domain.retry_rules import RetryCaps, retry_refusal
+from payment_action_center.domain.recovery import (
+    CurrencyFigures,
+    RecoveredBy,
+    RecoveryFigures,
+    Tally,
+)
+from payment_action_center.domain.retry_rules import CardReattempts, RetryCaps, retry_refusal
 from payment_action_center.domain.timestamps import display
 from payment_action_center.ports import Preferences
 
@@ -100,14 +107,36 @@ class TransactionView(BaseModel):
         ),
     )
 
+    next_automatic_retry_at: str | None = Field(
+        default=None,
+        description=(
+            "RFC 3339, UTC: when the organization's automatic retry policy (GET /retry-policy) "
+            "next retries this entry, at the organization's local time; null when the policy is "
+            "off, the entry is not failed or not a soft decline (retry_later), or has had every "
+            "automatic attempt. The retry guard still applies then (a Mastercard retry-after "
+            "delay defers the attempt)"
+        ),
+    )
+
+    def scheduled(self, entry: Entry, schedule: tuple[RetryPolicy, str | None]) -> Self:
+        """The view with the entry's next automatic retry, from the organization's policy and
+        time zone (none before its settings arrive)."""
+        policy, time_zone = schedule
+        at = next_attempt_at(entry, policy, time_zone) if time_zone else None
+        return self.model_copy(update={"next_automatic_retry_at": display(at) if at else None})
+
     @classmethod
-    def of(cls, entry: Entry, caps: RetryCaps | None = None) -> Self:
-        """`caps`: the retry rules' caps, to say whether the rules forbid a retry now."""
+    def of(
+        cls, entry: Entry, caps: RetryCaps | None = None, card: CardReattempts | None = None
+    ) -> Self:
+        """`caps`: the retry rules' caps, to say whether the rules forbid a retry now; `card`:
+        the card's reattempts in the last 30 days, when the caller counted them (one entry's
+        page does; a list does not, and a click on Retry answers)."""
         guided = guidance(entry.type, entry.method, entry.failure)
         failure = entry.failure
         refusal = None
         if caps is not None and entry.status is Status.FAILED:
-            refusal = retry_refusal(entry, timestamps.now(), caps)
+            refusal = retry_refusal(entry, timestamps.now(), caps, card=card)
         actions = [
             action
             for action in entry.actions
@@ -276,4 +305,116 @@ class OrganizationView(BaseModel):
             time_zone=organization.time_zone,
             client_url_template=organization.client_url_template,
             upcoming_payments_url_template=organization.upcoming_payments_url_template,
+        )
+
+
+# --- GET /metrics/recovery (domain/recovery.py) ---------------------------------------------
+
+
+class TallyView(BaseModel):
+    amount: int = Field(description="integer, minor units of `currency`")
+    count: int
+
+    @classmethod
+    def of(cls, tally: Tally) -> Self:
+        return cls(amount=tally.amount, count=tally.count)
+
+
+class RecoveredByView(BaseModel):
+    manual_retry: TallyView = Field(description="a retry an admin asked for")
+    automatic_retry: TallyView = Field(description="a retry of the automatic retry policy")
+    payment_method_changed: TallyView = Field(
+        description="a retry that charged the scheduled payment's method changed after the failure"
+    )
+
+
+class RecoveryDayView(BaseModel):
+    date: str = Field(description="YYYY-MM-DD, UTC: the day of the entries' first failure")
+    failed: TallyView
+    recovered: TallyView
+    dismissed: TallyView
+
+
+class CurrencyRecoveryView(BaseModel):
+    currency: str = Field(description="ISO 4217: amounts of different currencies never mix")
+    failed: TallyView = Field(description="entries whose first failure is in the range")
+    recovered: TallyView
+    recovered_by: RecoveredByView
+    recovery_rate: float | None = Field(
+        description="recovered amount ÷ failed amount (by failure date), 4 decimals; null when "
+        "nothing failed"
+    )
+    at_risk: TallyView = Field(
+        description="still open: failed in the range, neither recovered nor dismissed"
+    )
+    dismissed: TallyView
+    median_hours_to_recovery: float | None = Field(
+        description="median of the whole hours from first failure to recovery (resolution: one "
+        "hour; x.5 for the mean of two middle values); null when nothing was recovered"
+    )
+    days: list[RecoveryDayView] = Field(description="days with any figure, oldest first")
+
+    @classmethod
+    def of(cls, figures: CurrencyFigures) -> Self:
+        by = figures.recovered_by
+        return cls(
+            currency=figures.currency,
+            failed=TallyView.of(figures.failed),
+            recovered=TallyView.of(figures.recovered),
+            recovered_by=RecoveredByView(
+                manual_retry=TallyView.of(by[RecoveredBy.MANUAL_RETRY]),
+                automatic_retry=TallyView.of(by[RecoveredBy.AUTOMATIC_RETRY]),
+                payment_method_changed=TallyView.of(by[RecoveredBy.PAYMENT_METHOD_CHANGED]),
+            ),
+            recovery_rate=figures.recovery_rate,
+            at_risk=TallyView.of(figures.at_risk),
+            dismissed=TallyView.of(figures.dismissed),
+            median_hours_to_recovery=figures.median_hours_to_recovery,
+            days=[
+                RecoveryDayView(
+                    date=day.day,
+                    failed=TallyView.of(day.failed),
+                    recovered=TallyView.of(day.recovered),
+                    dismissed=TallyView.of(day.dismissed),
+                )
+                for day in figures.days
+            ],
+        )
+
+
+class RecoveryView(BaseModel):
+    from_: str = Field(alias="from", description="YYYY-MM-DD, UTC, inclusive")
+    to: str = Field(description="YYYY-MM-DD, UTC, inclusive")
+    currencies: list[CurrencyRecoveryView] = Field(
+        description="one per currency that had failures or recoveries in the range, by code"
+    )
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+    @classmethod
+    def of(cls, figures: RecoveryFigures) -> Self:
+        return cls(
+            **{"from": figures.first_day},
+            to=figures.last_day,
+            currencies=[CurrencyRecoveryView.of(c) for c in figures.currencies],
+        )
+
+
+class RetryPolicyView(BaseModel):
+    """The organization's automatic retry policy (docs/contract.md §4.2, GET /retry-policy)."""
+
+    enabled: bool = Field(description="off until a billing admin turns it on")
+    days: list[int] = Field(
+        description="the days after the first failure on which a soft decline is retried"
+    )
+    local_time: str = Field(description="HH:MM, in the organization's time zone")
+    updated_at: str | None = Field(description="RFC 3339, UTC; null until first saved")
+
+    @classmethod
+    def of(cls, policy: RetryPolicy) -> Self:
+        return cls(
+            enabled=policy.enabled,
+            days=list(policy.days),
+            local_time=policy.local_time,
+            updated_at=display(policy.updated_at) if policy.updated_at else None,
         )
