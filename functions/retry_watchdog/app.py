@@ -70,14 +70,19 @@ adapters = Wiring()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = timestamps.scheduled(event)
-    done = watchdog.watch(
-        adapters.entries,
-        adapters.retry_queue,
-        adapters.processor,
-        adapters.publisher,
-        deadlines,
-        now,
-    )
+    failed: Exception | None = None
+    try:
+        done = watchdog.watch(
+            adapters.entries,
+            adapters.retry_queue,
+            adapters.processor,
+            adapters.publisher,
+            deadlines,
+            now,
+        )
+    except Exception as error:  # the automatic retries run all the same; the run fails after
+        logger.exception("the watchdog's checks failed")
+        failed, done = error, {}
     done |= auto_retry.run(
         adapters.entries,
         adapters.policies,
@@ -90,4 +95,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for outcome, count in done.items():
         metrics.add_metric(name=f"Watchdog_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("watchdog run", extra={"now": now, "done": done})
+    if failed is not None:
+        raise failed  # Lambda retries the run (both parts are safe to run again), then the DLQ
     return {"now": timestamps.display(now), **done}

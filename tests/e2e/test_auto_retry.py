@@ -152,8 +152,11 @@ def test_the_next_automatic_retry_is_shown_on_the_entry(api: Api, org: Org) -> N
 def test_a_missed_run_is_caught_up_by_the_next(api: Api, org: Org) -> None:
     org.policy(enabled=True)
     entry_id = org.failure("tok_card_declined")
-    # No run on day 1 at all: the next one, on day 2 at 03:00, makes the day-1 attempt.
+    # No run on day 1 at all: not in the night (day 2 at 03:00), but the next morning's first
+    # run, on day 2 at 09:00, makes the day-1 attempt.
     api.run_schedule("retry-watchdog", org.day(2, 3, 0))
+    assert keys_charged(api, entry_id) == []
+    api.run_schedule("retry-watchdog", org.day(2, 9, 0))
     assert keys_charged(api, entry_id) == [f"{entry_id}:retry:1"]
 
 

@@ -141,7 +141,11 @@ def test_a_repeated_run_and_a_revisit_the_same_day_request_nothing_twice(world: 
 def test_a_missed_run_is_caught_up_by_the_next(world: World) -> None:
     world.policies.save_retry_policy(ORG, ON)
     soft = world.failure()
-    assert world.run("2026-11-26T02:00:00.000000000Z") == {"auto_retry_requested": 1}
+    # Day 1 at 09:00 Toronto passed with no run; not caught up in the night (21:00 Toronto),
+    # but by the next morning's first run.
+    assert world.run("2026-11-26T02:00:00.000000000Z") == {}
+    assert world.queued() == []
+    assert world.run("2026-11-26T14:05:00.000000000Z") == {"auto_retry_requested": 1}
     assert world.queued() == [(soft, 1)]
 
 
@@ -200,8 +204,13 @@ def test_what_a_run_costs_in_dynamodb_requests(world: World) -> None:
     world.entries._client.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)
     )
-    # A visit: the markers due, the settings (time zone), the failed entries, the next visit.
+    # Before 09:00 (the visit the save asked for): the markers due, the settings (time zone),
+    # the next visit; no entry is read outside the hours of the attempts.
     world.run(DAY_1_0859)
+    assert calls == ["Query", "GetItem", "UpdateItem"]
+    calls.clear()
+    # At 09:00: the same, and the failed entries.
+    world.run(DAY_1_0900)
     assert calls == ["Query", "GetItem", "Query", "UpdateItem"]
     calls.clear()
     # Until the next 09:00, a run reads the markers and nothing else.
@@ -366,3 +375,39 @@ def test_no_entry_but_a_soft_decline_within_the_caps_ever_reaches_the_processor_
     # Nothing reached the processor but those requests, each once.
     assert processor.charges == requested
     assert len(queue.sent) == len({(w.entry_id, w.attempt) for w in queue.sent})
+
+
+def test_a_policy_turned_on_over_old_failures_retries_in_the_morning_and_only_once(
+    world: World,
+) -> None:
+    """Failed on November 24 (days 1, 3 and 7 passed), the policy saved on December 1 at 23:00
+    Toronto: nothing in the night; the next morning, one attempt (the 7th day's, the latest
+    due), not the missed ones one day after the other."""
+    world.policies.save_retry_policy(ORG, ON)
+    soft = world.failure()
+    assert world.run("2026-12-02T04:00:00.000000000Z") == {}  # 23:00 Toronto
+    assert world.run("2026-12-02T14:05:00.000000000Z") == {"auto_retry_requested": 1}
+    assert world.queued() == [(soft, 1)]
+    assert world.entries.get(ORG, soft).auto_attempts == 3  # days 1 and 3 skipped
+
+
+def test_a_failure_older_than_the_policy_s_days_is_never_retried_automatically(
+    world: World,
+) -> None:
+    world.policies.save_retry_policy(ORG, ON)
+    world.failure()  # day 14 was December 8; two days later it is dropped
+    assert world.run("2026-12-10T14:05:00.000000000Z") == {}
+    assert world.queued() == []
+
+
+def test_a_failed_refund_is_never_retried_automatically(world: World) -> None:
+    """Money going out is retried by an admin once the cause is fixed, never by the policy."""
+    world.policies.save_retry_policy(ORG, ON)
+    refund = factories.refund_failed()
+    result = payment_webhook.handle_payment_event(
+        world.entries, RecordingPublisher(), factories.delivery(of=refund), refund
+    )
+    assert result.entry_id is not None
+    soft = world.failure()
+    assert world.run(DAY_1_0900) == {"auto_retry_requested": 1}
+    assert world.queued() == [(soft, 1)]

@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payment_action_center.domain import auto_retry
-from payment_action_center.domain.auto_retry import RetryPolicy, checked, due_at, next_attempt_at
+from payment_action_center.domain.auto_retry import (
+    RetryPolicy,
+    checked,
+    due_at,
+    in_window,
+    next_attempt,
+    next_attempt_at,
+)
 from payment_action_center.domain.declines import DeclineClass, guidance
 from payment_action_center.domain.entries import (
     RETRY_WORKER,
@@ -187,9 +194,46 @@ def test_the_policy_never_schedules_a_failure_that_is_not_a_soft_decline(
         assert scheduled is None
     if (
         decline_class is not DeclineClass.RETRY_LATER
+        or entry_type is EntryType.CREDIT_CARD_REFUND  # money going out: an admin's retry
         or attempts >= len(ON.days)
         or status is not Status.FAILED
     ):
         assert scheduled is None
     else:
         assert scheduled == due_at(entry.first_failure_at, ON, "America/Toronto", attempts)
+
+
+def test_missed_attempts_are_skipped_and_the_last_one_expires() -> None:
+    """Failed on November 24 (Toronto): attempts due on the 25th, 27th, December 1st and 8th."""
+    entry = factories.entry()
+    zone = "America/Toronto"
+    assert next_attempt(entry, ON, zone, "2026-11-24T20:00:00.000000000Z") == (
+        0,
+        "2026-11-25T14:00:00.000000000Z",
+    )
+    # On the 28th the 25th's and the 27th's passed: the 27th's is the one to make.
+    assert next_attempt(entry, ON, zone, "2026-11-28T14:00:00.000000000Z") == (
+        1,
+        "2026-11-27T14:00:00.000000000Z",
+    )
+    assert next_attempt(entry, ON, zone, "2026-12-09T14:00:00.000000000Z") == (
+        3,
+        "2026-12-08T14:00:00.000000000Z",
+    )
+    assert next_attempt(entry, ON, zone, "2026-12-10T14:00:00.000000000Z") is None
+    # Without an instant (the schedule as such), the next one in order.
+    assert next_attempt(entry, ON, zone) == (0, "2026-11-25T14:00:00.000000000Z")
+
+
+@pytest.mark.parametrize(
+    ("now", "inside"),
+    [
+        ("2026-11-25T13:59:59.000000000Z", False),  # 08:59:59 Toronto
+        ("2026-11-25T14:00:00.000000000Z", True),
+        ("2026-11-25T19:59:59.000000000Z", True),  # 14:59:59
+        ("2026-11-25T20:00:00.000000000Z", False),  # 15:00: six hours after 09:00
+        ("2026-11-26T04:00:00.000000000Z", False),  # 23:00
+    ],
+)
+def test_attempts_are_made_in_the_six_hours_after_local_time(now: str, inside: bool) -> None:
+    assert in_window(ON, "America/Toronto", now) is inside

@@ -10,12 +10,12 @@ import boto3
 import pytest
 
 from payment_action_center.adapters.dynamodb.billing_store import DynamoBillingStore
-from payment_action_center.adapters.dynamodb.store import DynamoEntryStore
-from payment_action_center.adapters.http import billing_webhook, payment_webhook
+from payment_action_center.adapters.http import billing_webhook
+from payment_action_center.domain import timestamps
 from tests.shared import factories
-from tests.shared.fakes import RecordingPublisher
 from tests.shared.lambdas import Context, answer, cold_start, http_event
 from tests.shared.moto_aws import TABLE
+from tests.unit.handlers.test_api import failure
 
 ADMIN = {
     "sub": "user_1",
@@ -40,15 +40,6 @@ def call(
     raw = None if body is None else json.dumps(body)
     event = http_event(method, path, body=raw, claims=claims)
     return answer(api.lambda_handler(event, Context()))
-
-
-def failure(**overrides: Any) -> str:
-    store = DynamoEntryStore(boto3.client("dynamodb"), TABLE)
-    result = payment_webhook.handle_payment_event(
-        store, RecordingPublisher(), factories.delivery(), factories.payment_failed(**overrides)
-    )
-    assert result.entry_id is not None
-    return result.entry_id
 
 
 def test_off_until_a_billing_admin_turns_it_on(api: ModuleType) -> None:
@@ -102,8 +93,11 @@ def requests_counted(api: ModuleType) -> Counter[str]:
 
 
 def test_entries_show_the_next_automatic_retry_for_one_more_read(
-    api: ModuleType,
+    api: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The views' clock, the day of the failures: day 1 is ahead (later, missed attempts are
+    # skipped: tests/unit/domain/test_auto_retry.py).
+    monkeypatch.setattr(timestamps, "now", lambda: "2026-11-24T16:00:00.000000000Z")
     soft = failure()  # card_declined at 2026-11-24T15:30Z: day 1 is the 25th, 09:00 Toronto
     hard = failure(data__failure={"code": "stolen_card", "message": ""})
     counted = requests_counted(api)

@@ -80,7 +80,7 @@ def request_retry_as(
     card = None
     if caps is not None and entry.status is Status.FAILED:
         card = require_retry_allowed(store, entry, now, caps, billing)
-    pending = entry.start_retry(by=actor, at=now, automatic=automatic is not None)
+    pending = entry.start_retry(by=actor, at=now, automatic=automatic)
     assert pending.retry is not None
     detail: dict[str, int] = {"attempt": pending.retry.attempt}
     if automatic is not None:

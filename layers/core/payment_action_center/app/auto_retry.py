@@ -92,11 +92,16 @@ def visit(
         return {"auto_retry_unready": 1}
     time_zone = organization.time_zone
     next_visit = auto_retry.next_visit(policy, time_zone, now)
+    if not auto_retry.in_window(policy, time_zone, now):
+        # Saved, or a wait ended, outside the hours of the attempts: the next local_time.
+        policies.visited(organization_id, policy, next_visit)
+        return {}
     for entry in failed_entries(store, organization_id):
-        if not auto_retry.is_due(entry, policy, time_zone, now):
+        due = auto_retry.is_due(entry, policy, time_zone, now)
+        if due is None:
             continue
         try:
-            outcome, wait_until = attempt(store, queue, caps, billing, entry, policy, now)
+            outcome, wait_until = attempt(store, queue, caps, billing, entry, due, policy, now)
         except Exception:  # this entry's trouble stops neither the others nor the next run
             log.exception("automatic retry not requested", extra={"entry_id": entry.id})
             outcome, wait_until = "auto_retry_failed", now  # visited again by the next run
@@ -113,12 +118,13 @@ def attempt(
     caps: RetryCaps,
     billing: BillingStore,
     entry: Entry,
+    due: int,
     policy: RetryPolicy,
     now: str,
 ) -> tuple[str, str | None]:
-    """Request automatic attempt `entry.auto_attempts` of a due entry. Returns the outcome and,
-    when the rules ask to wait, the instant from which they allow it."""
-    automatic = entry.auto_attempts + 1
+    """Request automatic attempt `due` (0-based) of a due entry. Returns the outcome and, when
+    the rules ask to wait (or the entry changed meanwhile), when to look again."""
+    automatic = due + 1
     try:
         actions.request_retry_as(
             store, queue, AUTO_RETRY, entry, now, caps=caps, billing=billing, automatic=automatic
@@ -129,8 +135,8 @@ def attempt(
         return stop(store, entry, refused.message, now), None
     except (Conflict, DeliveryInFlight):
         # The entry changed since it was listed (an admin's retry or dismissal, a run at the
-        # same time): the next visit reads it again.
-        return "auto_retry_skipped", None
+        # same time): the next run reads it again, not tomorrow's.
+        return "auto_retry_skipped", now
     log.info(
         "automatic retry requested",
         extra={"entry_id": entry.id, "automatic": automatic, "days": list(policy.days)},

@@ -8,6 +8,11 @@ automatic attempts (`Entry.auto_attempts`): what is due next is a pure function 
 policy and the time zone, so nothing has to be scheduled or cancelled per entry (the retry
 watchdog reads the organizations whose policy is on and retries what is due, app/auto_retry.py).
 
+An attempt whose successor is due too was missed (the policy turned on over old failures, the
+service down) and is skipped rather than made on consecutive days; the last one is dropped two
+days after its time. Attempts are made only within six hours after local_time
+(`ATTEMPT_WINDOW`): saving a policy at 23:00 retries nothing before the next morning.
+
 Local times that a daylight-saving change skips (02:30 on the night the clocks go forward) are
 read with the offset before the change, which lands in the hour after the gap; a time the clocks
 pass twice (01:30 when they go back) is its first occurrence.
@@ -22,13 +27,19 @@ from zoneinfo import ZoneInfo
 
 from payment_action_center.domain import timestamps
 from payment_action_center.domain.declines import DeclineClass, guidance
-from payment_action_center.domain.entries import Entry, Status
+from payment_action_center.domain.entries import Entry, EntryType, Status
 from payment_action_center.domain.errors import InvalidPayload, Problem
 
 DEFAULT_DAYS = (1, 3, 7, 14)
 DEFAULT_LOCAL_TIME = "09:00"
 MAX_ATTEMPTS = 6
 MAX_DAY = 60
+# Automatic attempts are made from the organization's local_time to this much later, and only
+# then: a run missed at 09:00 is caught up by the next ones, never in the night; a retry-after
+# delay that ends within it is honoured the same day.
+ATTEMPT_WINDOW = timedelta(hours=6)
+# The last attempt is dropped this long after its time (a failure older than the policy's days).
+LAST_ATTEMPT_GRACE = timedelta(days=2)
 _LOCAL_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -91,8 +102,11 @@ def due_at(first_failed_at: str, policy: RetryPolicy, time_zone: str, attempt: i
 
 
 def is_soft(entry: Entry) -> bool:
-    """Whether the entry's failure is a soft decline (`retry_later`): the only class retried
-    automatically."""
+    """Whether the entry's failure is a soft decline (`retry_later`) of a payment: the only class
+    retried automatically. A failed refund never is: money going out is retried by an admin,
+    once the cause is fixed."""
+    if entry.type is EntryType.CREDIT_CARD_REFUND:
+        return False
     return guidance(entry.type, entry.method, entry.failure).decline_class is (
         DeclineClass.RETRY_LATER
     )
@@ -109,7 +123,9 @@ def may_be_scheduled(entry: Entry) -> bool:
     )
 
 
-def next_attempt_at(entry: Entry, policy: RetryPolicy, time_zone: str) -> str | None:
+def next_attempt_at(
+    entry: Entry, policy: RetryPolicy, time_zone: str, now: str | None = None
+) -> str | None:
     """When the policy would next retry the entry: None when it is off, the entry is not
     `failed`, not a soft decline, has had every automatic attempt or was stopped by the rules.
     The retry guard (caps, Mastercard's retry-after delays) is applied at the attempt: a later
@@ -119,13 +135,48 @@ def next_attempt_at(entry: Entry, policy: RetryPolicy, time_zone: str) -> str | 
         return None
     if not is_soft(entry):
         return None
-    return due_at(entry.first_failure_at, policy, time_zone, entry.auto_attempts)
+    found = next_attempt(entry, policy, time_zone, now)
+    return found[1] if found is not None else None
 
 
-def is_due(entry: Entry, policy: RetryPolicy, time_zone: str, now: str) -> bool:
-    """Whether the policy retries the entry at `now`, the retry guard aside."""
-    due = next_attempt_at(entry, policy, time_zone)
-    return due is not None and due <= now
+def next_attempt(
+    entry: Entry, policy: RetryPolicy, time_zone: str, now: str | None = None
+) -> tuple[int, str] | None:
+    """The entry's next automatic attempt (0-based) and when it is due, as of `now`: an attempt
+    whose successor is already due too was missed (the policy turned on late, the service
+    down) and is skipped, not made on the next days one after the other; the last one is
+    dropped once LAST_ATTEMPT_GRACE past its time. None when none is left."""
+    attempt = entry.auto_attempts
+    due = due_at(entry.first_failure_at, policy, time_zone, attempt)
+    while due is not None and now is not None:
+        later = due_at(entry.first_failure_at, policy, time_zone, attempt + 1)
+        if later is None:
+            if now >= timestamps.plus(due, LAST_ATTEMPT_GRACE):
+                return None
+            break
+        if later > now:
+            break
+        attempt, due = attempt + 1, later
+    return (attempt, due) if due is not None else None
+
+
+def is_due(entry: Entry, policy: RetryPolicy, time_zone: str, now: str) -> int | None:
+    """The automatic attempt (0-based) the policy makes of the entry at `now`, the retry guard
+    aside, or None."""
+    if not policy.enabled or entry.status is not Status.FAILED or entry.auto_stopped:
+        return None
+    if not is_soft(entry):
+        return None
+    found = next_attempt(entry, policy, time_zone, now)
+    return found[0] if found is not None and found[1] <= now else None
+
+
+def in_window(policy: RetryPolicy, time_zone: str, now: str) -> bool:
+    """Whether `now` is within ATTEMPT_WINDOW after the organization's local_time of its local
+    day: the only time its automatic attempts are made (a run missed at 09:00 is caught up by
+    the runs that follow, not in the night)."""
+    start = local_instant(local_date(now, time_zone), policy.clock, time_zone)
+    return start <= now < timestamps.plus(start, ATTEMPT_WINDOW)
 
 
 def next_visit(policy: RetryPolicy, time_zone: str, now: str) -> str:
@@ -162,7 +213,7 @@ def scheduled_retries(
     """What the digest says of the days to come (adapters/emails/digest.py)."""
     counts = [0, 0, 0]
     for entry in entries:
-        at = next_attempt_at(entry, policy, time_zone)
+        at = next_attempt_at(entry, policy, time_zone, now)
         if at is None:
             continue
         days = max(0, days_from_today(at, now, time_zone))

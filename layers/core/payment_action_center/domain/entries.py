@@ -364,12 +364,13 @@ class Entry:
 
     # --- the lifecycle of docs/contract.md §2 -----------------------------------------------------
 
-    def start_retry(self, by: Actor, at: str, *, automatic: bool = False) -> "Entry":
-        """`automatic`: asked by the organization's policy, which counts it (auto_attempts)."""
+    def start_retry(self, by: Actor, at: str, *, automatic: int | None = None) -> "Entry":
+        """`automatic`: asked by the organization's policy, as its attempt number (1-based),
+        which the entry keeps (auto_attempts; a missed attempt is skipped, not made)."""
         if self.status is not Status.FAILED:
             raise Conflict(f"only a failed transaction can be retried; this one is {self.status}")
         retry = RetryState(attempt=self.attempts, requested_at=at, requested_by=by)
-        auto_attempts = self.auto_attempts + 1 if automatic else self.auto_attempts
+        auto_attempts = automatic if automatic is not None else self.auto_attempts
         return self.changed(
             at, status=Status.RETRY_PENDING, retry=retry, auto_attempts=auto_attempts
         )

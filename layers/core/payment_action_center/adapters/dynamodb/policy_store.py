@@ -11,6 +11,7 @@ watchdog never visits an organization whose policy is off. The watchdog moves `v
 forward after a visit, only if the policy was not saved again meanwhile (`updated_at`).
 """
 
+import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,8 @@ from payment_action_center.adapters.dynamodb.store import (
     transact,
 )
 from payment_action_center.domain.auto_retry import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 
 class DynamoRetryPolicyStore:
@@ -96,7 +99,13 @@ class DynamoRetryPolicyStore:
             ExpressionAttributeNames={"#pk": keys.PK, "#visit_at": "visit_at"},
             ExpressionAttributeValues=to_attributes({":pk": keys.AUTORETRY, ":now": now}),
         )
-        return [(str(item[keys.SK]), policy_from(item)) for item in items]
+        due: list[tuple[str, RetryPolicy]] = []
+        for item in items:
+            try:
+                due.append((str(item[keys.SK]), policy_from(item)))
+            except (KeyError, TypeError, ValueError):  # the others are visited all the same
+                log.exception("an automatic retry marker cannot be read: skipped")
+        return due
 
     def visited(self, organization_id: str, policy: RetryPolicy, visit_at: str) -> None:
         """Move the organization's next visit to `visit_at`, unless its policy was saved again

@@ -122,7 +122,8 @@ class TransactionView(BaseModel):
         """The view with the entry's next automatic retry, from the organization's policy and
         time zone (none before its settings arrive)."""
         policy, time_zone = schedule
-        at = next_attempt_at(entry, policy, time_zone) if time_zone else None
+        now = timestamps.now()
+        at = next_attempt_at(entry, policy, time_zone, now) if time_zone else None
         return self.model_copy(update={"next_automatic_retry_at": display(at) if at else None})
 
     @classmethod
