@@ -18,7 +18,6 @@ from payment_action_center.domain.entries import (
     EntryType,
     Failure,
     Method,
-    Network,
     PaymentKind,
 )
 from payment_action_center.domain.errors import RetryNotAllowed
@@ -31,52 +30,17 @@ from tests.shared.fakes import (
     RecordingQueue,
     ScriptedProcessor,
 )
+from tests.unit.app.test_auto_retry import FAILURES, KINDS
 
 ADMIN = Caller("org_demo", "user_1", "admin@example.com", frozenset({"billing_admin"}))
-KINDS = [
-    (EntryType.INSTALLMENT, PaymentKind.INSTALLMENT, Method.CREDIT_CARD),
-    (EntryType.SUBSCRIPTION, PaymentKind.SUBSCRIPTION, Method.ECHECK),
-    (EntryType.ECHECK_PAYMENT, PaymentKind.ONE_TIME, Method.ECHECK),
-]
-CODES = [
-    "card_declined",
-    "do_not_honor",
-    "stolen_card",
-    "lost_card",
-    "fraudulent",
-    "insufficient_funds",
-    "expired_card",
-    "debit_returned",
-    "pickup_card",
-]
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    kinds=st.sampled_from(KINDS),
-    code=st.sampled_from(CODES),
-    network=st.sampled_from([None, Network.VISA, Network.MASTERCARD]),
-    decline=st.sampled_from([None, "04", "05", "14", "43", "51", "54", "N7"]),
-    advice=st.sampled_from([None, "01", "02", "03", "21", "24"]),
-    return_code=st.sampled_from([None, "R01", "R02", "R10", "901", "905"]),
-)
+@given(kinds=st.sampled_from(KINDS), failure=FAILURES)
 def test_no_never_retry_entry_reaches_the_processor_by_an_admin_s_retry(
-    kinds: tuple[EntryType, PaymentKind, Method],
-    code: str,
-    network: Network | None,
-    decline: str | None,
-    advice: str | None,
-    return_code: str | None,
+    kinds: tuple[EntryType, PaymentKind, Method], failure: Failure
 ) -> None:
     entry_type, kind, method = kinds
-    failure = Failure(
-        code,
-        "",
-        network=network,
-        network_decline_code=decline,
-        advice_code=advice,
-        return_code=return_code,
-    )
     entry = replace(factories.entry(), type=entry_type, kind=kind, method=method, failure=failure)
     store, queue = InMemoryEntryStore(), RecordingQueue()
     store.record_failure(entry, received(entry), factories.delivery())

@@ -13,6 +13,7 @@ from payment_action_center.domain.entries import (
     AuditEvent,
     Caller,
     Entry,
+    PaymentMethod,
     Role,
     Status,
 )
@@ -109,11 +110,7 @@ def require_retry_allowed(
         scheduled = billing.scheduled_payment(entry.organization_id, entry.scheduled_payment_id)
     charged, method = retry_charges(entry, scheduled)
     card = reattempted_card(entry, charged, method)
-    history = None
-    if card is not None:
-        since = timestamps.plus(now, -CARD_WINDOW)
-        instants = store.card_reattempts(entry.organization_id, card, since)
-        history = CardReattempts(card_network(entry, charged), tuple(instants))
+    history = card_history(store, entry, charged, card, now) if card is not None else None
     lifted = scheduled is not None and rules_lifted(entry, scheduled)
     refusal = retry_refusal(entry, now, caps, method_changed=lifted, card=history)
     if refusal is not None:
@@ -130,9 +127,17 @@ def card_reattempts(store: EntryStore, entry: Entry) -> CardReattempts | None:
     card = reattempted_card(entry, entry.payment_method, entry.method)
     if entry.status is not Status.FAILED or card is None:
         return None
-    since = timestamps.plus(timestamps.now(), -CARD_WINDOW)
+    return card_history(store, entry, entry.payment_method, card, timestamps.now())
+
+
+def card_history(
+    store: EntryStore, entry: Entry, charged: PaymentMethod, card: str, now: str
+) -> CardReattempts:
+    """The card's reattempts in the 30 days before `now` (one Query), with the network whose
+    cap holds for a retry charging `charged`."""
+    since = timestamps.plus(now, -CARD_WINDOW)
     instants = store.card_reattempts(entry.organization_id, card, since)
-    return CardReattempts(card_network(entry, entry.payment_method), tuple(instants))
+    return CardReattempts(card_network(entry, charged), tuple(instants))
 
 
 def rules_lifted(entry: Entry, scheduled: ScheduledPayment) -> bool:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from payment_action_center.app import auto_retry, sending
 from payment_action_center.app.preferences import unsubscribe_signature
+from payment_action_center.app.recovery import organization_figures
 from payment_action_center.app.sending import Message, Report
 from payment_action_center.app.work import DigestWork
 from payment_action_center.domain import auto_retry as auto_retry_schedule
@@ -26,7 +27,7 @@ from payment_action_center.domain import timestamps
 from payment_action_center.domain.auto_retry import ScheduledRetries
 from payment_action_center.domain.billing import Organization
 from payment_action_center.domain.entries import Locale
-from payment_action_center.domain.recovery import RecoveryFigures, figures, period
+from payment_action_center.domain.recovery import RecoveryFigures
 from payment_action_center.ports import (
     BillingStore,
     DigestLine,
@@ -183,8 +184,8 @@ def scheduled_retries(
 
 def recovery_figures(counters: RecoveryCounters, organization_id: str, now: str) -> RecoveryFigures:
     """The last 30 days' figures, UTC days ending with now's (domain/recovery.py)."""
-    first, last = period(None, None, timestamps.to_datetime(now).date())
-    return figures(first, last, counters.recovery_days(organization_id, first, last))
+    today = timestamps.to_datetime(now).date()
+    return organization_figures(counters, organization_id, None, None, today)
 
 
 def _email(

@@ -17,5 +17,17 @@ def recovery_figures(
     today: date,
 ) -> RecoveryFigures:
     """Any member of the organization may read them. InvalidPeriod for a bad from/to."""
+    return organization_figures(counters, caller.org_id, first_day, last_day, today)
+
+
+def organization_figures(
+    counters: RecoveryCounters,
+    organization_id: str,
+    first_day: str | None,
+    last_day: str | None,
+    today: date,
+) -> RecoveryFigures:
+    """An organization's figures of first_day..last_day (by default the 30 days ending today,
+    UTC): what the API answers and the digest's first line says."""
     first, last = period(first_day, last_day, today)
-    return figures(first, last, counters.recovery_days(caller.org_id, first, last))
+    return figures(first, last, counters.recovery_days(organization_id, first, last))
